@@ -1,0 +1,19 @@
+# The two commands (README): `make demo` runs chute's main job, `make test` runs every test.
+# Each installs what it needs first (Debian packages, .venv, the build) and is idempotent.
+.PHONY: demo test build bench clean
+
+build:
+	bash scripts/bootstrap.sh
+
+demo: build
+	.venv/bin/python -m chute.demo
+
+test: build
+	bash scripts/run_tests.sh
+
+bench:
+	CHUTE_EXTRAS=test,bench bash scripts/bootstrap.sh
+	.venv/bin/python bench/run_all.py
+
+clean:
+	rm -rf build .venv

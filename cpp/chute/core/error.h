@@ -1,0 +1,54 @@
+#pragma once
+// The engine's error hierarchy. Every failure inside the engine is one of these exceptions;
+// the bindings translate each class to a Python exception in one place (cpp/python/module.cpp).
+#include <stdexcept>
+#include <string>
+
+namespace chute {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A file could not be read, written, renamed or listed.
+class IoError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Bytes on disk do not follow the Deep Lake 3 format (corrupt chunk, encoder or meta).
+class FormatError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A compressed sample (JPEG, PNG, LZ4) could not be decoded.
+class DecodeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The caller passed something the engine cannot accept (wrong dtype, shape, name, mode).
+class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A name (tensor, group) that does not exist.
+class KeyError : public Error {
+ public:
+  using Error::Error;
+};
+
+namespace detail {
+[[noreturn]] void fail_check(const char* file, int line, const char* cond, const std::string& msg);
+}  // namespace detail
+
+}  // namespace chute
+
+/// Throws chute::InvalidArgument with the message and the engine source location when cond is false.
+#define CHUTE_CHECK(cond, msg)                                          \
+  do {                                                                  \
+    if (!(cond)) ::chute::detail::fail_check(__FILE__, __LINE__, #cond, (msg)); \
+  } while (0)

@@ -1,0 +1,128 @@
+#pragma once
+// One tensor of a dataset: its meta, its index files and its chunks; reads samples and appends
+// them. Chunks fill to min_chunk_size; a full chunk is written (durably) as soon as it is sealed,
+// the open chunk at flush. A chunk file is never rewritten once written: appending to a flushed
+// partial chunk moves it to a new id, and the old file is deleted only after the next commit.
+// Thread-safety: reads may run concurrently with each other (shared lock); appends and staging
+// take the lock exclusively.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "chute/core/dtype.h"
+#include "chute/format/chunk.h"
+#include "chute/format/encoders.h"
+#include "chute/format/meta.h"
+#include "chute/storage/chunk_cache.h"
+#include "chute/storage/local_storage.h"
+
+namespace chute {
+
+/// Files a flush will publish, and the chunk files it makes obsolete once published.
+struct FlushBatch {
+  std::vector<std::pair<std::string, std::string>> files;  // key, contents
+  std::vector<std::string> obsolete;
+};
+
+/// A decoded sample: C-order bytes plus shape.
+struct SampleData {
+  Shape shape;
+  std::vector<uint8_t> bytes;
+};
+
+class Tensor {
+ public:
+  /// Opens an existing tensor folder `key`; `name` is the user-facing name.
+  Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
+         std::string key, bool writable);
+  /// Creates the folder and files of a new, empty tensor (not yet published: flush does that).
+  static std::shared_ptr<Tensor> create(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache,
+                                        std::string name, std::string key, TensorMeta meta, nlohmann::json info);
+  Tensor(const Tensor&) = delete;
+  Tensor& operator=(const Tensor&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& key() const { return key_; }
+  const TensorMeta& meta() const { return meta_; }
+  nlohmann::json info() const;
+  void set_info(nlohmann::json info);
+  std::string meta_json() const;
+  uint64_t length() const;
+  size_t num_chunks() const;
+  uint64_t chunk_bytes_on_disk() const;
+  bool writable() const { return writable_; }
+
+  // ---- reading ----
+  Shape shape(uint64_t index) const;
+  /// The bytes as stored (a JPEG file for a jpeg tensor, UTF-8 for text). Not for tiled samples.
+  std::string stored_bytes(uint64_t index) const;
+  /// Decodes a sample into `out`, which must hold num_elements(shape)*dtype_size bytes.
+  void read_into(uint64_t index, const Shape& shape, uint8_t* out) const;
+  SampleData read(uint64_t index) const;
+
+  // ---- writing ----
+  /// Appends a raw C-order array; the engine compresses it as the tensor says (and tiles it when
+  /// it exceeds the tiling threshold).
+  void append_array(const uint8_t* data, size_t nbytes, const Shape& shape, DType dtype);
+  /// Appends bytes that are already in `given` compression (e.g. a JPEG file). When `given`
+  /// differs from the tensor's sample compression the sample is decoded and re-encoded.
+  void append_compressed(std::string_view bytes, Compression given);
+  /// Appends text/json/list bytes (UTF-8), stored with shape `shape`.
+  void append_bytes(std::string_view bytes, const Shape& shape);
+  /// Hidden companion tensors to keep in step (Deep Lake's "links").
+  void add_link(std::shared_ptr<Tensor> target, std::string kind);
+
+  // ---- flushing ----
+  bool dirty() const { return dirty_; }
+  /// Writes the open chunk if needed and adds the tensor's meta and index files to `batch`.
+  void stage(FlushBatch& batch);
+  void on_committed();
+  /// Removes chunk files that no index names (a killed writer's leftovers).
+  size_t collect_orphans();
+
+ private:
+  std::string chunk_key(uint64_t id) const;
+  std::shared_ptr<const Chunk> load_chunk(uint64_t id) const;
+  std::string what(uint64_t index) const;
+  void append_stored_locked(std::string_view stored, const Shape& shape);
+  void append_tiled_locked(const uint8_t* data, const Shape& shape);
+  void seal_open_locked();
+  void check_writable() const;
+  void update_links(const Shape& shape);
+  void decode_tiled(uint64_t index, const TileLayout& layout, uint8_t* out) const;
+
+  std::shared_ptr<const LocalStorage> storage_;
+  std::shared_ptr<ChunkCache> cache_;
+  std::string name_, key_;
+  bool writable_;
+  mutable std::shared_mutex mu_;
+  TensorMeta meta_;
+  nlohmann::json info_;
+  ChunkIdEncoder chunk_ids_;
+  TileEncoder tiles_;
+  bool had_tiles_file_ = false;
+
+  // The chunk being filled. `open_on_disk_`: its current id already has a file, so the next
+  // append must move it to a new id.
+  std::shared_ptr<Chunk> open_;
+  uint64_t open_id_ = 0;
+  bool open_on_disk_ = false;
+  bool open_dirty_ = false;
+  bool reopened_ = false;
+  bool dirty_ = false;
+  std::vector<std::string> obsolete_;
+
+  struct Link {
+    std::shared_ptr<Tensor> target;
+    std::string kind;
+  };
+  std::vector<Link> links_;
+};
+
+}  // namespace chute

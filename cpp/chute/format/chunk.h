@@ -1,0 +1,48 @@
+#pragma once
+// One chunk file in Deep Lake 3's layout: a version string, a run-length shape table, a run-length
+// byte-position table, then the samples' bytes (one compressed blob when the tensor has
+// chunk_compression). The same class parses a file and builds a new chunk.
+// Thread-safety: const methods may run concurrently; append() needs exclusive access.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chute/core/dtype.h"
+
+namespace chute {
+
+enum class Compression : uint8_t { None, Jpeg, Png, Lz4, Zstd };
+Compression compression_from_name(const std::string& name);  // "" / "none" / null → None
+const char* compression_name(Compression c);                  // None → ""
+
+class Chunk {
+ public:
+  Chunk() = default;
+  /// Parses a chunk file. `what` names the chunk (tensor and id) in FormatError messages.
+  static Chunk parse(std::string file, Compression chunk_compression, const std::string& what);
+
+  size_t num_samples() const { return num_samples_; }
+  Shape shape(size_t local) const;
+  std::string_view bytes(size_t local) const;
+  /// Bytes of sample data held (uncompressed for chunk-compressed chunks).
+  size_t data_size() const { return data().size(); }
+
+  void append(std::string_view sample, const Shape& shape);
+  std::string serialize(Compression chunk_compression) const;
+
+ private:
+  std::string_view data() const { return std::string_view(buf_).substr(data_begin_); }
+  size_t shape_row(size_t local) const;
+  size_t byte_row(size_t local) const;
+
+  std::vector<uint32_t> shape_rows_;  // rows of [dims..., last_local_index]
+  uint32_t shape_cols_ = 0;
+  std::vector<uint32_t> byte_rows_;  // rows of [num_bytes, start_byte, last_local_index]
+  std::string buf_;                  // sample bytes start at data_begin_
+  size_t data_begin_ = 0;
+  size_t num_samples_ = 0;
+  std::string what_;
+};
+
+}  // namespace chute

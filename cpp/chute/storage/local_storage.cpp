@@ -1,0 +1,141 @@
+#include "chute/storage/local_storage.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "chute/core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace chute {
+namespace {
+
+[[noreturn]] void throw_errno(const std::string& what, const fs::path& p) {
+  throw IoError(what + " '" + p.string() + "': " + std::strerror(errno));
+}
+
+void write_all_and_sync(const fs::path& p, std::string_view data) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw_errno("cannot create", p);
+  const char* ptr = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, ptr, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int saved = errno;
+      ::close(fd);
+      errno = saved;
+      throw_errno("cannot write", p);
+    }
+    ptr += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    throw_errno("cannot fsync", p);
+  }
+  if (::close(fd) != 0) throw_errno("cannot close", p);
+}
+
+std::string temp_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + std::to_string(rng() % 100000);
+}
+
+}  // namespace
+
+void fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open folder", dir);
+  ::fsync(fd);
+  ::close(fd);
+}
+
+LocalStorage::LocalStorage(fs::path root) : root_(std::move(root)) {}
+
+fs::path LocalStorage::path_of(std::string_view key) const { return key.empty() ? root_ : root_ / fs::path(std::string(key)); }
+
+bool LocalStorage::exists(std::string_view key) const {
+  std::error_code ec;
+  return fs::exists(path_of(key), ec);
+}
+
+std::string LocalStorage::read(std::string_view key) const {
+  fs::path p = path_of(key);
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open", p);
+  std::string out;
+  off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size > 0) out.resize(static_cast<size_t>(size));
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int saved = errno;
+      ::close(fd);
+      errno = saved;
+      throw_errno("cannot read", p);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(done);
+  return out;
+}
+
+void LocalStorage::write_durable(std::string_view key, std::string_view data) const {
+  fs::path p = path_of(key);
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  write_all_and_sync(p, data);
+}
+
+std::string LocalStorage::write_temp(std::string_view key, std::string_view data) const {
+  std::string tmp = std::string(key) + temp_suffix();
+  write_durable(tmp, data);
+  return tmp;
+}
+
+void LocalStorage::rename(std::string_view from_key, std::string_view to_key) const {
+  fs::path from = path_of(from_key), to = path_of(to_key);
+  if (::rename(from.c_str(), to.c_str()) != 0) throw_errno("cannot rename to", to);
+  fsync_dir(to.parent_path());
+}
+
+void LocalStorage::remove(std::string_view key) const {
+  std::error_code ec;
+  fs::remove(path_of(key), ec);
+}
+
+void LocalStorage::remove_all(std::string_view key) const {
+  std::error_code ec;
+  fs::remove_all(path_of(key), ec);
+}
+
+std::vector<std::string> LocalStorage::list(std::string_view folder_key) const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  fs::directory_iterator it(path_of(folder_key), ec);
+  if (ec) return out;
+  for (const auto& e : it) out.push_back(e.path().filename().string());
+  return out;
+}
+
+void LocalStorage::make_dirs(std::string_view key) const {
+  std::error_code ec;
+  fs::create_directories(path_of(key), ec);
+  if (ec) throw IoError("cannot create folder '" + path_of(key).string() + "': " + ec.message());
+}
+
+}  // namespace chute

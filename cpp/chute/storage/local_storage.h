@@ -1,0 +1,41 @@
+#pragma once
+// Key-value access to a dataset folder. Keys are '/'-separated paths relative to the root.
+// Thread-safety: every method may be called from any thread; the object holds no mutable state.
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chute {
+
+class LocalStorage {
+ public:
+  explicit LocalStorage(std::filesystem::path root);
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path path_of(std::string_view key) const;
+
+  bool exists(std::string_view key) const;
+  /// The whole file; IoError naming the file if it is missing or unreadable.
+  std::string read(std::string_view key) const;
+  /// Writes a new file and makes it durable (fsync of file and folder). Used for chunk files,
+  /// which are never rewritten once an index names them.
+  void write_durable(std::string_view key, std::string_view data) const;
+  /// Durable write to "<key>.<suffix>" that a later rename makes visible.
+  std::string write_temp(std::string_view key, std::string_view data) const;
+  /// rename(from, to) then fsync of the target's folder.
+  void rename(std::string_view from_key, std::string_view to_key) const;
+  void remove(std::string_view key) const;
+  void remove_all(std::string_view key) const;
+  /// File names (not keys) directly inside a folder; empty when the folder does not exist.
+  std::vector<std::string> list(std::string_view folder_key) const;
+  void make_dirs(std::string_view key) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+/// fsync a folder so that a rename or create inside it survives a power loss.
+void fsync_dir(const std::filesystem::path& dir);
+
+}  // namespace chute

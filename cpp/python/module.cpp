@@ -1,0 +1,272 @@
+// The only C++ that knows Python. Converts arguments under the GIL, then releases it around
+// engine calls; numpy results own their engine buffers through a capsule.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chute/codec/image.h"
+#include "chute/codec/sample.h"
+#include "chute/core/error.h"
+#include "chute/core/thread_pool.h"
+#include "chute/dataset/dataset.h"
+
+namespace py = pybind11;
+using namespace chute;
+
+namespace {
+
+PyObject* g_chute_error = nullptr;
+PyObject* g_io_error = nullptr;
+PyObject* g_format_error = nullptr;
+PyObject* g_decode_error = nullptr;
+PyObject* g_invalid_argument = nullptr;
+PyObject* g_key_error = nullptr;
+
+PyObject* make_exception(py::module_& m, const char* name, std::vector<PyObject*> bases, const char* doc) {
+  py::tuple t(bases.size());
+  for (size_t i = 0; i < bases.size(); ++i) t[i] = py::reinterpret_borrow<py::object>(bases[i]);
+  std::string qualified = std::string("chute._core.") + name;
+  PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, t.ptr(), nullptr);
+  if (!cls) throw py::error_already_set();
+  m.add_object(name, py::reinterpret_borrow<py::object>(cls));
+  return cls;
+}
+
+DType dtype_of(const py::array& a) {
+  char kind = a.dtype().kind();
+  size_t size = static_cast<size_t>(a.itemsize());
+  switch (kind) {
+    case 'b': return DType::Bool;
+    case 'u': return size == 1 ? DType::UInt8 : size == 2 ? DType::UInt16 : size == 4 ? DType::UInt32 : DType::UInt64;
+    case 'i': return size == 1 ? DType::Int8 : size == 2 ? DType::Int16 : size == 4 ? DType::Int32 : DType::Int64;
+    case 'f': return size == 2 ? DType::Float16 : size == 4 ? DType::Float32 : DType::Float64;
+  }
+  throw InvalidArgument(std::string("unsupported numpy dtype '") + std::string(py::str(a.dtype())) + "'");
+}
+
+py::dtype numpy_dtype(DType d) {
+  if (d == DType::Str || d == DType::Object) return py::dtype("O");
+  return py::dtype(dtype_name(d));
+}
+
+struct Buffer {
+  std::vector<uint8_t> bytes;
+};
+
+/// An ndarray over `buf`; the array's base capsule keeps the buffer alive.
+py::array wrap(std::shared_ptr<Buffer> buf, const py::dtype& dt, const std::vector<py::ssize_t>& shape) {
+  auto* holder = new std::shared_ptr<Buffer>(buf);
+  py::capsule owner(holder, [](void* p) { delete static_cast<std::shared_ptr<Buffer>*>(p); });
+  return py::array(dt, shape, {}, buf->bytes.data(), owner);
+}
+
+std::vector<py::ssize_t> to_py_shape(const Shape& s) { return std::vector<py::ssize_t>(s.begin(), s.end()); }
+
+Shape shape_of(const py::array& a) {
+  Shape s;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s.push_back(static_cast<uint64_t>(a.shape(i)));
+  return s;
+}
+
+DType tensor_dtype(const Tensor& t) { return t.meta().has_dtype() ? t.meta().dtype() : DType::UInt8; }
+
+py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, size_t num_threads, bool aslist) {
+  size_t n = indices.size();
+  std::vector<Shape> shapes(n);
+  DType dt = tensor_dtype(t);
+  size_t item = dtype_size(dt);
+  bool same = true;
+  {
+    py::gil_scoped_release release;
+    for (size_t i = 0; i < n; ++i) {
+      shapes[i] = t.shape(indices[i]);
+      if (i && shapes[i] != shapes[0]) same = false;
+    }
+  }
+  auto pool = get_shared_pool(num_threads);
+  if (same && !aslist && n > 0) {
+    auto buf = std::make_shared<Buffer>();
+    size_t per = num_elements(shapes[0]) * item;
+    {
+      py::gil_scoped_release release;
+      buf->bytes.resize(per * n);
+      pool->parallel_for(n, [&](size_t i) { t.read_into(indices[i], shapes[i], buf->bytes.data() + i * per); });
+    }
+    std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(n)};
+    for (auto d : shapes[0]) shape.push_back(static_cast<py::ssize_t>(d));
+    return wrap(buf, numpy_dtype(dt), shape);
+  }
+  std::vector<std::shared_ptr<Buffer>> bufs(n);
+  {
+    py::gil_scoped_release release;
+    pool->parallel_for(n, [&](size_t i) {
+      bufs[i] = std::make_shared<Buffer>();
+      bufs[i]->bytes.resize(num_elements(shapes[i]) * item);
+      t.read_into(indices[i], shapes[i], bufs[i]->bytes.data());
+    });
+  }
+  py::list out;
+  for (size_t i = 0; i < n; ++i) out.append(wrap(bufs[i], numpy_dtype(dt), to_py_shape(shapes[i])));
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "chute's C++ engine (private; use the chute package)";
+
+  g_chute_error = make_exception(m, "ChuteError", {PyExc_Exception}, "Base class of chute's errors.");
+  g_io_error = make_exception(m, "IoError", {g_chute_error, PyExc_OSError}, "A file could not be read or written.");
+  g_format_error = make_exception(m, "FormatError", {g_chute_error, PyExc_ValueError},
+                                  "Bytes on disk do not follow the Deep Lake 3 format.");
+  g_decode_error = make_exception(m, "DecodeError", {g_chute_error, PyExc_ValueError}, "A sample could not be decoded.");
+  g_invalid_argument = make_exception(m, "InvalidArgument", {g_chute_error, PyExc_ValueError}, "An argument was rejected.");
+  g_key_error = make_exception(m, "TensorDoesNotExistError", {g_chute_error, PyExc_KeyError}, "No tensor of that name.");
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const chute::IoError& e) {
+      PyErr_SetString(g_io_error, e.what());
+    } catch (const chute::FormatError& e) {
+      PyErr_SetString(g_format_error, e.what());
+    } catch (const chute::DecodeError& e) {
+      PyErr_SetString(g_decode_error, e.what());
+    } catch (const chute::InvalidArgument& e) {
+      PyErr_SetString(g_invalid_argument, e.what());
+    } catch (const chute::KeyError& e) {
+      PyErr_SetString(g_key_error, e.what());
+    } catch (const chute::Error& e) {
+      PyErr_SetString(g_chute_error, e.what());
+    }
+  });
+
+  py::class_<Tensor, std::shared_ptr<Tensor>>(m, "Tensor")
+      .def_property_readonly("name", &Tensor::name)
+      .def_property_readonly("key", &Tensor::key)
+      .def_property_readonly("length", &Tensor::length)
+      .def_property_readonly("htype", [](const Tensor& t) { return t.meta().htype(); })
+      .def_property_readonly("dtype", [](const Tensor& t) -> py::object {
+        if (!t.meta().has_dtype()) return py::none();
+        return py::str(dtype_name(t.meta().dtype()));
+      })
+      .def_property_readonly("sample_compression", [](const Tensor& t) { return std::string(compression_name(t.meta().sample_compression())); })
+      .def_property_readonly("chunk_compression", [](const Tensor& t) { return std::string(compression_name(t.meta().chunk_compression())); })
+      .def_property_readonly("is_bytes_htype", [](const Tensor& t) { return t.meta().is_bytes_htype(); })
+      .def_property_readonly("writable", &Tensor::writable)
+      .def("meta_json", &Tensor::meta_json)
+      .def("info_json", [](const Tensor& t) { return t.info().dump(); })
+      .def("set_info_json", [](Tensor& t, const std::string& s) { t.set_info(nlohmann::json::parse(s)); })
+      .def("num_chunks", &Tensor::num_chunks, py::call_guard<py::gil_scoped_release>())
+      .def("nbytes_on_disk", &Tensor::chunk_bytes_on_disk, py::call_guard<py::gil_scoped_release>())
+      .def("shape", [](const Tensor& t, uint64_t i) {
+        Shape s;
+        {
+          py::gil_scoped_release release;
+          s = t.shape(i);
+        }
+        return py::tuple(py::cast(to_py_shape(s)));
+      })
+      .def("tobytes", [](const Tensor& t, uint64_t i) {
+        std::string b;
+        {
+          py::gil_scoped_release release;
+          b = t.stored_bytes(i);
+        }
+        return py::bytes(b);
+      })
+      .def("read", [](const Tensor& t, uint64_t i) {
+        auto buf = std::make_shared<Buffer>();
+        Shape s;
+        {
+          py::gil_scoped_release release;
+          s = t.shape(i);
+          buf->bytes.resize(num_elements(s) * dtype_size(tensor_dtype(t)));
+          t.read_into(i, s, buf->bytes.data());
+        }
+        return wrap(buf, numpy_dtype(tensor_dtype(t)), to_py_shape(s));
+      })
+      .def("read_batch", &read_batch, py::arg("indices"), py::arg("num_threads") = 0, py::arg("aslist") = false,
+           "Decodes the samples on the engine's threads with the GIL released. One stacked array when every "
+           "shape is equal (and aslist is False), else a list of arrays.")
+      .def("append_array", [](Tensor& t, const py::array& a) {
+        py::array c = py::array::ensure(a, py::array::c_style);
+        if (!c) throw InvalidArgument("tensor '" + t.name() + "': cannot make a C-contiguous array from the sample");
+        DType dt = dtype_of(c);
+        Shape shape = shape_of(c);
+        const uint8_t* data = static_cast<const uint8_t*>(c.data());
+        size_t nbytes = static_cast<size_t>(c.nbytes());
+        py::gil_scoped_release release;
+        t.append_array(data, nbytes, shape, dt);
+      })
+      .def("append_compressed", [](Tensor& t, const py::bytes& b, const std::string& compression) {
+        std::string_view v = b;
+        Compression c = compression_from_name(compression);
+        py::gil_scoped_release release;
+        t.append_compressed(v, c);
+      })
+      .def("append_bytes", [](Tensor& t, const py::bytes& b, const std::vector<uint64_t>& shape) {
+        std::string_view v = b;
+        py::gil_scoped_release release;
+        t.append_bytes(v, Shape(shape.begin(), shape.end()));
+      });
+
+  py::class_<Dataset, std::shared_ptr<Dataset>>(m, "Dataset")
+      .def_static("open", &Dataset::open, py::arg("path"), py::arg("read_only"), py::call_guard<py::gil_scoped_release>())
+      .def_static("create", &Dataset::create, py::arg("path"), py::arg("overwrite"), py::call_guard<py::gil_scoped_release>())
+      .def_static("exists", &Dataset::exists)
+      .def_static("validate_name", &Dataset::validate_name)
+      .def_property_readonly("path", &Dataset::path)
+      .def_property_readonly("read_only", &Dataset::read_only)
+      .def_property_readonly("dirty", &Dataset::dirty)
+      .def_property_readonly("orphans_collected", &Dataset::orphans_collected)
+      .def("tensor_names", &Dataset::tensor_names)
+      .def("hidden_tensor_names", &Dataset::hidden_tensor_names)
+      .def("groups", &Dataset::groups)
+      .def("has_tensor", &Dataset::has_tensor)
+      .def("tensor", &Dataset::tensor)
+      .def("info_json", [](const Dataset& d) { return d.info().dump(); })
+      .def("set_info_json", [](Dataset& d, const std::string& s) { d.set_info(nlohmann::json::parse(s)); })
+      .def("create_tensor",
+           [](Dataset& d, const std::string& name, const std::string& htype, const std::string& dtype,
+              const std::string& sample_compression, const std::string& chunk_compression, int64_t max_chunk_size,
+              int64_t tiling_threshold, const std::string& meta_extra, const std::string& info) {
+             return d.create_tensor(name, htype, dtype, sample_compression, chunk_compression, max_chunk_size, tiling_threshold,
+                                    nlohmann::json::parse(meta_extra), nlohmann::json::parse(info));
+           })
+      .def("create_group", &Dataset::create_group)
+      .def("flush", &Dataset::flush, py::call_guard<py::gil_scoped_release>());
+
+  m.def("image_shape", [](const py::bytes& b, const std::string& compression) {
+    std::string_view v = b;
+    return py::tuple(py::cast(to_py_shape(compressed_image_shape(compression_from_name(compression), v, "image"))));
+  });
+  m.def("decode_image", [](const py::bytes& b, const std::string& compression) {
+    std::string_view v = b;
+    Compression c = compression_from_name(compression);
+    auto buf = std::make_shared<Buffer>();
+    Shape s;
+    {
+      py::gil_scoped_release release;
+      s = compressed_image_shape(c, v, "image");
+      buf->bytes.resize(num_elements(s));
+      decode_sample(c, v, s, DType::UInt8, buf->bytes.data(), "image");
+    }
+    return wrap(buf, py::dtype("uint8"), to_py_shape(s));
+  });
+  m.def("encode_image", [](const py::array_t<uint8_t, py::array::c_style | py::array::forcecast>& a, const std::string& compression, int quality) {
+    Shape s = shape_of(a);
+    std::string out;
+    {
+      const uint8_t* p = a.data();
+      size_t n = static_cast<size_t>(a.nbytes());
+      py::gil_scoped_release release;
+      out = encode_sample(compression_from_name(compression), p, n, s, DType::UInt8, quality);
+    }
+    return py::bytes(out);
+  }, py::arg("array"), py::arg("compression"), py::arg("quality") = 90);
+}

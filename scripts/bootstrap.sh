@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what chute needs on a Debian 12 machine and builds it into .venv. Idempotent:
+# a second run only rebuilds what changed (persistent build dir + ccache).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES="cmake g++ ccache pkg-config python3-venv libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev liblz4-dev libzstd-dev nlohmann-json3-dev libgtest-dev"
+missing=""
+for p in $APT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "== installing Debian packages:$missing"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  $PY -m venv .venv
+fi
+VPY=.venv/bin/python
+EXTRAS=${CHUTE_EXTRAS:-test}
+stamp=".venv/.deps-$(sha1sum pyproject.toml | cut -c1-12)-$EXTRAS"
+if [ ! -f "$stamp" ]; then
+  echo "== installing Python build and $EXTRAS dependencies"
+  $VPY -m pip install -q --upgrade pip
+  $VPY -m pip install -q "scikit-build-core>=0.10" "pybind11>=3" "numpy>=1.26" ninja
+  # the project's runtime and extra dependencies, read from pyproject.toml
+  deps=$($VPY - "$EXTRAS" <<'PYEOF'
+import sys, tomllib
+p = tomllib.load(open("pyproject.toml", "rb"))["project"]
+deps = list(p["dependencies"])
+for extra in sys.argv[1].split(","):
+    if extra:
+        deps += p["optional-dependencies"][extra]
+print("\n".join(deps))
+PYEOF
+)
+  echo "$deps" | tr '\n' '\0' | xargs -0 $VPY -m pip install -q
+  touch "$stamp"
+fi
+
+echo "== building chute"
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+$VPY -m pip install -q --no-build-isolation --no-deps \
+  -Ccmake.define.CHUTE_BUILD_TESTS=ON -Ceditable.rebuild=false -e .
