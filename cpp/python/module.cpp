@@ -268,5 +268,5 @@ PYBIND11_MODULE(_core, m) {
       out = encode_sample(compression_from_name(compression), p, n, s, DType::UInt8, quality);
     }
     return py::bytes(out);
-  }, py::arg("array"), py::arg("compression"), py::arg("quality") = 90);
+  }, py::arg("array"), py::arg("compression"), py::arg("quality") = 75);
 }

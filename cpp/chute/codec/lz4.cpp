@@ -1,6 +1,8 @@
 #include "chute/codec/lz4.h"
 
-#include <lz4frame.h>
+#include <lz4.h>
+
+#include <cstring>
 #include <zstd.h>
 
 #include <memory>
@@ -8,45 +10,27 @@
 #include "chute/core/error.h"
 
 namespace chute {
-namespace {
-struct DctxDeleter {
-  void operator()(LZ4F_dctx* d) const { LZ4F_freeDecompressionContext(d); }
-};
-using Lz4Dctx = std::unique_ptr<LZ4F_dctx, DctxDeleter>;
-}  // namespace
-
 std::string lz4_compress(std::string_view raw) {
-  LZ4F_preferences_t prefs{};
-  prefs.frameInfo.contentSize = raw.size();
-  std::string out(LZ4F_compressFrameBound(raw.size(), &prefs), '\0');
-  size_t n = LZ4F_compressFrame(out.data(), out.size(), raw.data(), raw.size(), &prefs);
-  if (LZ4F_isError(n)) throw Error(std::string("lz4 compression failed: ") + LZ4F_getErrorName(n));
-  out.resize(n);
+  if (raw.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) throw InvalidArgument("sample too large for lz4 (" + std::to_string(raw.size()) + " bytes)");
+  int bound = LZ4_compressBound(static_cast<int>(raw.size()));
+  std::string out(4 + static_cast<size_t>(bound), '\0');
+  uint32_t n = static_cast<uint32_t>(raw.size());
+  std::memcpy(out.data(), &n, 4);
+  int written = LZ4_compress_default(raw.data(), out.data() + 4, static_cast<int>(raw.size()), bound);
+  if (written <= 0 && !raw.empty()) throw Error("lz4 compression failed");
+  out.resize(4 + static_cast<size_t>(written));
   return out;
 }
 
-std::string lz4_decompress(std::string_view frame, const std::string& what) {
-  LZ4F_dctx* raw_ctx = nullptr;
-  if (LZ4F_isError(LZ4F_createDecompressionContext(&raw_ctx, LZ4F_VERSION))) throw Error("lz4: out of memory");
-  Lz4Dctx ctx(raw_ctx);
-  LZ4F_frameInfo_t info{};
-  size_t consumed = frame.size();
-  size_t hint = LZ4F_getFrameInfo(ctx.get(), &info, frame.data(), &consumed);
-  if (LZ4F_isError(hint)) throw DecodeError(what + ": not an lz4 frame (" + LZ4F_getErrorName(hint) + ")");
-  std::string out;
-  out.resize(info.contentSize ? info.contentSize : frame.size() * 4 + 64);
-  size_t in_pos = consumed, out_pos = 0;
-  while (true) {
-    if (out_pos == out.size()) out.resize(out.size() * 2);
-    size_t dst = out.size() - out_pos, src = frame.size() - in_pos;
-    size_t r = LZ4F_decompress(ctx.get(), out.data() + out_pos, &dst, frame.data() + in_pos, &src, nullptr);
-    if (LZ4F_isError(r)) throw DecodeError(what + ": corrupt lz4 data (" + LZ4F_getErrorName(r) + ")");
-    in_pos += src;
-    out_pos += dst;
-    if (r == 0) break;
-    if (src == 0 && dst == 0 && in_pos >= frame.size()) throw DecodeError(what + ": truncated lz4 frame");
-  }
-  out.resize(out_pos);
+std::string lz4_decompress(std::string_view block, const std::string& what) {
+  if (block.size() < 4) throw DecodeError(what + ": lz4 data shorter than its 4-byte size prefix");
+  uint32_t n;
+  std::memcpy(&n, block.data(), 4);
+  // LZ4 cannot expand more than ~255x: a larger claimed size is corruption, not a reason to allocate.
+  if (n > 255 * (block.size() - 4) + 64) throw DecodeError(what + ": corrupt lz4 data (claims " + std::to_string(n) + " bytes)");
+  std::string out(n, '\0');
+  int got = LZ4_decompress_safe(block.data() + 4, out.data(), static_cast<int>(block.size() - 4), static_cast<int>(n));
+  if (got < 0 || static_cast<uint32_t>(got) != n) throw DecodeError(what + ": corrupt lz4 data");
   return out;
 }
 

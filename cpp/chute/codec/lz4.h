@@ -1,6 +1,6 @@
 #pragma once
-// LZ4 frame format (magic 04 22 4D 18), the format Deep Lake 3 writes for "lz4" sample and
-// chunk compression. Zstd frames for the "zstd" chunk compression. Thread-safe: no shared state.
+// LZ4 as Deep Lake 3 writes it for "lz4" sample and chunk compression: a 4-byte little-endian
+// uncompressed size, then one raw LZ4 block (python-lz4's lz4.block with store_size). Zstd frames for the "zstd" chunk compression. Thread-safe: no shared state.
 #include <string>
 #include <string_view>
 

@@ -12,7 +12,7 @@ namespace chute {
 
 /// Encodes a raw C-order array of `shape` for storage. JPEG and PNG need uint8 HWC (or HW).
 std::string encode_sample(Compression c, const uint8_t* raw, size_t nbytes, const Shape& shape, DType dtype,
-                          int jpeg_quality = 90);
+                          int jpeg_quality = 75);
 /// Decodes stored bytes into `out` (num_elements(shape) * dtype_size(dtype) bytes).
 void decode_sample(Compression c, std::string_view stored, const Shape& shape, DType dtype, uint8_t* out,
                    const std::string& what);

@@ -110,6 +110,11 @@ Shape Chunk::shape(size_t local) const {
 
 std::string_view Chunk::bytes(size_t local) const {
   if (local >= num_samples_) throw FormatError(what_ + ": no sample " + std::to_string(local));
+  if (byte_rows_.empty()) {
+    // Deep Lake writes tile chunks (one sample) with no byte-position rows: the sample is all the data.
+    if (num_samples_ == 1) return data();
+    throw FormatError(what_ + ": has no byte-position table for " + std::to_string(num_samples_) + " samples");
+  }
   size_t row = byte_row(local);
   uint64_t first = row == 0 ? 0 : uint64_t(byte_rows_[(row - 1) * 3 + 2]) + 1;
   uint64_t nbytes = byte_rows_[row * 3];

@@ -1,0 +1,336 @@
+"""Dataset: a Deep Lake 3 dataset folder (or a group or row view of one)."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable
+
+import numpy as np
+
+from chute import _core
+from chute.errors import (
+    InvalidTensorNameError,
+    ReadOnlyModeError,
+    SampleAppendError,
+    TensorAlreadyExistsError,
+    TensorDoesNotExistError,
+    UnsupportedCompressionError,
+)
+from chute.htypes import UNSPECIFIED, is_image, spec
+from chute.index import Index
+from chute.tensor import Tensor, _json_default
+
+
+class _Root:
+    """State shared by every view of one opened dataset."""
+
+    def __init__(self, core: _core.Dataset):
+        self.core = core
+        self.batch_depth = 0  # > 0 inside `with ds:`; appends are published on exit
+
+
+class Dataset:
+    """Deep Lake 3's Dataset API over chute's engine.
+
+    `ds["images"]` / `ds.images` is a tensor, `ds["train"]` a group, `ds[0:100]` a row view.
+    Outside a `with ds:` block every append is flushed (published crash-safely) at once;
+    inside one, on exit or on `ds.flush()`.
+    """
+
+    def __init__(self, root: _Root, group: str = "", index: Index | None = None):
+        object.__setattr__(self, "_root", root)
+        object.__setattr__(self, "_group", group)
+        object.__setattr__(self, "_index", index if index is not None else Index())
+
+    # ---- identity ----
+    @property
+    def path(self) -> str:
+        return self._root.core.path
+
+    @property
+    def read_only(self) -> bool:
+        return self._root.core.read_only
+
+    @property
+    def group_name(self) -> str:
+        return self._group.rstrip("/")
+
+    @property
+    def index(self) -> Index:
+        return self._index
+
+    def _full(self, name: str) -> str:
+        return self._group + name
+
+    # ---- tensors and groups ----
+    @property
+    def tensors(self) -> dict[str, Tensor]:
+        """Tensors of this group and its subgroups, by name relative to the group."""
+        out = {}
+        for name in self._root.core.tensor_names():
+            if name.startswith(self._group):
+                out[name[len(self._group):]] = self._tensor(name)
+        return out
+
+    @property
+    def groups(self) -> dict[str, "Dataset"]:
+        out = {}
+        for g in self._root.core.groups():
+            if g.startswith(self._group):
+                rel = g[len(self._group):]
+                if "/" not in rel:
+                    out[rel] = Dataset(self._root, g + "/", self._index)
+        return out
+
+    def _tensor(self, full: str) -> Tensor:
+        return Tensor(self, self._root.core.tensor(full), full[len(self._group):], self._index)
+
+    def __getitem__(self, item):
+        if isinstance(item, str):
+            full = self._full(item)
+            if self._root.core.has_tensor(full):
+                return Tensor(self, self._root.core.tensor(full), item, self._index)
+            if full in self._root.core.groups():
+                return Dataset(self._root, full + "/", self._index)
+            raise TensorDoesNotExistError(
+                f"tensor '{item}' does not exist in dataset '{self.path}' (tensors: {', '.join(self.tensors) or 'none'})"
+            )
+        if isinstance(item, (list, tuple)) and item and all(isinstance(x, str) for x in item):
+            raise TypeError("select tensors with ds.dataloader().pytorch(tensors=[...]), not ds[[names]]")
+        return Dataset(self._root, self._group, self._index.compose(item, self._max_len()))
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except TensorDoesNotExistError:
+            raise AttributeError(f"dataset '{self.path}' has no tensor or group '{name}'") from None
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in ("info",):
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(f"cannot set attribute '{name}' of a dataset; use create_tensor and append")
+
+    def __contains__(self, name: str) -> bool:
+        full = self._full(name)
+        return self._root.core.has_tensor(full) or full in self._root.core.groups()
+
+    def _lengths(self) -> list[int]:
+        return [t.num_samples for t in self.tensors.values()]
+
+    def _max_len(self) -> int:
+        lengths = self._lengths()
+        return max(lengths) if lengths else 0
+
+    @property
+    def num_samples(self) -> int:
+        return len(self)
+
+    @property
+    def min_len(self) -> int:
+        lengths = self._lengths()
+        return min(lengths) if lengths else 0
+
+    @property
+    def max_len(self) -> int:
+        return self._max_len()
+
+    def __len__(self) -> int:
+        """Rows of the view: Deep Lake counts the shortest tensor."""
+        n = self.min_len
+        if self._index.is_full:
+            return n
+        if self._index.scalar:
+            return 1
+        return len(self._index.indices(self._max_len()))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"Dataset(path={self.path!r}, read_only={self.read_only}, tensors={list(self.tensors)})"
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyModeError(f"dataset '{self.path}' is open read-only; load it with read_only=False to write")
+
+    def create_group(self, name: str, exist_ok: bool = False) -> "Dataset":
+        self._check_writable()
+        full = self._full(name)
+        if full in self._root.core.groups():
+            if exist_ok:
+                return Dataset(self._root, full + "/")
+            raise TensorAlreadyExistsError(f"group '{name}' already exists")
+        try:
+            self._root.core.create_group(full)
+        except _core.InvalidArgument as e:
+            raise InvalidTensorNameError(str(e)) from None
+        self._after_write()
+        return Dataset(self._root, full + "/")
+
+    def create_tensor(
+        self,
+        name: str,
+        htype: str = "generic",
+        dtype: Any = UNSPECIFIED,
+        sample_compression: Any = UNSPECIFIED,
+        chunk_compression: Any = UNSPECIFIED,
+        hidden: bool = False,
+        class_names: list | None = None,
+        max_chunk_size: int | None = None,
+        tiling_threshold: int | None = None,
+        exist_ok: bool = False,
+        verbose: bool = True,
+        **kwargs,
+    ) -> Tensor:
+        """Creates a tensor with Deep Lake 3's defaults for its htype."""
+        self._check_writable()
+        full = self._full(name)
+        if self._root.core.has_tensor(full):
+            if exist_ok:
+                return self[name]
+            raise TensorAlreadyExistsError(f"tensor '{name}' already exists in dataset '{self.path}'")
+        s = spec(htype)
+        if is_image(htype) and sample_compression is UNSPECIFIED and chunk_compression is UNSPECIFIED:
+            raise UnsupportedCompressionError(
+                f"tensor '{name}': htype '{htype}' needs sample_compression (e.g. 'jpeg' or 'png') or "
+                f"chunk_compression; pass sample_compression=None to store pixels uncompressed"
+            )
+        sc = None if sample_compression is UNSPECIFIED else sample_compression
+        cc = None if chunk_compression is UNSPECIFIED else chunk_compression
+        sc = "jpeg" if sc == "jpg" else sc
+        for kind, c in (("sample_compression", sc), ("chunk_compression", cc)):
+            if c is None:
+                continue
+            allowed = s.compressions if kind == "sample_compression" else ("lz4", "zstd")
+            if c not in allowed:
+                raise UnsupportedCompressionError(f"tensor '{name}': {kind}='{c}' is not supported for htype '{htype}' (use one of {allowed})")
+        if s.stores_bytes and sc is not None:
+            raise UnsupportedCompressionError(f"tensor '{name}': htype '{htype}' supports chunk_compression only")
+        if dtype is UNSPECIFIED or dtype is None:
+            dt = s.dtype
+        else:
+            dt = str(np.dtype(dtype)) if s.dtype not in ("str", "Any", "List") else s.dtype
+            if htype in ("image", "image.rgb", "image.gray") and dt != "uint8" and sc in ("jpeg", "png"):
+                raise UnsupportedCompressionError(f"tensor '{name}': {sc} images must be uint8, not {dt}")
+            if htype == "embedding" and dt != "float32":
+                raise ValueError(f"tensor '{name}': embedding tensors are float32")
+        meta_extra = dict(s.meta_extra)
+        info = json.loads(json.dumps(s.info))
+        if htype == "class_label" and class_names is not None:
+            info["class_names"] = list(class_names)
+        if htype == "bbox" and "coords" in kwargs:
+            info["coords"] = kwargs.pop("coords")
+        if kwargs:
+            raise TypeError(f"create_tensor() got unexpected arguments: {', '.join(kwargs)}")
+        try:
+            core = self._root.core.create_tensor(
+                full, htype, dt or "", sc or "", cc or "", int(max_chunk_size or 0), int(tiling_threshold or 0),
+                json.dumps(meta_extra), json.dumps(info, default=_json_default),
+            )
+        except _core.InvalidArgument as e:
+            if "invalid tensor or group name" in str(e):
+                raise InvalidTensorNameError(str(e)) from None
+            raise
+        self._after_write()
+        return Tensor(self, core, name)
+
+    def create_tensor_like(self, name: str, source: Tensor, unlink: bool = False) -> Tensor:
+        m = source.meta
+        info = json.loads(source._core.info_json())
+        t = self.create_tensor(
+            name,
+            htype=m.get("htype", "generic"),
+            dtype=m.get("dtype") or UNSPECIFIED,
+            sample_compression=m.get("sample_compression"),
+            chunk_compression=m.get("chunk_compression"),
+            max_chunk_size=m.get("max_chunk_size"),
+            tiling_threshold=m.get("tiling_threshold"),
+        )
+        if info:
+            t._core.set_info_json(json.dumps(info))
+            self._after_write()
+        return t
+
+    # ---- writing ----
+    def append(self, sample: dict, skip_ok: bool = False, append_empty: bool = False) -> None:
+        """Appends one row. Every value is checked before anything is written."""
+        self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok, append_empty=append_empty)
+
+    def extend(self, samples: dict, skip_ok: bool = False, append_empty: bool = False,
+               ignore_errors: bool = False, progressbar: bool = False) -> None:
+        """Appends rows given as {tensor: list of samples}. Nothing is written unless every sample converts."""
+        self._check_writable()
+        if not isinstance(samples, dict):
+            raise TypeError(f"extend() takes a dict of {{tensor: samples}}, got {type(samples).__name__}")
+        tensors = {}
+        for k in samples:
+            if not self._root.core.has_tensor(self._full(k)):
+                raise TensorDoesNotExistError(
+                    f"tensor '{k}' does not exist in dataset '{self.path}' (tensors: {', '.join(self.tensors) or 'none'})"
+                )
+            tensors[k] = self[k] if self._index.is_full else Tensor(self, self._root.core.tensor(self._full(k)), k)
+        if not skip_ok:
+            missing = [t for t in self.tensors if t not in samples]
+            if missing:
+                raise KeyError(f"append() is missing tensors {missing}; pass skip_ok=True to leave them out")
+        lengths = {k: len(v) for k, v in samples.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"extend() needs the same number of samples for every tensor, got {lengths}")
+        converted = {k: [tensors[k]._convert(s, i) for i, s in enumerate(v)] for k, v in samples.items()}
+        for k, items in converted.items():
+            for i, c in enumerate(items):
+                tensors[k]._write(c, i)
+        self._after_write()
+
+    def _after_write(self) -> None:
+        if self._root.batch_depth == 0:
+            self._root.core.flush()
+
+    def flush(self) -> None:
+        """Publishes everything appended so far; a crash after this loses none of it."""
+        self._root.core.flush()
+
+    def __enter__(self) -> "Dataset":
+        self._root.batch_depth += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._root.batch_depth -= 1
+        if self._root.batch_depth == 0 and not self.read_only:
+            self._root.core.flush()
+
+    # ---- information ----
+    @property
+    def info(self) -> dict:
+        return json.loads(self._root.core.info_json())
+
+    def summary(self, file=None) -> str:
+        rows = [("tensor", "htype", "shape", "dtype", "compression")]
+        for name, t in self.tensors.items():
+            shape = "(" + ", ".join("?" if d is None else str(d) for d in t.shape) + ")"
+            comp = t.sample_compression or t.chunk_compression or "None"
+            rows.append((name, t.htype, shape, str(t._core.dtype), comp))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = [f"Dataset(path='{self.path}', read_only={self.read_only}, tensors={list(self.tensors)})", ""]
+        for k, r in enumerate(rows):
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            if k == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        text = "\n".join(lines)
+        print(text, file=file)
+        return text
+
+    def numpy(self, aslist: bool = False) -> dict:
+        return {k: t.numpy(aslist=aslist) for k, t in self.tensors.items()}
+
+
+def _open(path: str, read_only: bool) -> Dataset:
+    return Dataset(_Root(_core.Dataset.open(os.fspath(path), read_only)))
+
+
+def _create(path: str, overwrite: bool) -> Dataset:
+    return Dataset(_Root(_core.Dataset.create(os.fspath(path), overwrite)))

@@ -1,0 +1,399 @@
+"""Tensor: one column of a dataset, or a view of some of its rows."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+from chute import _core
+from chute.errors import (
+    DynamicTensorNumpyError,
+    ReadOnlyModeError,
+    SampleAppendError,
+    TensorDtypeMismatchError,
+    TensorInvalidSampleShapeError,
+)
+from chute.htypes import is_image
+from chute.index import Index
+from chute.sample import Sample
+
+if TYPE_CHECKING:
+    from chute.dataset import Dataset
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+class Info:
+    """tensor_info.json as attributes and items (class_names, coords, ...). Writes go to the dataset."""
+
+    def __init__(self, tensor: "Tensor"):
+        object.__setattr__(self, "_tensor", tensor)
+
+    def _load(self) -> dict:
+        return json.loads(self._tensor._core.info_json())
+
+    def _store(self, d: dict) -> None:
+        t = self._tensor
+        t._check_writable()
+        t._core.set_info_json(json.dumps(d, default=_json_default))
+        t._ds._after_write()
+
+    def __getattr__(self, key: str):
+        d = self._load()
+        if key in d:
+            return d[key]
+        raise AttributeError(f"tensor '{self._tensor.key}' has no info '{key}'")
+
+    def __setattr__(self, key: str, value) -> None:
+        d = self._load()
+        d[key] = list(value) if key == "class_names" else value
+        self._store(d)
+
+    def __getitem__(self, key: str):
+        return self._load()[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.__setattr__(key, value)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._load()
+
+    def update(self, *args, **kwargs) -> None:
+        d = self._load()
+        d.update(*args, **kwargs)
+        self._store(d)
+
+    def keys(self):
+        return self._load().keys()
+
+    def __repr__(self) -> str:
+        return repr(self._load())
+
+
+class Tensor:
+    """A tensor of a dataset. `ds.images`, `ds["images"]`; indexing gives a view of some rows."""
+
+    def __init__(self, ds: "Dataset", core: _core.Tensor, key: str, index: Index | None = None):
+        self._ds = ds
+        self._core = core
+        self.key = key
+        self._index = index if index is not None else Index()
+
+    # ---- description ----
+    @property
+    def meta(self) -> dict:
+        return json.loads(self._core.meta_json())
+
+    @property
+    def htype(self) -> str:
+        return self._core.htype
+
+    @property
+    def base_htype(self) -> str:
+        return self.htype.split(".")[0]
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        d = self._core.dtype
+        if d is None:
+            return None
+        if d in ("str", "Any", "List"):
+            return np.dtype(object) if d != "str" else np.dtype(str)
+        return np.dtype(d)
+
+    @property
+    def sample_compression(self) -> str | None:
+        return self._core.sample_compression or None
+
+    @property
+    def chunk_compression(self) -> str | None:
+        return self._core.chunk_compression or None
+
+    @property
+    def info(self) -> Info:
+        return Info(self)
+
+    @property
+    def num_samples(self) -> int:
+        return self._core.length
+
+    def _rows(self) -> np.ndarray:
+        return self._index.indices(self._core.length)
+
+    def __len__(self) -> int:
+        if self._index.scalar:
+            raise TypeError("a single sample has no len(); use .shape")
+        return len(self._rows())
+
+    @property
+    def shape(self) -> tuple:
+        """(rows, *sample dims) with None on dims that differ between samples; a single sample's own shape."""
+        if self._index.scalar:
+            return tuple(self._core.shape(int(self._rows()[0])))
+        rows = self._rows()
+        if self._index.is_full:
+            m = self.meta
+            mn, mx = m.get("min_shape") or [], m.get("max_shape") or []
+            return (len(rows), *[a if a == b else None for a, b in zip(mn, mx)])
+        shapes = [self._core.shape(int(i)) for i in rows]
+        if not shapes:
+            return (0,)
+        dims = []
+        for d in range(len(shapes[0])):
+            vals = {s[d] for s in shapes if len(s) > d}
+            dims.append(vals.pop() if len(vals) == 1 else None)
+        return (len(rows), *dims)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, item) -> "Tensor":
+        return Tensor(self._ds, self._core, self.key, self._index.compose(item, self._core.length))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"Tensor(key={self.key!r}, htype={self.htype!r}, shape={self.shape})"
+
+    # ---- reading ----
+    def _decode_bytes(self, raw: bytes) -> Any:
+        h = self.htype
+        s = raw.decode("utf-8")
+        if h == "text":
+            return s
+        return json.loads(s)
+
+    def numpy(self, aslist: bool = False, fetch_chunks: bool = False, num_threads: int = 0):
+        """The samples as one array (or a list of arrays when aslist=True or shapes differ).
+        Decoding runs on the engine's threads with the GIL released."""
+        rows = self._rows()
+        if self._core.is_bytes_htype:
+            values = [self._decode_bytes(self._core.tobytes(int(i))) for i in rows]
+            if self.htype == "list":
+                arrs = [np.array(v) for v in values]
+                if self._index.scalar:
+                    return arrs[0]
+                return arrs if aslist else _stack_or_raise(arrs, self.key)
+            dtype = str if self.htype == "text" else object
+            if self._index.scalar:
+                return np.array([values[0]], dtype=dtype)
+            if aslist:
+                return [np.array([v], dtype=dtype) for v in values]
+            out = np.empty((len(values), 1), dtype=object)
+            for k, v in enumerate(values):
+                out[k, 0] = v
+            return out if dtype is object else out.astype(str)
+        if self._index.scalar:
+            return self._core.read(int(rows[0]))
+        out = self._core.read_batch(rows.tolist(), num_threads, aslist)
+        if isinstance(out, list) and not aslist:
+            if not out:
+                return np.zeros((0,), dtype=self.dtype)
+            raise DynamicTensorNumpyError(
+                f"tensor '{self.key}' has samples of different shapes ({out[0].shape} and others); "
+                f"use numpy(aslist=True)"
+            )
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def tobytes(self) -> bytes:
+        """The stored bytes of one sample: the original JPEG or PNG for image tensors."""
+        if not self._index.scalar:
+            raise ValueError("tobytes() needs a single sample, e.g. tensor[0].tobytes()")
+        return self._core.tobytes(int(self._rows()[0]))
+
+    def data(self, aslist: bool = False) -> dict:
+        """Htype-aware values: {'value': ...}, plus 'text' (class names) for class_label."""
+        h = self.htype
+        if self._core.is_bytes_htype:
+            rows = self._rows()
+            values = [self._decode_bytes(self._core.tobytes(int(i))) for i in rows]
+            return {"value": values[0] if self._index.scalar else values}
+        if h == "class_label":
+            names = self.info.class_names if "class_names" in self.info else []
+            value = self.numpy(aslist=True) if not self._index.scalar else self.numpy()
+            if self._index.scalar:
+                return {"value": value, "text": [names[int(v)] for v in value.reshape(-1)] if names else []}
+            return {"value": value, "text": [[names[int(v)] for v in a.reshape(-1)] for a in value] if names else []}
+        return {"value": self.numpy(aslist=aslist)}
+
+    def text(self):
+        return self.data()["value"]
+
+    def dict(self):
+        return self.data()["value"]
+
+    def list(self):
+        return self.data()["value"]
+
+    # ---- writing ----
+    def _check_writable(self) -> None:
+        if self._ds.read_only:
+            raise ReadOnlyModeError(f"dataset '{self._ds.path}' is read-only; cannot modify tensor '{self.key}'")
+
+    def append(self, sample) -> None:
+        self.extend([sample])
+
+    def extend(self, samples: Iterable | np.ndarray, progressbar: bool = False) -> None:
+        self._check_writable()
+        if not self._index.is_full:
+            raise ValueError(f"cannot append to a view of tensor '{self.key}'")
+        converted = [self._convert(s, k) for k, s in enumerate(samples)]
+        for k, c in enumerate(converted):
+            self._write(c, k)
+        self._ds._after_write()
+
+    def _class_index(self, names: list, label: str, new: list) -> int:
+        if label in names:
+            return names.index(label)
+        names.append(label)
+        new.append(label)
+        return len(names) - 1
+
+    def _convert(self, sample, k: int):
+        """Checks and converts one sample into what the engine stores: ('array', ndarray),
+        ('compressed', bytes, compression) or ('bytes', bytes, shape)."""
+        h = self.htype
+        name = self.key
+        try:
+            if h == "text":
+                if not isinstance(sample, str):
+                    if isinstance(sample, np.ndarray) and sample.size == 1:
+                        sample = str(sample.reshape(-1)[0])
+                    else:
+                        raise TensorDtypeMismatchError(f"tensor '{name}' (text) takes str, got {type(sample).__name__}")
+                return ("bytes", sample.encode("utf-8"), (1,))
+            if h == "json":
+                return ("bytes", json.dumps(sample, default=_json_default).encode("utf-8"), (1,))
+            if h == "list":
+                if not isinstance(sample, (list, tuple, np.ndarray)):
+                    raise TensorDtypeMismatchError(f"tensor '{name}' (list) takes a list, got {type(sample).__name__}")
+                items = list(sample.tolist() if isinstance(sample, np.ndarray) else sample)
+                return ("bytes", json.dumps(items, default=_json_default).encode("utf-8"), (len(items),))
+            if isinstance(sample, Sample):
+                return self._convert_file(sample)
+            if h == "class_label":
+                return ("array", self._convert_labels(sample))
+            arr = self._as_array(sample)
+            if is_image(h):
+                if arr.ndim == 2:
+                    arr = arr[:, :, None]
+                if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
+                    raise TensorInvalidSampleShapeError(
+                        f"tensor '{name}' (image) takes HxWxC arrays with C in (1, 3, 4), got shape {arr.shape}"
+                    )
+                if self.sample_compression == "jpeg" and arr.shape[-1] == 4:
+                    raise TensorInvalidSampleShapeError(f"tensor '{name}' (jpeg) cannot store 4-channel images")
+            elif h == "bbox":
+                if arr.ndim == 0 or arr.shape[-1] != 4:
+                    raise TensorInvalidSampleShapeError(f"tensor '{name}' (bbox) needs the last dimension to be 4, got shape {arr.shape}")
+            elif h == "embedding" and arr.ndim != 1:
+                raise TensorInvalidSampleShapeError(f"tensor '{name}' (embedding) takes 1-D vectors, got shape {arr.shape}")
+            m = self.meta
+            ndim = len(m.get("min_shape") or [])
+            if self._core.length > 0 and ndim and arr.ndim != ndim:
+                raise TensorInvalidSampleShapeError(
+                    f"tensor '{name}' holds {ndim}-dimensional samples, got shape {arr.shape}"
+                )
+            return ("array", arr)
+        except SampleAppendError:
+            raise
+        except (TensorDtypeMismatchError, TensorInvalidSampleShapeError):
+            raise
+        except _core.DecodeError as e:
+            raise _core.DecodeError(f"tensor '{name}', sample {k} of the call: {e}") from None
+
+    def _as_array(self, sample) -> np.ndarray:
+        want = self.dtype
+        name = self.key
+        is_numpy = isinstance(sample, (np.ndarray, np.generic))
+        try:
+            arr = np.asarray(sample)
+        except Exception as e:  # ragged nested lists etc.
+            raise TensorInvalidSampleShapeError(f"tensor '{name}': cannot make an array of the sample ({e})") from None
+        if arr.dtype == object or arr.dtype.kind in "USV":
+            raise TensorDtypeMismatchError(f"tensor '{name}' takes numbers, got {arr.dtype} ({type(sample).__name__})")
+        if want is None:
+            return np.ascontiguousarray(arr)
+        if arr.dtype != want:
+            ok = np.can_cast(arr.dtype, want, "safe")
+            if not ok and not is_numpy:
+                # Python numbers: accept when the values survive the cast exactly.
+                with np.errstate(all="ignore"):
+                    cast = arr.astype(want)
+                ok = np.array_equal(cast.astype(arr.dtype), arr) if arr.size else True
+            if not ok:
+                raise TensorDtypeMismatchError(
+                    f"tensor '{name}' has dtype {want}, the sample is {arr.dtype} and cannot be cast without loss"
+                )
+            arr = arr.astype(want)
+        return np.ascontiguousarray(arr)
+
+    def _convert_labels(self, sample) -> np.ndarray:
+        names = getattr(self, "_pending_names", None)
+        if names is None:
+            names = list(self.info.class_names) if "class_names" in self.info else []
+        new: list = []
+        items = sample.tolist() if isinstance(sample, np.ndarray) else sample
+        if not isinstance(items, (list, tuple)):
+            items = [items]
+        out = []
+        for v in items:
+            if isinstance(v, str):
+                out.append(self._class_index(names, v, new))
+            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0:
+                out.append(int(v))
+            else:
+                raise TensorDtypeMismatchError(
+                    f"tensor '{self.key}' (class_label) takes non-negative ints or class names, got {v!r}"
+                )
+        if new:
+            self._pending_names = names
+        return np.asarray(out, dtype=np.uint32)
+
+    def _convert_file(self, s: Sample):
+        comp = s.compression
+        if comp is None:
+            raise _core.DecodeError(f"file '{s.path}' is not a JPEG or PNG image")
+        if self.sample_compression == comp:
+            s.shape  # noqa: B018 - validates the header now, so a bad file fails before any write
+            return ("compressed", s.buffer, comp)
+        return ("array", np.ascontiguousarray(s.array))
+
+    def _write(self, converted, k: int) -> None:
+        kind = converted[0]
+        try:
+            if kind == "array":
+                self._core.append_array(converted[1])
+            elif kind == "compressed":
+                self._core.append_compressed(converted[1], converted[2])
+            else:
+                self._core.append_bytes(converted[1], list(converted[2]))
+        except _core.InvalidArgument as e:
+            raise SampleAppendError(self.key, str(e), k) from None
+        names = getattr(self, "_pending_names", None)
+        if names is not None:
+            self._pending_names = None
+            d = json.loads(self._core.info_json())
+            d["class_names"] = names
+            self._core.set_info_json(json.dumps(d))
+
+
+def _stack_or_raise(arrs: Sequence[np.ndarray], key: str) -> np.ndarray:
+    shapes = {a.shape for a in arrs}
+    if len(shapes) > 1:
+        raise DynamicTensorNumpyError(f"tensor '{key}' has samples of different shapes; use numpy(aslist=True)")
+    return np.stack(arrs) if arrs else np.zeros((0,))
