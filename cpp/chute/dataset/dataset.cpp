@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 
 #include "chute/core/error.h"
 #include "chute/format/version.h"
@@ -53,6 +54,20 @@ nlohmann::json initial_version_info() {
               {"is_checkpoint", false},
               {"total_samples_processed", 0}}}}},
           {"branches", {{"main", kFirstCommit}}}};
+}
+
+// Datasets open for writing in this process, by canonical path: a second writable open shares the
+// first object (a second object would keep its own, diverging copy of the indexes).
+std::mutex g_writers_mu;
+std::map<std::string, std::weak_ptr<Dataset>>& writers() {
+  static std::map<std::string, std::weak_ptr<Dataset>> m;
+  return m;
+}
+
+std::string canonical(const std::string& path) {
+  std::error_code ec;
+  auto p = fs::weakly_canonical(path, ec);
+  return ec ? path : p.string();
 }
 
 bool is_string_list(const nlohmann::json& j) {
@@ -107,6 +122,13 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only) 
     }
     throw IoError("'" + path + "' is not a Deep Lake dataset: it has no " + kDatasetMeta);
   }
+  std::unique_lock<std::mutex> writers_lock(g_writers_mu, std::defer_lock);
+  if (!read_only) {
+    writers_lock.lock();
+    auto it = writers().find(canonical(path));
+    if (it != writers().end())
+      if (auto live = it->second.lock()) return live;
+  }
   std::shared_ptr<Dataset> ds(new Dataset(path, read_only));
   if (!read_only) {
     std::string lock_path = (fs::path(path) / kLock).string();
@@ -127,12 +149,18 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only) 
         ++ds->orphans_collected_;
       }
     }
+    writers()[canonical(path)] = ds;
   }
   return ds;
 }
 
 std::shared_ptr<Dataset> Dataset::create(const std::string& path, bool overwrite) {
   std::error_code ec;
+  {
+    // An overwritten dataset's old writer (if any) must not be handed out again.
+    std::lock_guard<std::mutex> lock(g_writers_mu);
+    writers().erase(canonical(path));
+  }
   if (exists(path)) {
     if (!overwrite) throw InvalidArgument("a dataset already exists at '" + path + "'; pass overwrite=True to replace it");
     fs::remove_all(path, ec);

@@ -1,0 +1,48 @@
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _photos():
+    from skimage import data
+
+    out = []
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        out.append(np.ascontiguousarray(getattr(data, name)()))
+    return out
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """Real photographs shipped inside scikit-image (RGB uint8)."""
+    return _photos()
+
+
+def jpeg_bytes(arr: np.ndarray, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def image_folder(tmp_path, photos):
+    """A small class-per-folder tree of real JPEG crops: 3 classes x 6 images."""
+    root = tmp_path / "src"
+    rng = np.random.default_rng(0)
+    for c, cls in enumerate(["cat", "dog", "fish"]):
+        (root / cls).mkdir(parents=True)
+        for i in range(6):
+            p = photos[(c + i) % len(photos)]
+            h, w = rng.integers(60, 120, size=2)
+            y, x = rng.integers(0, p.shape[0] - h), rng.integers(0, p.shape[1] - w)
+            (root / cls / f"{i}.jpg").write_bytes(jpeg_bytes(p[y:y + h, x:x + w]))
+    return root
