@@ -1,0 +1,138 @@
+"""
+chute's C++ engine (private; use the chute package)
+"""
+from __future__ import annotations
+import collections.abc
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['ChuteError', 'Dataset', 'DecodeError', 'FormatError', 'InvalidArgument', 'IoError', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape']
+class ChuteError(Exception):
+    """
+    Base class of chute's errors.
+    """
+class IoError(ChuteError, OSError):
+    """
+    A file could not be read or written.
+    """
+class FormatError(ChuteError, ValueError):
+    """
+    Bytes on disk do not follow the Deep Lake 3 format.
+    """
+class DecodeError(ChuteError, ValueError):
+    """
+    A sample could not be decoded.
+    """
+class InvalidArgument(ChuteError, ValueError):
+    """
+    An argument was rejected.
+    """
+class TensorDoesNotExistError(ChuteError, KeyError):
+    """
+    No tensor of that name.
+    """
+class Tensor:
+    def append_array(self, arg0: numpy.ndarray) -> None:
+        ...
+    def append_bytes(self, arg0: bytes, arg1: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
+    def append_compressed(self, arg0: bytes, arg1: str) -> None:
+        ...
+    def info_json(self) -> str:
+        ...
+    def meta_json(self) -> str:
+        ...
+    def nbytes_on_disk(self) -> int:
+        ...
+    def num_chunks(self) -> int:
+        ...
+    def read(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+        ...
+    def read_batch(self, indices: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], num_threads: typing.SupportsInt | typing.SupportsIndex = 0, aslist: bool = False) -> typing.Any:
+        """
+        Decodes the samples on the engine's threads with the GIL released. One stacked array when every shape is equal (and aslist is False), else a list of arrays.
+        """
+    def set_info_json(self, arg0: str) -> None:
+        ...
+    def shape(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+        ...
+    def tobytes(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> bytes:
+        ...
+    @property
+    def chunk_compression(self) -> str:
+        ...
+    @property
+    def dtype(self) -> typing.Any:
+        ...
+    @property
+    def htype(self) -> str:
+        ...
+    @property
+    def is_bytes_htype(self) -> bool:
+        ...
+    @property
+    def key(self) -> str:
+        ...
+    @property
+    def length(self) -> int:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def sample_compression(self) -> str:
+        ...
+    @property
+    def writable(self) -> bool:
+        ...
+class Dataset:
+    @staticmethod
+    def create(path: str, overwrite: bool) -> Dataset:
+        ...
+    @staticmethod
+    def exists(arg0: str) -> bool:
+        ...
+    @staticmethod
+    def open(path: str, read_only: bool) -> Dataset:
+        ...
+    @staticmethod
+    def validate_name(arg0: str) -> None:
+        ...
+    def create_group(self, arg0: str) -> None:
+        ...
+    def create_tensor(self, arg0: str, arg1: str, arg2: str, arg3: str, arg4: str, arg5: typing.SupportsInt | typing.SupportsIndex, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: str, arg8: str) -> Tensor:
+        ...
+    def flush(self) -> None:
+        ...
+    def groups(self) -> list[str]:
+        ...
+    def has_tensor(self, arg0: str) -> bool:
+        ...
+    def hidden_tensor_names(self) -> list[str]:
+        ...
+    def info_json(self) -> str:
+        ...
+    def set_info_json(self, arg0: str) -> None:
+        ...
+    def tensor(self, arg0: str) -> Tensor:
+        ...
+    def tensor_names(self) -> list[str]:
+        ...
+    @property
+    def dirty(self) -> bool:
+        ...
+    @property
+    def orphans_collected(self) -> int:
+        ...
+    @property
+    def path(self) -> str:
+        ...
+    @property
+    def read_only(self) -> bool:
+        ...
+def decode_image(arg0: bytes, arg1: str) -> numpy.ndarray:
+    ...
+def encode_image(array: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], compression: str, quality: typing.SupportsInt | typing.SupportsIndex = 75) -> bytes:
+    ...
+def image_shape(arg0: bytes, arg1: str) -> tuple:
+    ...
