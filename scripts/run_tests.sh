@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The whole suite: the C++ tests through ctest, then pytest.
+# The whole suite: the C++ tests through ctest (release build, then under ASan+UBSan), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-builddir=$(dirname "$(ls -t build/*/CTestTestfile.cmake | head -1)")
+builddir=$(dirname "$(ls -t build/cp*/CTestTestfile.cmake | head -1)")
 echo "== C++ tests (ctest in $builddir)"
 ctest --test-dir "$builddir" --output-on-failure -j2
+echo "== C++ tests under ASan + UBSan (preset asan)"
+PATH="$PWD/.venv/bin:$PATH" cmake --preset asan >/dev/null
+PATH="$PWD/.venv/bin:$PATH" cmake --build --preset asan -j"$(nproc)" >/dev/null
+ctest --preset asan -j2
 echo "== Python tests (pytest)"
 .venv/bin/python -m pytest -q "$@"
