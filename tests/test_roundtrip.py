@@ -21,6 +21,7 @@ def reopen(ds):
     return chute.load(ds.path, read_only=True)
 
 
+@pytest.mark.filterwarnings("ignore:.*chute extension")
 @pytest.mark.parametrize("compression", [None, "lz4", "chunk:lz4", "chunk:zstd"])
 @SETTINGS
 @given(data=st.data(), dtype=st.sampled_from(NUMERIC))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any, Iterable
 
 import numpy as np
@@ -208,6 +209,10 @@ class Dataset:
             allowed = s.compressions if kind == "sample_compression" else ("lz4", "zstd")
             if c not in allowed:
                 raise UnsupportedCompressionError(f"tensor '{name}': {kind}='{c}' is not supported for htype '{htype}' (use one of {allowed})")
+        if cc == "zstd":
+            warnings.warn(
+                f"tensor '{name}': chunk_compression='zstd' is a chute extension; Deep Lake 3 cannot open a "
+                f"dataset that has it (use 'lz4' to stay compatible)", stacklevel=2)
         if s.stores_bytes and sc is not None:
             raise UnsupportedCompressionError(f"tensor '{name}': htype '{htype}' supports chunk_compression only")
         if dtype is UNSPECIFIED or dtype is None:

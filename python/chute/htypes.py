@@ -20,13 +20,13 @@ class HtypeSpec:
     meta_extra: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     stores_bytes: bool = False  # text, json, list: UTF-8 samples
-    compressions: tuple = ("lz4", "zstd")
+    compressions: tuple = ("lz4",)
 
 
-_IMAGE_COMPRESSIONS = ("jpeg", "jpg", "png", "lz4", "zstd")
+_IMAGE_COMPRESSIONS = ("jpeg", "jpg", "png", "lz4")
 
 HTYPES: dict[str, HtypeSpec] = {
-    "generic": HtypeSpec(None, compressions=("lz4", "zstd", "png", "jpeg", "jpg")),
+    "generic": HtypeSpec(None, compressions=("lz4", "png", "jpeg", "jpg")),
     "image": HtypeSpec("uint8", {"_info": ["intrinsics"], "intrinsics": None}, {"intrinsics": None}, compressions=_IMAGE_COMPRESSIONS),
     "image.rgb": HtypeSpec("uint8", {"_info": ["intrinsics"], "intrinsics": None}, {"intrinsics": None}, compressions=_IMAGE_COMPRESSIONS),
     "image.gray": HtypeSpec("uint8", {"_info": ["intrinsics"], "intrinsics": None}, {"intrinsics": None}, compressions=_IMAGE_COMPRESSIONS),

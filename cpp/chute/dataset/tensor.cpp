@@ -16,6 +16,32 @@ constexpr const char* kMeta = "/tensor_meta.json";
 constexpr const char* kInfo = "/tensor_info.json";
 constexpr const char* kChunkIndex = "/chunks_index/unsharded";
 constexpr const char* kTileIndex = "/tiles_index/unsharded";
+constexpr const char* kCommitDiff = "/commit_diff";
+
+uint64_t get_be64(const std::string& b, size_t at) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(b[at + i]);
+  return v;
+}
+
+void put_be64(std::string& b, size_t at, uint64_t v) {
+  for (size_t i = 0; i < 8; ++i) b[at + 7 - i] = static_cast<char>(v >> (8 * i));
+}
+
+// Deep Lake's per-tensor commit_diff (big-endian): created, info_updated, data_transformed flags,
+// then the [start, end) range of samples added in this commit, then update/delete lists we keep.
+std::string updated_commit_diff(std::string diff, uint64_t length, bool info_changed, bool created) {
+  if (diff.size() < 19) {
+    diff.assign(36, '\0');
+    diff[0] = created ? 1 : 0;
+  }
+  uint64_t start = get_be64(diff, 3);
+  if (start > length) start = length;
+  put_be64(diff, 3, start);
+  put_be64(diff, 11, length);
+  if (info_changed) diff[1] = 1;
+  return diff;
+}
 
 // Copies a C-order block `src` of shape `block` into `dst` of shape `full` at `origin`.
 void copy_block(const uint8_t* src, const Shape& block, uint8_t* dst, const Shape& full, const Shape& origin, size_t item,
@@ -82,6 +108,8 @@ std::shared_ptr<Tensor> Tensor::create(std::shared_ptr<const LocalStorage> stora
   auto t = std::make_shared<Tensor>(storage, cache, std::move(name), std::move(key), true);
   t->info_ = info.is_object() ? std::move(info) : nlohmann::json::object();
   t->dirty_ = true;
+  t->created_ = true;
+  t->info_changed_ = !t->info_.empty();
   return t;
 }
 
@@ -95,6 +123,7 @@ void Tensor::set_info(nlohmann::json info) {
   std::unique_lock lock(mu_);
   info_ = std::move(info);
   dirty_ = true;
+  info_changed_ = true;
 }
 
 std::string Tensor::meta_json() const {
@@ -425,7 +454,10 @@ void Tensor::stage(FlushBatch& batch) {
     open_on_disk_ = true;
   }
   batch.files.emplace_back(key_ + kMeta, meta_.serialize());
-  batch.files.emplace_back(key_ + kInfo, info_.dump());
+  bool hidden = meta_.json().value("hidden", false);
+  if (!hidden || !info_.empty() || storage_->exists(key_ + kInfo)) batch.files.emplace_back(key_ + kInfo, info_.dump());
+  std::string diff = storage_->exists(key_ + kCommitDiff) ? storage_->read(key_ + kCommitDiff) : std::string();
+  batch.files.emplace_back(key_ + kCommitDiff, updated_commit_diff(std::move(diff), meta_.length(), info_changed_, created_));
   batch.files.emplace_back(key_ + kChunkIndex, chunk_ids_.serialize());
   batch.files.emplace_back(key_ + kTileIndex, tiles_.serialize());
   for (auto& k : obsolete_) batch.obsolete.push_back(k);

@@ -116,6 +116,8 @@ class Tensor {
   bool open_dirty_ = false;
   bool reopened_ = false;
   bool dirty_ = false;
+  bool created_ = false;  // created by this process (commit_diff "created" flag)
+  bool info_changed_ = false;
   std::vector<std::string> obsolete_;
 
   struct Link {
