@@ -13,6 +13,8 @@
 #include "chute/core/error.h"
 #include "chute/core/thread_pool.h"
 #include "chute/dataset/dataset.h"
+#include "chute/loader/loader.h"
+#include "chute/loader/plan.h"
 
 namespace py = pybind11;
 using namespace chute;
@@ -111,6 +113,55 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
   }
   py::list out;
   for (size_t i = 0; i < n; ++i) out.append(wrap(bufs[i], numpy_dtype(dt), to_py_shape(shapes[i])));
+  return out;
+}
+
+ImageOp parse_op(const py::dict& d) {
+  std::string kind = py::cast<std::string>(d["kind"]);
+  ImageOp op;
+  if (kind == "RandomResizedCrop") op.kind = OpKind::RandomResizedCrop;
+  else if (kind == "Resize") op.kind = OpKind::Resize;
+  else if (kind == "CenterCrop") op.kind = OpKind::CenterCrop;
+  else if (kind == "RandomHorizontalFlip") op.kind = OpKind::RandomHorizontalFlip;
+  else if (kind == "Normalize") op.kind = OpKind::Normalize;
+  else if (kind == "ToCHW") op.kind = OpKind::ToCHW;
+  else throw InvalidArgument("unknown image op '" + kind + "'");
+  if (d.contains("height")) op.height = py::cast<uint32_t>(d["height"]);
+  if (d.contains("width")) op.width = py::cast<uint32_t>(d["width"]);
+  if (d.contains("scale")) {
+    auto t = py::cast<std::pair<double, double>>(d["scale"]);
+    op.scale_lo = t.first;
+    op.scale_hi = t.second;
+  }
+  if (d.contains("ratio")) {
+    auto t = py::cast<std::pair<double, double>>(d["ratio"]);
+    op.ratio_lo = t.first;
+    op.ratio_hi = t.second;
+  }
+  if (d.contains("p")) op.p = py::cast<double>(d["p"]);
+  if (d.contains("mean")) op.mean = py::cast<std::vector<float>>(d["mean"]);
+  if (d.contains("std")) op.std = py::cast<std::vector<float>>(d["std"]);
+  return op;
+}
+
+py::object column_to_python(const Column& col, size_t rows) {
+  if (col.fixed) {
+    auto buf = std::make_shared<Buffer>();
+    buf->bytes.swap(*col.buffer);
+    std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(rows)};
+    for (auto d : col.sample_shape) shape.push_back(static_cast<py::ssize_t>(d));
+    return wrap(buf, numpy_dtype(col.dtype), shape);
+  }
+  py::list out;
+  for (size_t r = 0; r < col.samples.size(); ++r) {
+    if (col.is_bytes) {
+      out.append(py::bytes(reinterpret_cast<const char*>(col.samples[r]->data()), col.samples[r]->size()));
+    } else {
+      auto buf = std::make_shared<Buffer>();
+      buf->bytes.swap(*col.samples[r]);
+      out.append(wrap(buf, numpy_dtype(col.dtype), to_py_shape(col.shapes[r])));
+    }
+  }
   return out;
 }
 
@@ -240,6 +291,82 @@ PYBIND11_MODULE(_core, m) {
            })
       .def("create_group", &Dataset::create_group)
       .def("flush", &Dataset::flush, py::call_guard<py::gil_scoped_release>());
+
+  m.def("plan_order",
+        [](const std::vector<uint64_t>& rows, bool shuffle, uint64_t seed, uint64_t epoch, uint32_t rank, uint32_t world,
+           bool drop_last, uint64_t consumed) {
+          PlanSpec spec{shuffle, seed, epoch, rank, world, drop_last};
+          std::vector<uint64_t> share;
+          uint64_t total = 0;
+          {
+            py::gil_scoped_release release;
+            auto order = global_order(rows, spec);
+            total = order.size();
+            share = rank_share(order, spec, consumed);
+          }
+          return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(share.size()), share.data()), total);
+        },
+        py::arg("rows"), py::arg("shuffle"), py::arg("seed"), py::arg("epoch"), py::arg("rank"), py::arg("world"),
+        py::arg("drop_last"), py::arg("consumed"),
+        "This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), "
+        "after `consumed` global samples, and the global order's length.");
+
+  py::class_<Loader, std::shared_ptr<Loader>>(m, "Loader")
+      .def(py::init([](const py::list& tensors, const std::vector<uint64_t>& order, size_t batch_size, bool drop_last,
+                       size_t num_threads, size_t prefetch, bool ignore_errors, uint64_t seed, uint64_t epoch) {
+             std::vector<LoaderTensor> specs;
+             for (const auto& item : tensors) {
+               auto t = py::cast<py::tuple>(item);
+               LoaderTensor lt;
+               lt.tensor = py::cast<std::shared_ptr<Tensor>>(t[0]);
+               lt.name = py::cast<std::string>(t[1]);
+               std::string mode = py::cast<std::string>(t[2]);
+               if (mode == "tobytes") lt.mode = DecodeMode::Bytes;
+               else if (mode != "numpy") throw InvalidArgument("decode_method for '" + lt.name + "' must be numpy or tobytes, got '" + mode + "'");
+               std::vector<ImageOp> ops;
+               for (const auto& op : py::cast<py::list>(t[3])) ops.push_back(parse_op(py::cast<py::dict>(op)));
+               lt.pipeline = ImagePipeline(std::move(ops));
+               lt.pipeline.set_channels(py::cast<uint32_t>(t[4]));
+               specs.push_back(std::move(lt));
+             }
+             LoaderOptions o;
+             o.batch_size = batch_size;
+             o.drop_last = drop_last;
+             o.num_threads = num_threads;
+             o.prefetch_batches = prefetch;
+             o.ignore_errors = ignore_errors;
+             o.seed = seed;
+             o.epoch = epoch;
+             py::gil_scoped_release release;
+             return std::make_shared<Loader>(std::move(specs), order, o);
+           }),
+           py::arg("tensors"), py::arg("order"), py::arg("batch_size"), py::arg("drop_last"), py::arg("num_threads"),
+           py::arg("prefetch"), py::arg("ignore_errors"), py::arg("seed"), py::arg("epoch"))
+      .def_property_readonly("num_batches", &Loader::num_batches)
+      .def_property_readonly("num_threads", &Loader::num_threads)
+      .def_property_readonly("skipped_total", &Loader::skipped_total)
+      .def("close", &Loader::close, py::call_guard<py::gil_scoped_release>())
+      .def("next", [](Loader& l, const std::vector<std::string>& names) -> py::object {
+        // Wait in 100 ms slices with the GIL released, checking for Ctrl-C between slices.
+        Batch batch;
+        while (true) {
+          Loader::Status st;
+          {
+            py::gil_scoped_release release;
+            st = l.next(batch, std::chrono::milliseconds(100));
+          }
+          if (st == Loader::Status::Done) throw py::stop_iteration();
+          if (st == Loader::Status::Ready) break;
+          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        }
+        py::dict out;
+        size_t rows = batch.indices.size();
+        for (size_t c = 0; c < batch.columns.size() && c < names.size(); ++c)
+          out[py::str(names[c])] = column_to_python(batch.columns[c], rows);
+        py::list skipped;
+        for (auto& s : batch.skipped) skipped.append(py::str(s));
+        return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(rows), batch.indices.data()), out, skipped);
+      }, py::arg("names"));
 
   m.def("image_shape", [](const py::bytes& b, const std::string& compression) {
     std::string_view v = b;

@@ -3,7 +3,7 @@
 Deep Lake 3-compatible datasets (read and write), a C++ engine that decodes on its own threads,
 and Deep Lake 3's API names, so `import chute as deeplake` runs Deep Lake 3 scripts on local data.
 """
-from chute import _core
+from chute import _core, ops, random
 from chute.api import dataset, delete, empty, exists, like, load
 from chute.dataset import Dataset
 from chute.errors import (
@@ -23,15 +23,16 @@ from chute.errors import (
     TransformError,
 )
 from chute.ingest import ingest_classification
+from chute.loader import DataLoader
 from chute.sample import Sample, read
 from chute.tensor import Tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ChuteError", "Dataset", "DatasetAlreadyExistsError", "DatasetNotFoundError", "DecodeError",
+    "ChuteError", "DataLoader", "Dataset", "DatasetAlreadyExistsError", "DatasetNotFoundError", "DecodeError",
     "DynamicTensorNumpyError", "FormatError", "InvalidTensorNameError", "ReadOnlyModeError", "Sample",
     "SampleAppendError", "Tensor", "TensorAlreadyExistsError", "TensorDoesNotExistError",
     "TensorDtypeMismatchError", "TensorInvalidSampleShapeError", "TransformError", "dataset", "delete",
-    "empty", "exists", "ingest_classification", "like", "load", "read",
+    "empty", "exists", "ingest_classification", "like", "load", "ops", "random", "read",
 ]

@@ -329,6 +329,30 @@ class Dataset:
         print(text, file=file)
         return text
 
+    # ---- loading ----
+    def dataloader(self, ignore_errors: bool = False, verbose: bool = False):
+        """Deep Lake 3's loader builder: .batch().shuffle().transform().query().sample_by() then
+        .pytorch() / .numpy() / .tensorflow(); runs on chute's C++ engine."""
+        from chute.loader import DataLoader
+
+        return DataLoader(self, ignore_errors=ignore_errors, verbose=verbose)
+
+    def pytorch(self, transform=None, tensors=None, num_workers: int = 1, batch_size: int = 1, drop_last: bool = False,
+                collate_fn=None, pin_memory: bool = False, shuffle: bool = False, buffer_size: int = 2048,
+                use_local_cache: bool = False, progressbar: bool = False, return_index: bool = True,
+                pad_tensors: bool = False, transform_kwargs: dict | None = None, decode_method=None,
+                cache_size: int = 32 * 10**6, *args, **kwargs):
+        """Deep Lake 3's open-source ds.pytorch() signature, on the same engine as ds.dataloader()."""
+        dl = self.dataloader().batch(batch_size, drop_last=drop_last)
+        if shuffle:
+            dl = dl.shuffle(buffer_size=buffer_size)
+        if transform is not None:
+            dl = dl.transform(transform, **(transform_kwargs or {}))
+        needs_workers = transform is not None or collate_fn is not None
+        return dl.pytorch(num_workers=num_workers if needs_workers else 0, collate_fn=collate_fn,
+                          tensors=None if isinstance(transform, dict) else tensors, return_index=return_index,
+                          decode_method=decode_method)
+
     def numpy(self, aslist: bool = False) -> dict:
         return {k: t.numpy(aslist=aslist) for k, t in self.tensors.items()}
 

@@ -175,6 +175,62 @@ std::shared_ptr<const Chunk> Tensor::load_chunk(uint64_t id) const {
   });
 }
 
+std::shared_ptr<const Chunk> Tensor::load_chunk_index(uint64_t id) const {
+  std::string key = chunk_key(id);
+  return cache_->get_or_load(key + "#index", [&] {
+    std::string what = "tensor '" + name_ + "' chunk " + chunk_name(id);
+    uint64_t file_size = 0;
+    uint64_t want = 16384;
+    while (true) {
+      std::string prefix;
+      try {
+        prefix = storage_->read_prefix(key, want, file_size);
+      } catch (const IoError& e) {
+        throw IoError(what + ": " + e.what());
+      }
+      Chunk c;
+      size_t more = Chunk::parse_index(prefix, file_size, what, c);
+      if (more == 0) return c;
+      want = more;
+    }
+  });
+}
+
+bool Tensor::is_tiled(uint64_t index) const {
+  std::shared_lock lock(mu_);
+  return tiles_.find(index) != nullptr;
+}
+
+bool Tensor::fetch(uint64_t index, std::string& bytes, Shape& shape) const {
+  std::shared_lock lock(mu_);
+  if (index >= meta_.length())
+    throw InvalidArgument("index " + std::to_string(index) + " is out of range for tensor '" + name_ + "' of length " +
+                          std::to_string(meta_.length()));
+  if (tiles_.find(index)) return false;
+  auto loc = chunk_ids_.locate(index);
+  uint64_t id = chunk_ids_.rows()[loc.first_row].first;
+  if ((open_ && id == open_id_) || meta_.chunk_compression() != Compression::None) {
+    auto chunk = load_chunk(id);
+    shape = chunk->shape(loc.local_index);
+    bytes.assign(chunk->bytes(loc.local_index));
+    return true;
+  }
+  if (auto full = cache_->peek(chunk_key(id))) {
+    shape = full->shape(loc.local_index);
+    bytes.assign(full->bytes(loc.local_index));
+    return true;
+  }
+  auto index_chunk = load_chunk_index(id);
+  shape = index_chunk->shape(loc.local_index);
+  auto range = index_chunk->sample_range(loc.local_index);
+  try {
+    bytes = storage_->read_range(chunk_key(id), range.first, range.second);
+  } catch (const IoError& e) {
+    throw IoError(what(index) + ": " + e.what());
+  }
+  return true;
+}
+
 Shape Tensor::shape(uint64_t index) const {
   std::shared_lock lock(mu_);
   if (index >= meta_.length())

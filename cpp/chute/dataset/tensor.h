@@ -65,6 +65,11 @@ class Tensor {
   /// Decodes a sample into `out`, which must hold num_elements(shape)*dtype_size bytes.
   void read_into(uint64_t index, const Shape& shape, uint8_t* out) const;
   SampleData read(uint64_t index) const;
+  /// The stored bytes and shape of one sample for the loader. Without chunk compression only the
+  /// sample's byte range is read (chunk headers are cached), so random access costs no more than
+  /// the sample. Returns false for a tiled sample (use read()).
+  bool fetch(uint64_t index, std::string& bytes, Shape& shape) const;
+  bool is_tiled(uint64_t index) const;
 
   // ---- writing ----
   /// Appends a raw C-order array; the engine compresses it as the tensor says (and tiles it when
@@ -89,6 +94,7 @@ class Tensor {
  private:
   std::string chunk_key(uint64_t id) const;
   std::shared_ptr<const Chunk> load_chunk(uint64_t id) const;
+  std::shared_ptr<const Chunk> load_chunk_index(uint64_t id) const;
   std::string what(uint64_t index) const;
   void append_stored_locked(std::string_view stored, const Shape& shape);
   void append_tiled_locked(const uint8_t* data, const Shape& shape);

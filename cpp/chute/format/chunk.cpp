@@ -29,32 +29,49 @@ const char* compression_name(Compression c) {
   return "";
 }
 
-Chunk Chunk::parse(std::string file, Compression chunk_compression, const std::string& what) {
-  Chunk c;
-  c.what_ = what;
-  detail::ByteReader r(file, what);
+void Chunk::parse_tables(std::string_view file, size_t& header_end) {
+  detail::ByteReader r(file, what_);
   uint8_t vlen = r.get<uint8_t>();
   r.take(vlen);
   int32_t nrows = r.get<int32_t>(), ncols = r.get<int32_t>();
-  if (nrows < 0 || ncols < 0 || (nrows > 0 && ncols < 1) || static_cast<uint64_t>(nrows) * ncols > r.remaining() / 4)
-    throw FormatError(what + ": corrupt shape table (" + std::to_string(nrows) + "x" + std::to_string(ncols) + ")");
-  c.shape_cols_ = static_cast<uint32_t>(ncols);
-  c.shape_rows_.resize(static_cast<size_t>(nrows) * ncols);
-  for (auto& v : c.shape_rows_) v = r.get<uint32_t>();
+  if (nrows < 0 || ncols < 0 || (nrows > 0 && ncols < 1) || (ncols > 0 && static_cast<uint64_t>(nrows) * ncols > r.remaining() / 4))
+    throw FormatError(what_ + ": corrupt shape table (" + std::to_string(nrows) + "x" + std::to_string(ncols) + ")");
+  shape_cols_ = static_cast<uint32_t>(ncols);
+  shape_rows_.resize(static_cast<size_t>(nrows) * ncols);
+  for (auto& v : shape_rows_) v = r.get<uint32_t>();
   uint32_t bp_rows = r.get<uint32_t>();
   if (static_cast<uint64_t>(bp_rows) * 3 > r.remaining() / 4)
-    throw FormatError(what + ": corrupt byte-position table (" + std::to_string(bp_rows) + " rows)");
-  c.byte_rows_.resize(static_cast<size_t>(bp_rows) * 3);
-  for (auto& v : c.byte_rows_) v = r.get<uint32_t>();
-  size_t header = r.pos();
+    throw FormatError(what_ + ": corrupt byte-position table (" + std::to_string(bp_rows) + " rows)");
+  byte_rows_.resize(static_cast<size_t>(bp_rows) * 3);
+  for (auto& v : byte_rows_) v = r.get<uint32_t>();
+  header_end = r.pos();
 
-  if (!c.byte_rows_.empty()) c.num_samples_ = static_cast<size_t>(c.byte_rows_.back()) + 1;
-  else if (nrows > 0) c.num_samples_ = static_cast<size_t>(c.shape_rows_.back()) + 1;
-  if (nrows > 0 && static_cast<size_t>(c.shape_rows_.back()) + 1 != c.num_samples_)
-    throw FormatError(what + ": shape table and byte-position table disagree on the sample count");
+  if (!byte_rows_.empty()) num_samples_ = static_cast<size_t>(byte_rows_.back()) + 1;
+  else if (nrows > 0) num_samples_ = static_cast<size_t>(shape_rows_.back()) + 1;
+  if (nrows > 0 && static_cast<size_t>(shape_rows_.back()) + 1 != num_samples_)
+    throw FormatError(what_ + ": shape table and byte-position table disagree on the sample count");
   for (size_t i = 1; i < bp_rows; ++i)
-    if (c.byte_rows_[i * 3 + 2] <= c.byte_rows_[(i - 1) * 3 + 2]) throw FormatError(what + ": byte-position table not increasing");
+    if (byte_rows_[i * 3 + 2] <= byte_rows_[(i - 1) * 3 + 2]) throw FormatError(what_ + ": byte-position table not increasing");
+}
 
+void Chunk::check_ranges(uint64_t data_size) const {
+  // Every sample must lie inside the data: checked once here so bytes() never reads past the end.
+  size_t bp_rows = byte_rows_.size() / 3;
+  for (size_t i = 0; i < bp_rows; ++i) {
+    uint64_t first = i == 0 ? 0 : uint64_t(byte_rows_[(i - 1) * 3 + 2]) + 1;
+    uint64_t count = uint64_t(byte_rows_[i * 3 + 2]) + 1 - first;
+    uint64_t end = uint64_t(byte_rows_[i * 3 + 1]) + count * byte_rows_[i * 3];
+    if (end > data_size)
+      throw FormatError(what_ + ": samples extend past the end of the chunk (" + std::to_string(end) + " > " +
+                        std::to_string(data_size) + " bytes)");
+  }
+}
+
+Chunk Chunk::parse(std::string file, Compression chunk_compression, const std::string& what) {
+  Chunk c;
+  c.what_ = what;
+  size_t header = 0;
+  c.parse_tables(file, header);
   std::string_view payload = std::string_view(file).substr(header);
   if (chunk_compression == Compression::Lz4 && !payload.empty()) {
     c.buf_ = lz4_decompress(payload, what);
@@ -64,17 +81,36 @@ Chunk Chunk::parse(std::string file, Compression chunk_compression, const std::s
     c.buf_ = std::move(file);
     c.data_begin_ = header;
   }
-  // Every sample must lie inside the data: checked once here so bytes() never reads past the end.
-  size_t data_size = c.data().size();
-  for (size_t i = 0; i < bp_rows; ++i) {
-    uint64_t first = i == 0 ? 0 : uint64_t(c.byte_rows_[(i - 1) * 3 + 2]) + 1;
-    uint64_t count = uint64_t(c.byte_rows_[i * 3 + 2]) + 1 - first;
-    uint64_t end = uint64_t(c.byte_rows_[i * 3 + 1]) + count * c.byte_rows_[i * 3];
-    if (end > data_size)
-      throw FormatError(what + ": samples extend past the end of the chunk (" + std::to_string(end) + " > " +
-                        std::to_string(data_size) + " bytes)");
-  }
+  c.check_ranges(c.data().size());
   return c;
+}
+
+size_t Chunk::parse_index(std::string_view prefix, uint64_t file_size, const std::string& what, Chunk& out) {
+  Chunk c;
+  c.what_ = what;
+  size_t header = 0;
+  try {
+    c.parse_tables(prefix, header);
+  } catch (const FormatError&) {
+    // Too short a prefix looks like truncation: ask for the whole header if the file has it.
+    if (prefix.size() < file_size) return static_cast<size_t>(std::min<uint64_t>(file_size, prefix.size() * 4 + 4096));
+    throw;
+  }
+  if (header > file_size) throw FormatError(what + ": header longer than the file");
+  c.check_ranges(file_size - header);
+  c.data_begin_ = header;
+  out = std::move(c);
+  return 0;
+}
+
+std::pair<uint64_t, uint64_t> Chunk::sample_range(size_t local) const {
+  if (local >= num_samples_) throw FormatError(what_ + ": no sample " + std::to_string(local));
+  if (byte_rows_.empty()) throw FormatError(what_ + ": has no byte-position table");
+  size_t row = byte_row(local);
+  uint64_t first = row == 0 ? 0 : uint64_t(byte_rows_[(row - 1) * 3 + 2]) + 1;
+  uint64_t nbytes = byte_rows_[row * 3];
+  uint64_t start = byte_rows_[row * 3 + 1] + (local - first) * nbytes;
+  return {data_begin_ + start, nbytes};
 }
 
 size_t Chunk::shape_row(size_t local) const {

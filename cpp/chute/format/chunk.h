@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chute/core/dtype.h"
@@ -22,11 +23,19 @@ class Chunk {
   /// Parses a chunk file. `what` names the chunk (tensor and id) in FormatError messages.
   static Chunk parse(std::string file, Compression chunk_compression, const std::string& what);
 
+  /// The tables of a chunk without its data, from the first bytes of the file. Returns the number
+  /// of bytes the header needs when `prefix` is too short (and leaves `out` untouched), else 0.
+  static size_t parse_index(std::string_view prefix, uint64_t file_size, const std::string& what, Chunk& out);
+  /// Where sample `local` lies in the chunk file (only for chunks without chunk compression).
+  std::pair<uint64_t, uint64_t> sample_range(size_t local) const;
+
   size_t num_samples() const { return num_samples_; }
   Shape shape(size_t local) const;
   std::string_view bytes(size_t local) const;
   /// Bytes of sample data held (uncompressed for chunk-compressed chunks).
   size_t data_size() const { return data().size(); }
+  /// Memory held, for cache accounting.
+  size_t memory_bytes() const { return buf_.capacity() + 4 * (shape_rows_.size() + byte_rows_.size()) + 128; }
 
   void append(std::string_view sample, const Shape& shape);
   std::string serialize(Compression chunk_compression) const;
@@ -35,6 +44,9 @@ class Chunk {
   std::string_view data() const { return std::string_view(buf_).substr(data_begin_); }
   size_t shape_row(size_t local) const;
   size_t byte_row(size_t local) const;
+  /// Reads both tables; returns false (reader untouched) when the bytes end inside them.
+  void parse_tables(std::string_view file, size_t& header_end);
+  void check_ranges(uint64_t data_size) const;
 
   std::vector<uint32_t> shape_rows_;  // rows of [dims..., last_local_index]
   uint32_t shape_cols_ = 0;

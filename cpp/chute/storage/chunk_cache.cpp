@@ -19,11 +19,19 @@ std::shared_ptr<const Chunk> ChunkCache::get_or_load(const std::string& key, con
 void ChunkCache::put(const std::string& key, std::shared_ptr<const Chunk> chunk) {
   std::lock_guard<std::mutex> lock(mu_);
   if (map_.count(key)) return;
-  size_t bytes = chunk->data_size() + 256;
+  size_t bytes = chunk->memory_bytes();
   lru_.push_front(key);
   map_[key] = Entry{std::move(chunk), lru_.begin(), bytes};
   used_ += bytes;
   evict_locked();
+}
+
+std::shared_ptr<const Chunk> ChunkCache::peek(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return it->second.chunk;
 }
 
 void ChunkCache::erase(const std::string& key) {

@@ -20,6 +20,8 @@ class ChunkCache {
 
   std::shared_ptr<const Chunk> get_or_load(const std::string& key, const std::function<Chunk()>& load);
   void put(const std::string& key, std::shared_ptr<const Chunk> chunk);
+  /// The cached chunk or nullptr; never loads.
+  std::shared_ptr<const Chunk> peek(const std::string& key);
   void erase(const std::string& key);
   size_t size_bytes() const;
 

@@ -94,6 +94,48 @@ std::string LocalStorage::read(std::string_view key) const {
   return out;
 }
 
+std::string LocalStorage::read_range(std::string_view key, uint64_t offset, uint64_t length) const {
+  fs::path p = path_of(key);
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open", p);
+  std::string out(length, '\0');
+  size_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int saved = errno;
+      ::close(fd);
+      if (n == 0) throw IoError("'" + p.string() + "' is shorter than its index says (wanted " + std::to_string(length) +
+                                " bytes at offset " + std::to_string(offset) + ")");
+      errno = saved;
+      throw_errno("cannot read", p);
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string LocalStorage::read_prefix(std::string_view key, uint64_t max_bytes, uint64_t& file_size) const {
+  fs::path p = path_of(key);
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open", p);
+  off_t size = ::lseek(fd, 0, SEEK_END);
+  file_size = size < 0 ? 0 : static_cast<uint64_t>(size);
+  std::string out(std::min<uint64_t>(max_bytes, file_size), '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(done);
+  return out;
+}
+
 void LocalStorage::write_durable(std::string_view key, std::string_view data) const {
   fs::path p = path_of(key);
   std::error_code ec;

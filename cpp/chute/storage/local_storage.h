@@ -18,6 +18,10 @@ class LocalStorage {
   bool exists(std::string_view key) const;
   /// The whole file; IoError naming the file if it is missing or unreadable.
   std::string read(std::string_view key) const;
+  /// `length` bytes at `offset`; IoError when the file is shorter.
+  std::string read_range(std::string_view key, uint64_t offset, uint64_t length) const;
+  /// The first `max_bytes` of a file (fewer if it is shorter), and the file's size.
+  std::string read_prefix(std::string_view key, uint64_t max_bytes, uint64_t& file_size) const;
   /// Writes a new file and makes it durable (fsync of file and folder). Used for chunk files,
   /// which are never rewritten once an index names them.
   void write_durable(std::string_view key, std::string_view data) const;

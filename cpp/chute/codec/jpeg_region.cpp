@@ -1,0 +1,119 @@
+#include "chute/codec/jpeg_region.h"
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+// jpeglib.h needs FILE and size_t declared first.
+#include <jpeglib.h>
+
+#include "chute/core/error.h"
+
+namespace chute {
+namespace {
+
+struct ErrorManager {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+extern "C" void on_error(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+extern "C" void on_warning(j_common_ptr cinfo, int level) {
+  // Corrupt-data warnings (level -1) mean wrong pixels: treat them as errors.
+  if (level < 0) on_error(cinfo);
+}
+
+struct Params {
+  const unsigned char* data;
+  unsigned long size;
+  JpegRegion region;
+  uint32_t min_w, min_h, channels;
+  uint8_t* out;
+  uint32_t out_w, out_h;
+};
+
+// Returns 0 on success; on failure fills `message`. Only trivially destructible locals live
+// between setjmp and a possible longjmp.
+int decode_region_c(Params* p, char* message) {
+  jpeg_decompress_struct cinfo;
+  ErrorManager err;
+  unsigned char* volatile row = nullptr;
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error;
+  err.pub.emit_message = on_warning;
+  if (setjmp(err.jump)) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "%s", err.message);
+    jpeg_destroy_decompress(&cinfo);
+    std::free(row);
+    return 1;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, p->data, p->size);
+  jpeg_read_header(&cinfo, TRUE);
+  const JpegRegion& r = p->region;
+  if (r.width == 0 || r.height == 0 || r.x + r.width > cinfo.image_width || r.y + r.height > cinfo.image_height) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "region %ux%u+%u+%u is outside the %ux%u image", r.width, r.height, r.x, r.y,
+                  cinfo.image_width, cinfo.image_height);
+    jpeg_destroy_decompress(&cinfo);
+    return 1;
+  }
+  unsigned denom = 8;
+  while (denom > 1 && ((r.width + denom - 1) / denom < p->min_w || (r.height + denom - 1) / denom < p->min_h)) denom /= 2;
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = denom;
+  cinfo.out_color_space = p->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  cinfo.dct_method = JDCT_ISLOW;
+  jpeg_start_decompress(&cinfo);
+  // The region in scaled coordinates, clipped to the scaled image.
+  JDIMENSION sx = r.x / denom, sy = r.y / denom;
+  JDIMENSION sw = (r.width + denom - 1) / denom, sh = (r.height + denom - 1) / denom;
+  if (sx + sw > cinfo.output_width) sw = cinfo.output_width - sx;
+  if (sy + sh > cinfo.output_height) sh = cinfo.output_height - sy;
+  JDIMENSION xoff = sx, cw = sw;
+  if (sw < cinfo.output_width) jpeg_crop_scanline(&cinfo, &xoff, &cw);
+  else xoff = 0, cw = cinfo.output_width;
+  size_t comps = static_cast<size_t>(cinfo.output_components);
+  row = static_cast<unsigned char*>(std::malloc(static_cast<size_t>(cw) * comps));
+  if (!row) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "out of memory");
+    jpeg_destroy_decompress(&cinfo);
+    return 1;
+  }
+  if (sy > 0) jpeg_skip_scanlines(&cinfo, sy);
+  size_t left = static_cast<size_t>(sx - xoff) * comps;
+  size_t line = static_cast<size_t>(sw) * comps;
+  for (JDIMENSION y = 0; y < sh; ++y) {
+    JSAMPROW rows[1] = {row};
+    jpeg_read_scanlines(&cinfo, rows, 1);
+    std::memcpy(p->out + y * line, row + left, line);
+  }
+  p->out_w = sw;
+  p->out_h = sh;
+  jpeg_abort_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  std::free(row);
+  row = nullptr;
+  return 0;
+}
+
+}  // namespace
+
+void jpeg_decode_region(std::string_view jpeg, const JpegRegion& region, uint32_t min_width, uint32_t min_height,
+                        uint32_t channels, uint8_t* out, uint32_t& out_width, uint32_t& out_height, const std::string& what) {
+  if (channels != 1 && channels != 3) throw DecodeError(what + ": region decode needs 1 or 3 channels");
+  Params p{reinterpret_cast<const unsigned char*>(jpeg.data()), static_cast<unsigned long>(jpeg.size()), region,
+           min_width, min_height, channels, out, 0, 0};
+  char message[JMSG_LENGTH_MAX] = {0};
+  if (decode_region_c(&p, message) != 0) throw DecodeError(what + ": corrupt JPEG (" + message + ")");
+  out_width = p.out_w;
+  out_height = p.out_h;
+}
+
+}  // namespace chute

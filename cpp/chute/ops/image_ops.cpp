@@ -1,0 +1,300 @@
+#include "chute/ops/image_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "chute/codec/image.h"
+#include "chute/codec/jpeg_region.h"
+#include "chute/codec/sample.h"
+#include "chute/core/error.h"
+#include "chute/core/random.h"
+
+namespace chute {
+namespace {
+
+struct Image {
+  std::vector<uint8_t> px;
+  uint32_t h = 0, w = 0, c = 0;
+};
+
+void crop(const Image& in, uint32_t y, uint32_t x, uint32_t h, uint32_t w, Image& out) {
+  out.h = h;
+  out.w = w;
+  out.c = in.c;
+  out.px.resize(static_cast<size_t>(h) * w * in.c);
+  size_t line = static_cast<size_t>(w) * in.c;
+  for (uint32_t r = 0; r < h; ++r)
+    std::memcpy(out.px.data() + r * line, in.px.data() + ((static_cast<size_t>(y) + r) * in.w + x) * in.c, line);
+}
+
+void resize(const Image& in, uint32_t h, uint32_t w, Image& out) {
+  out.h = h;
+  out.w = w;
+  out.c = in.c;
+  out.px.resize(static_cast<size_t>(h) * w * in.c);
+  resize_bilinear(in.px.data(), in.h, in.w, in.c, out.px.data(), h, w);
+}
+
+void flip(Image& img) {
+  size_t c = img.c;
+  for (uint32_t r = 0; r < img.h; ++r) {
+    uint8_t* row = img.px.data() + static_cast<size_t>(r) * img.w * c;
+    for (uint32_t a = 0, b = img.w - 1; a < b; ++a, --b)
+      for (size_t k = 0; k < c; ++k) std::swap(row[a * c + k], row[b * c + k]);
+  }
+}
+
+uint32_t channels_of(const Shape& s) { return s.size() == 3 ? static_cast<uint32_t>(s[2]) : 1; }
+
+void convert_channels(Image& img, uint32_t want, Image& tmp) {
+  if (want == 0 || img.c == want) return;
+  tmp.h = img.h;
+  tmp.w = img.w;
+  tmp.c = want;
+  size_t n = static_cast<size_t>(img.h) * img.w;
+  tmp.px.resize(n * want);
+  for (size_t p = 0; p < n; ++p) {
+    const uint8_t* s = &img.px[p * img.c];
+    uint8_t* d = &tmp.px[p * want];
+    if (img.c == 1) {
+      for (uint32_t k = 0; k < want; ++k) d[k] = s[0];
+    } else if (want == 1) {
+      d[0] = static_cast<uint8_t>((299 * s[0] + 587 * s[1] + 114 * s[2] + 500) / 1000);
+    } else {
+      for (uint32_t k = 0; k < want; ++k) d[k] = k < img.c ? s[k] : 255;
+    }
+  }
+  std::swap(img, tmp);
+}
+
+// Decodes the whole image, at a reduced DCT scale when a later resize allows it.
+void decode_full(Compression c, std::string_view stored, const Shape& shape, DType dt, uint32_t min_h, uint32_t min_w,
+                 Image& img, const std::string& what) {
+  uint32_t h = static_cast<uint32_t>(shape[0]), w = static_cast<uint32_t>(shape[1]), ch = channels_of(shape);
+  if (c == Compression::Jpeg && (ch == 1 || ch == 3) && min_h > 0) {
+    img.px.resize(static_cast<size_t>(h) * w * ch);
+    uint32_t ow = 0, oh = 0;
+    jpeg_decode_region(stored, JpegRegion{0, 0, w, h}, min_w, min_h, ch, img.px.data(), ow, oh, what);
+    img.h = oh;
+    img.w = ow;
+    img.c = ch;
+    img.px.resize(static_cast<size_t>(oh) * ow * ch);
+    return;
+  }
+  if (dt != DType::UInt8) throw InvalidArgument(what + ": image ops need uint8 images, the tensor is " + dtype_name(dt));
+  img.h = h;
+  img.w = w;
+  img.c = ch;
+  img.px.resize(static_cast<size_t>(h) * w * ch);
+  decode_sample(c, stored, shape, dt, img.px.data(), what);
+}
+
+}  // namespace
+
+ImagePipeline::ImagePipeline(std::vector<ImageOp> ops) : ops_(std::move(ops)) {
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    const auto& op = ops_[i];
+    bool sized = op.kind == OpKind::RandomResizedCrop || op.kind == OpKind::Resize || op.kind == OpKind::CenterCrop;
+    if (sized) CHUTE_CHECK(op.height > 0 && op.width > 0, "image op sizes must be positive");
+    if (op.kind == OpKind::RandomResizedCrop) {
+      CHUTE_CHECK(op.scale_lo > 0 && op.scale_lo <= op.scale_hi && op.scale_hi <= 1.0, "RandomResizedCrop scale must satisfy 0 < lo <= hi <= 1");
+      CHUTE_CHECK(op.ratio_lo > 0 && op.ratio_lo <= op.ratio_hi, "RandomResizedCrop ratio must satisfy 0 < lo <= hi");
+    }
+    bool converts = op.kind == OpKind::Normalize || op.kind == OpKind::ToCHW;
+    if (converts) CHUTE_CHECK(i + 1 == ops_.size(), "Normalize and ToCHW must be the last op");
+    if (op.kind == OpKind::Normalize) CHUTE_CHECK(!op.mean.empty() && op.mean.size() == op.std.size(), "Normalize needs mean and std of equal length");
+    for (float s : op.std) CHUTE_CHECK(s != 0.0f, "Normalize std must not be zero");
+  }
+}
+
+Shape ImagePipeline::output_shape(const Shape& in) const {
+  if (in.size() < 2) return {};
+  uint64_t h = in[0], w = in[1], c = channels_ ? channels_ : in.size() == 3 ? in[2] : 1;
+  bool chw = false;
+  for (const auto& op : ops_) {
+    switch (op.kind) {
+      case OpKind::RandomResizedCrop:
+      case OpKind::Resize:
+      case OpKind::CenterCrop: h = op.height; w = op.width; break;
+      case OpKind::Normalize:
+      case OpKind::ToCHW: chw = true; break;
+      case OpKind::RandomHorizontalFlip: break;
+    }
+  }
+  return chw ? Shape{c, h, w} : Shape{h, w, c};
+}
+
+bool ImagePipeline::fixed_size() const {
+  return std::any_of(ops_.begin(), ops_.end(), [](const ImageOp& op) {
+    return op.kind == OpKind::RandomResizedCrop || op.kind == OpKind::Resize || op.kind == OpKind::CenterCrop;
+  });
+}
+
+DType ImagePipeline::output_dtype() const {
+  return !ops_.empty() && ops_.back().kind == OpKind::Normalize ? DType::Float32 : DType::UInt8;
+}
+
+void random_resized_crop_box(uint32_t height, uint32_t width, const ImageOp& op, uint64_t key, uint32_t& y, uint32_t& x,
+                             uint32_t& h, uint32_t& w) {
+  Rng rng(key);
+  double area = static_cast<double>(height) * width;
+  double log_lo = std::log(op.ratio_lo), log_hi = std::log(op.ratio_hi);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    double target = area * rng.uniform(op.scale_lo, op.scale_hi);
+    double aspect = std::exp(rng.uniform(log_lo, log_hi));
+    long cw = std::lround(std::sqrt(target * aspect));
+    long ch = std::lround(std::sqrt(target / aspect));
+    if (cw > 0 && ch > 0 && cw <= static_cast<long>(width) && ch <= static_cast<long>(height)) {
+      w = static_cast<uint32_t>(cw);
+      h = static_cast<uint32_t>(ch);
+      y = static_cast<uint32_t>(rng.below(height - h + 1));
+      x = static_cast<uint32_t>(rng.below(width - w + 1));
+      return;
+    }
+  }
+  // Fallback: the largest centered crop within the ratio bounds (as torchvision).
+  double in_ratio = static_cast<double>(width) / height;
+  if (in_ratio < op.ratio_lo) {
+    w = width;
+    h = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(w / op.ratio_lo)));
+  } else if (in_ratio > op.ratio_hi) {
+    h = height;
+    w = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(h * op.ratio_hi)));
+  } else {
+    w = width;
+    h = height;
+  }
+  h = std::min(h, height);
+  w = std::min(w, width);
+  y = (height - h) / 2;
+  x = (width - w) / 2;
+}
+
+void resize_bilinear(const uint8_t* src, uint32_t sh, uint32_t sw, uint32_t c, uint8_t* dst, uint32_t dh, uint32_t dw) {
+  constexpr int kBits = 11, kOne = 1 << kBits;
+  thread_local std::vector<int32_t> xi, xw;
+  xi.resize(dw);
+  xw.resize(dw);
+  double sx = static_cast<double>(sw) / dw, sy = static_cast<double>(sh) / dh;
+  for (uint32_t x = 0; x < dw; ++x) {
+    double f = (x + 0.5) * sx - 0.5;
+    f = std::clamp(f, 0.0, static_cast<double>(sw - 1));
+    int i = std::min(static_cast<int>(f), static_cast<int>(sw) - 2 < 0 ? 0 : static_cast<int>(sw) - 2);
+    if (sw == 1) i = 0;
+    xi[x] = i;
+    xw[x] = sw == 1 ? 0 : static_cast<int32_t>(std::lround((f - i) * kOne));
+  }
+  size_t row = static_cast<size_t>(sw) * c;
+  for (uint32_t y = 0; y < dh; ++y) {
+    double f = std::clamp((y + 0.5) * sy - 0.5, 0.0, static_cast<double>(sh - 1));
+    int j = sh == 1 ? 0 : std::min(static_cast<int>(f), static_cast<int>(sh) - 2);
+    int32_t wy = sh == 1 ? 0 : static_cast<int32_t>(std::lround((f - j) * kOne));
+    const uint8_t* r0 = src + j * row;
+    const uint8_t* r1 = sh == 1 ? r0 : r0 + row;
+    uint8_t* out = dst + static_cast<size_t>(y) * dw * c;
+    for (uint32_t x = 0; x < dw; ++x) {
+      const size_t a = static_cast<size_t>(xi[x]) * c, b = sw == 1 ? a : a + c;
+      int32_t wx = xw[x];
+      for (uint32_t k = 0; k < c; ++k) {
+        int32_t top = r0[a + k] * (kOne - wx) + r0[b + k] * wx;
+        int32_t bot = r1[a + k] * (kOne - wx) + r1[b + k] * wx;
+        int64_t v = static_cast<int64_t>(top) * (kOne - wy) + static_cast<int64_t>(bot) * wy;
+        out[x * c + k] = static_cast<uint8_t>((v + (int64_t(1) << (2 * kBits - 1))) >> (2 * kBits));
+      }
+    }
+  }
+}
+
+void ImagePipeline::run(Compression c, std::string_view stored, const Shape& shape, DType dt, uint64_t seed, uint64_t epoch,
+                        uint64_t index, uint8_t* out, const std::string& what) const {
+  if (shape.size() != 3 && shape.size() != 2)
+    throw InvalidArgument(what + ": image ops need HxWxC images, got shape " + shape_str(shape));
+  thread_local Image a, b;
+  uint32_t H = static_cast<uint32_t>(shape[0]), W = static_cast<uint32_t>(shape[1]);
+  size_t first = 0;
+  if (H == 0 || W == 0) throw DecodeError(what + ": empty image " + shape_str(shape));
+  if (!ops_.empty() && ops_[0].kind == OpKind::RandomResizedCrop) {
+    const ImageOp& op = ops_[0];
+    uint32_t y, x, h, w;
+    random_resized_crop_box(H, W, op, mix_keys({seed, epoch, index, 0}), y, x, h, w);
+    uint32_t ch = channels_ ? channels_ : channels_of(shape);
+    if (c == Compression::Jpeg && (ch == 1 || ch == 3)) {
+      a.px.resize(static_cast<size_t>(h) * w * ch);
+      uint32_t ow = 0, oh = 0;
+      jpeg_decode_region(stored, JpegRegion{x, y, w, h}, op.width, op.height, ch, a.px.data(), ow, oh, what);
+      a.h = oh;
+      a.w = ow;
+      a.c = ch;
+    } else {
+      decode_full(c, stored, shape, dt, 0, 0, b, what);
+      convert_channels(b, channels_, a);
+      crop(b, y, x, h, w, a);
+    }
+    resize(a, op.height, op.width, b);
+    std::swap(a, b);
+    first = 1;
+  } else {
+    uint32_t min_h = 0, min_w = 0;
+    if (!ops_.empty() && ops_[0].kind == OpKind::Resize) {
+      min_h = ops_[0].height;
+      min_w = ops_[0].width;
+    }
+    decode_full(c, stored, shape, dt, min_h, min_w, a, what);
+  }
+  convert_channels(a, channels_, b);
+  for (size_t i = first; i < ops_.size(); ++i) {
+    const ImageOp& op = ops_[i];
+    switch (op.kind) {
+      case OpKind::RandomResizedCrop: {
+        uint32_t y, x, h, w;
+        random_resized_crop_box(a.h, a.w, op, mix_keys({seed, epoch, index, i}), y, x, h, w);
+        crop(a, y, x, h, w, b);
+        resize(b, op.height, op.width, a);
+        break;
+      }
+      case OpKind::Resize:
+        if (a.h != op.height || a.w != op.width) {
+          resize(a, op.height, op.width, b);
+          std::swap(a, b);
+        }
+        break;
+      case OpKind::CenterCrop: {
+        if (a.h < op.height || a.w < op.width) {
+          // Smaller than the crop: scale up first so the crop is always filled.
+          double s = std::max(static_cast<double>(op.height) / a.h, static_cast<double>(op.width) / a.w);
+          resize(a, std::max<uint32_t>(op.height, static_cast<uint32_t>(std::ceil(a.h * s))),
+                 std::max<uint32_t>(op.width, static_cast<uint32_t>(std::ceil(a.w * s))), b);
+          std::swap(a, b);
+        }
+        crop(a, (a.h - op.height) / 2, (a.w - op.width) / 2, op.height, op.width, b);
+        std::swap(a, b);
+        break;
+      }
+      case OpKind::RandomHorizontalFlip: {
+        Rng rng(mix_keys({seed, epoch, index, i}));
+        if (rng.uniform() < op.p) flip(a);
+        break;
+      }
+      case OpKind::ToCHW: {
+        size_t plane = static_cast<size_t>(a.h) * a.w;
+        for (size_t k = 0; k < a.c; ++k)
+          for (size_t p = 0; p < plane; ++p) out[k * plane + p] = a.px[p * a.c + k];
+        return;
+      }
+      case OpKind::Normalize: {
+        size_t plane = static_cast<size_t>(a.h) * a.w;
+        float* f = reinterpret_cast<float*>(out);
+        for (size_t k = 0; k < a.c; ++k) {
+          float m = op.mean[k % op.mean.size()], s = op.std[k % op.std.size()];
+          float scale = 1.0f / (255.0f * s), bias = -m / s;
+          for (size_t p = 0; p < plane; ++p) f[k * plane + p] = a.px[p * a.c + k] * scale + bias;
+        }
+        return;
+      }
+    }
+  }
+  std::memcpy(out, a.px.data(), static_cast<size_t>(a.h) * a.w * a.c);
+}
+
+}  // namespace chute

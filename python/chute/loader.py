@@ -1,0 +1,682 @@
+"""ds.dataloader(): Deep Lake 3's immutable loader builder over chute's C++ streaming engine.
+
+    loader = (ds.dataloader().batch(64).shuffle().transform({"images": ops.RandomResizedCrop(224), "labels": None})
+              .pytorch(num_threads=8))
+    for batch in loader: ...
+
+The engine plans the epoch (a pure function of seed and epoch), reads only each sample's bytes,
+decodes on its own threads, runs chute.ops image ops and fills preallocated batch buffers, all
+with the GIL released. Python transforms and collate_fn run afterwards: in this process when
+num_workers=0, else in worker processes fed through shared memory, in the same order.
+"""
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import os
+import traceback
+import weakref
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from chute import _core
+from chute import random as chute_random
+from chute.errors import ChuteError, TransformError
+from chute.ops import Op
+
+_LIVE_RUNS: "weakref.WeakSet[_Run]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all_runs() -> None:  # interpreter exit with a live loader: stop threads and workers first
+    for run in list(_LIVE_RUNS):
+        run.close()
+
+
+def _after_fork_in_child() -> None:
+    # The parent's engine threads do not exist here; forget (never join) the parent's runs.
+    for run in list(_LIVE_RUNS):
+        run._forked = True
+    _LIVE_RUNS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class QueryNotAvailableError(ChuteError, NotImplementedError):
+    """TQL evaluation is not in this build."""
+
+
+class DataLoader:
+    """An immutable loader builder. Every method returns a new DataLoader; batch, shuffle,
+    transform, offset and the terminal (pytorch/numpy/tensorflow) may each be set once."""
+
+    def __init__(self, dataset, ignore_errors: bool = False, verbose: bool = False):
+        self._dataset = dataset
+        self._cfg: dict[str, Any] = {
+            "ignore_errors": ignore_errors, "batch_size": 1, "drop_last": False, "shuffle": False,
+            "buffer_size": 2048, "transform": None, "transform_kwargs": {}, "offset": 0, "plan_steps": [],
+            "mode": None, "num_workers": 0, "collate_fn": None, "tensors": None, "num_threads": None,
+            "prefetch_factor": 2, "distributed": False, "return_index": True, "decode_method": None,
+            "persistent_workers": False, "seed": None, "set": set(),
+        }
+        self._state = {"epoch": 0, "consumed": None, "seed": None}
+        self._pool = None
+        self.summary = {"skipped": 0, "errors": []}
+
+    # ---- builder ----
+    def _replace(self, once: str | None = None, **changes) -> "DataLoader":
+        if once is not None and once in self._cfg["set"]:
+            raise ValueError(_ALREADY[once])
+        new = DataLoader.__new__(DataLoader)
+        new._dataset = self._dataset
+        new._cfg = dict(self._cfg)
+        new._cfg["set"] = set(self._cfg["set"]) | ({once} if once else set())
+        new._cfg["plan_steps"] = list(self._cfg["plan_steps"])
+        new._cfg.update(changes)
+        new._state = {"epoch": 0, "consumed": None, "seed": None}
+        new._pool = None
+        new.summary = {"skipped": 0, "errors": []}
+        return new
+
+    def batch(self, batch_size: int, drop_last: bool = False) -> "DataLoader":
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        return self._replace("batch", batch_size=batch_size, drop_last=bool(drop_last))
+
+    def shuffle(self, shuffle: bool = True, buffer_size: int = 2048) -> "DataLoader":
+        """Shuffles with a full permutation of the rows each epoch (buffer_size, in MB, is accepted
+        for Deep Lake compatibility: chute's shuffle needs 8 bytes per row, no sample buffer)."""
+        return self._replace("shuffle", shuffle=bool(shuffle), buffer_size=buffer_size)
+
+    def transform(self, transform: Callable | dict | None = None, **kwargs) -> "DataLoader":
+        if transform is not None and not callable(transform) and not isinstance(transform, dict):
+            raise TypeError(f"transform must be a callable or a dict {{tensor: fn}}, got {type(transform).__name__}")
+        if isinstance(transform, dict):
+            for k, v in transform.items():
+                if v is not None and not callable(v) and not isinstance(v, Op):
+                    raise TypeError(f"transform['{k}'] must be a callable, a chute.ops op or None")
+        return self._replace("transform", transform=transform, transform_kwargs=kwargs)
+
+    def offset(self, off: int = 0) -> "DataLoader":
+        if not isinstance(off, int) or off < 0:
+            raise ValueError(f"offset must be a non-negative int, got {off!r}")
+        return self._replace("offset", offset=off)
+
+    def query(self, query_string: str) -> "DataLoader":
+        if not isinstance(query_string, str):
+            raise TypeError("query takes a TQL string")
+        return self._replace(None, plan_steps=self._cfg["plan_steps"] + [("query", query_string)])
+
+    def sample_by(self, weights, replace: bool = True, size: int | None = None) -> "DataLoader":
+        if isinstance(weights, str):
+            step = ("sample_by", weights, bool(replace), size)
+        else:
+            w = np.asarray(weights, dtype=np.float64)
+            if w.ndim != 1:
+                raise ValueError(f"sample_by weights must be 1-D, got shape {w.shape}")
+            if not np.all(np.isfinite(w)) or (w < 0).any():
+                raise ValueError("sample_by weights must be finite and non-negative")
+            step = ("sample_by", w, bool(replace), size)
+        return self._replace(None, plan_steps=self._cfg["plan_steps"] + [step])
+
+    def seed(self, seed: int) -> "DataLoader":
+        return self._replace(None, seed=int(seed))
+
+    def _terminal(self, mode: str, tensors, **kw) -> "DataLoader":
+        if self._cfg["mode"] is not None:
+            if self._cfg["mode"] == mode:
+                raise ValueError(f"already called .{mode}()")
+            raise ValueError(f"Can't call .{mode}() after .{self._cfg['mode']}()")
+        if tensors is not None and isinstance(self._cfg["transform"], dict):
+            raise ValueError("Tensors have already been specified by passing a dictionary to .transform()")
+        if tensors is not None and "index" in tensors:
+            raise ValueError("index is not a tensor, to get index, pass return_index=True")
+        nw = kw.get("num_workers", 0)
+        if not isinstance(nw, int) or nw < 0:
+            raise ValueError(f"num_workers must be a non-negative int, got {nw!r}")
+        dl = self._replace(None, mode=mode, tensors=tensors, **kw)
+        dl._check_tensors()
+        return dl
+
+    def pytorch(self, num_workers: int = 0, collate_fn: Callable | None = None, tensors=None, num_threads=None,
+                prefetch_factor: int = 2, distributed: bool = False, return_index: bool = True, decode_method=None,
+                persistent_workers: bool = False) -> "DataLoader":
+        return self._terminal("pytorch", tensors, num_workers=num_workers, collate_fn=collate_fn, num_threads=num_threads,
+                              prefetch_factor=prefetch_factor, distributed=distributed, return_index=return_index,
+                              decode_method=decode_method, persistent_workers=persistent_workers)
+
+    def numpy(self, num_workers: int = 0, tensors=None, num_threads=None, prefetch_factor: int = 2, decode_method=None,
+              persistent_workers: bool = False, distributed: bool = False, return_index: bool = True,
+              collate_fn: Callable | None = None) -> "DataLoader":
+        return self._terminal("numpy", tensors, num_workers=num_workers, num_threads=num_threads,
+                              prefetch_factor=prefetch_factor, decode_method=decode_method,
+                              persistent_workers=persistent_workers, distributed=distributed, return_index=return_index,
+                              collate_fn=collate_fn)
+
+    def tensorflow(self, num_workers: int = 0, collate_fn: Callable | None = None, tensors=None, num_threads=None,
+                   prefetch_factor: int = 2, return_index: bool = True, decode_method=None,
+                   persistent_workers: bool = False) -> "DataLoader":
+        return self._terminal("tensorflow", tensors, num_workers=num_workers, collate_fn=collate_fn, num_threads=num_threads,
+                              prefetch_factor=prefetch_factor, return_index=return_index, decode_method=decode_method,
+                              persistent_workers=persistent_workers)
+
+    # ---- what the loader reads ----
+    def _tensor_names(self) -> list[str]:
+        t = self._cfg["transform"]
+        if isinstance(t, dict):
+            return [k for k in t if k != "index"]
+        if self._cfg["tensors"] is not None:
+            return list(self._cfg["tensors"])
+        return list(self._dataset.tensors)
+
+    def _check_tensors(self) -> None:
+        names = self._tensor_names()
+        if not names:
+            raise ValueError(f"dataset '{self._dataset.path}' has no tensors to load")
+        for n in names:
+            if n not in self._dataset.tensors:
+                raise _core.TensorDoesNotExistError(
+                    f"tensor '{n}' does not exist in dataset '{self._dataset.path}' (tensors: {', '.join(self._dataset.tensors)})")
+        dm = self._cfg["decode_method"] or {}
+        if not isinstance(dm, dict):
+            raise TypeError("decode_method must be a dict {tensor: 'numpy' | 'tobytes' | 'pil'}")
+        for k, v in dm.items():
+            if v not in ("numpy", "tobytes", "pil"):
+                raise ValueError(f"decode_method['{k}'] must be 'numpy', 'tobytes' or 'pil', got {v!r}")
+            if v == "pil" and self._dataset[k].sample_compression not in ("jpeg", "png"):
+                raise ValueError(f"decode_method 'pil' needs a jpeg or png tensor; '{k}' is {self._dataset[k].sample_compression}")
+
+    def _world(self) -> tuple[int, int]:
+        if not self._cfg["distributed"]:
+            return 0, 1
+        try:
+            import torch.distributed as tdist
+
+            if tdist.is_available() and tdist.is_initialized():
+                return tdist.get_rank(), tdist.get_world_size()
+        except ImportError:
+            pass
+        if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+            return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        raise ValueError("distributed=True needs torch.distributed initialized, or RANK and WORLD_SIZE set")
+
+    def _seed(self) -> int:
+        if self._state["seed"] is None:
+            self._state["seed"] = chute_random.resolve(self._cfg["seed"])
+        return self._state["seed"]
+
+    def _rows(self, epoch: int) -> np.ndarray:
+        ds = self._dataset
+        names = self._tensor_names()
+        length = min(ds[n].num_samples for n in names)
+        if ds.index.is_full:
+            rows = np.arange(length, dtype=np.uint64)
+        else:
+            rows = ds.index.indices(ds.max_len).astype(np.uint64)
+            if ds.index.scalar:
+                raise ValueError("cannot make a loader over a single sample; use ds[i:i+1]")
+        for step in self._cfg["plan_steps"]:
+            if step[0] == "query":
+                raise QueryNotAvailableError(
+                    f"TQL query {step[1]!r}: chute does not evaluate TQL yet (it comes with the TQL engine); "
+                    "select rows with a view instead, e.g. ds[indices].dataloader()")
+            rows = _weighted_draw(rows, step[1], step[2], step[3], self._seed(), epoch)
+        return rows
+
+    def _plan(self, epoch: int, consumed: int):
+        rank, world = self._world()
+        rows = self._rows(epoch)
+        share, total = _core.plan_order(rows.tolist(), self._cfg["shuffle"], self._seed(), epoch, rank, world,
+                                        bool(self._cfg["drop_last"]) and world > 1, consumed)
+        return share, total, world
+
+    def __len__(self) -> int:
+        epoch = self._state["epoch"]
+        consumed = self._state["consumed"] if self._state["consumed"] is not None else self._cfg["offset"]
+        share, _, _ = self._plan(epoch, consumed)
+        b = self._cfg["batch_size"]
+        return len(share) // b if self._cfg["drop_last"] else -(-len(share) // b)
+
+    # ---- epochs and resumption ----
+    def set_epoch(self, epoch: int) -> None:
+        self._state["epoch"] = int(epoch)
+        self._state["consumed"] = None
+
+    @property
+    def epoch(self) -> int:
+        return self._state["epoch"]
+
+    def state_dict(self) -> dict:
+        consumed = self._state["consumed"] if self._state["consumed"] is not None else self._cfg["offset"]
+        return {"epoch": self._state["epoch"], "consumed": consumed, "seed": self._seed()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._state = {"epoch": int(state["epoch"]), "consumed": int(state["consumed"]), "seed": int(state["seed"])}
+
+    # ---- iteration ----
+    def __iter__(self) -> Iterator:
+        if self._cfg["mode"] is None:
+            raise ValueError("call .pytorch(), .numpy() or .tensorflow() before iterating")
+        run = _Run(self)
+        try:
+            yield from run
+        finally:
+            run.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> "DataLoader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def dataset(self):
+        return self._dataset
+
+    @property
+    def batch_size(self) -> int:
+        return self._cfg["batch_size"]
+
+    def __repr__(self) -> str:
+        return (f"DataLoader(dataset={self._dataset.path!r}, batch_size={self._cfg['batch_size']}, "
+                f"shuffle={self._cfg['shuffle']}, mode={self._cfg['mode']})")
+
+
+_ALREADY = {
+    "batch": "batch size is already set",
+    "shuffle": "shuffle is already set",
+    "transform": "transform is already set",
+    "offset": "offset is already set",
+}
+
+
+def _weighted_draw(rows: np.ndarray, weights, replace: bool, size, seed: int, epoch: int) -> np.ndarray:
+    if isinstance(weights, str):
+        raise QueryNotAvailableError(
+            f"sample_by({weights!r}): TQL weight expressions are not evaluated yet; pass a list or array of weights")
+    w = np.asarray(weights, dtype=np.float64)
+    if len(w) != len(rows):
+        raise ValueError(f"sample_by has {len(w)} weights for {len(rows)} rows")
+    n = len(rows) if size is None else int(size)
+    if n < 0:
+        raise ValueError("sample_by size must be non-negative")
+    rng = np.random.default_rng([seed, epoch, 0x53414D50])
+    total = w.sum()
+    if replace:
+        if total <= 0:
+            raise ValueError("sample_by with replace=True needs at least one positive weight")
+        return rows[rng.choice(len(rows), size=n, replace=True, p=w / total)]
+    if n > len(rows):
+        raise ValueError(f"sample_by without replacement cannot draw {n} of {len(rows)} rows")
+    # Efraimidis-Spirakis keys: rows with zero weight come last, in random order.
+    u = rng.random(len(rows))
+    with np.errstate(divide="ignore"):
+        keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
+    tiebreak = rng.random(len(rows))
+    order = np.lexsort((tiebreak, -keys))
+    return rows[order[:n]]
+
+
+# ---------------------------------------------------------------------------------------------
+# one pass over the data
+
+
+class _Run:
+    """One epoch: the engine loader, the worker pool (if any) and the conversion to the output type."""
+
+    def __init__(self, dl: DataLoader):
+        self.dl = dl
+        self._forked = False
+        self.engine = None
+        cfg = dl._cfg
+        ds = dl._dataset
+        self.names = dl._tensor_names()
+        self.epoch = dl._state["epoch"]
+        start = dl._state["consumed"] if dl._state["consumed"] is not None else cfg["offset"]
+        self.start = start
+        share, self.total, self.world = dl._plan(self.epoch, start)
+        self.share_len = len(share)
+        transform = cfg["transform"]
+        dm = cfg["decode_method"] or {}
+        specs = []
+        self.py_transforms: dict[str, Callable] = {}
+        for n in self.names:
+            t = ds[n]
+            ops: list = []
+            if isinstance(transform, dict):
+                fn = transform.get(n)
+                if isinstance(fn, Op):
+                    ops = fn.specs()
+                elif fn is not None:
+                    self.py_transforms[n] = fn
+            mode = "tobytes" if dm.get(n) in ("tobytes", "pil") else "numpy"
+            channels = 0
+            if ops and t.htype.startswith("image"):
+                mx = t.meta.get("max_shape") or []
+                channels = 3 if len(mx) == 3 and mx[2] in (3, 4) else 0
+            specs.append((t._core, n, mode, ops, channels))
+        self.decode = dm
+        self.htypes = {n: ds[n].htype for n in self.names}
+        self.callable_transform = transform if callable(transform) and not isinstance(transform, dict) else None
+        self.needs_python = bool(self.py_transforms or self.callable_transform or cfg["collate_fn"] or dm)
+        threads = cfg["num_threads"] or 0
+        prefetch = max(2, int(cfg["prefetch_factor"]) * max(1, cfg["num_workers"]))
+        self.engine = _core.Loader(specs, share.tolist(), cfg["batch_size"], cfg["drop_last"], threads, prefetch,
+                                   cfg["ignore_errors"], dl._seed(), self.epoch)
+        self.num_batches = self.engine.num_batches
+        self.pool = None
+        if dl._pool is not None and dl._pool._closed:
+            dl._pool = None
+        if cfg["num_workers"] > 0 and self.needs_python:
+            self.pool = dl._pool if (cfg["persistent_workers"] and dl._pool is not None) else None
+            if self.pool is None:
+                self.pool = _WorkerPool(cfg["num_workers"], self._worker_spec())
+                if cfg["persistent_workers"]:
+                    dl._pool = self.pool
+        _LIVE_RUNS.add(self)
+
+    def _worker_spec(self) -> dict:
+        cfg = self.dl._cfg
+        return {"mode": cfg["mode"], "transform": cfg["transform"], "transform_kwargs": cfg["transform_kwargs"],
+                "collate_fn": cfg["collate_fn"], "return_index": cfg["return_index"], "decode": self.decode,
+                "htypes": self.htypes, "names": self.names}
+
+    def __iter__(self):
+        dl = self.dl
+        b = dl._cfg["batch_size"]
+        for k, result in enumerate(self._batches()):
+            positions = min((k + 1) * b, self.share_len)
+            dl._state["consumed"] = self.start + positions * self.world
+            yield result
+        dl._state["epoch"] = self.epoch + 1
+        dl._state["consumed"] = None
+
+    def _engine_batches(self):
+        while True:
+            try:
+                indices, columns, skipped = self.engine.next(self.names)
+            except StopIteration:
+                return
+            if skipped:
+                self.dl.summary["skipped"] += len(skipped)
+                self.dl.summary["errors"].extend(skipped)
+            yield indices, columns
+
+    def _batches(self):
+        spec = self._worker_spec()
+        if self.pool is None:
+            for indices, columns in self._engine_batches():
+                if len(indices) == 0:
+                    continue
+                yield _finish_batch(spec, indices, columns)
+            return
+        yield from self.pool.run(self._engine_batches(), self.dl._cfg["prefetch_factor"])
+
+    def close(self) -> None:
+        if self._forked:
+            return
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        if self.pool is not None and self.pool is not self.dl._pool:
+            self.pool.close()
+        self.pool = None
+        _LIVE_RUNS.discard(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# turning engine batches into what the training loop gets (runs in the parent or in a worker)
+
+
+def _decode_bytes_value(htype: str, raw: bytes):
+    s = raw.decode("utf-8")
+    return s if htype == "text" else json.loads(s)
+
+
+def _values(spec: dict, columns: dict) -> dict:
+    """Engine columns → per-tensor batch values (arrays, lists of arrays, strings, objects, PIL images)."""
+    out = {}
+    for n in spec["names"]:
+        col = columns[n]
+        h = spec["htypes"][n]
+        dm = spec["decode"].get(n)
+        if dm == "pil":
+            from PIL import Image
+
+            out[n] = [Image.open(io.BytesIO(b)) for b in col]
+        elif dm == "tobytes":
+            out[n] = list(col)
+        elif h in ("text", "json", "list", "tag"):
+            out[n] = [_decode_bytes_value(h, b) for b in col]
+        else:
+            out[n] = col
+    return out
+
+
+def _torch_value(v):
+    import torch
+
+    if isinstance(v, np.ndarray):
+        if v.dtype == np.uint16:
+            v = v.astype(np.int32)
+        elif v.dtype in (np.uint32, np.uint64):
+            v = v.astype(np.int64)
+        return torch.from_numpy(v)
+    if isinstance(v, list) and v and isinstance(v[0], np.ndarray):
+        return [_torch_value(a) for a in v]
+    return v
+
+
+def _finish_batch(spec: dict, indices: np.ndarray, columns: dict):
+    values = _values(spec, columns)
+    mode = spec["mode"]
+    transform = spec["transform"]
+    py_dict = isinstance(transform, dict) and any(v is not None and not isinstance(v, Op) for v in transform.values())
+    if callable(transform) and not isinstance(transform, dict) or py_dict or spec["collate_fn"] is not None:
+        samples = []
+        for r in range(len(indices)):
+            sample = {n: values[n][r] for n in spec["names"]}
+            if spec["return_index"]:
+                sample["index"] = int(indices[r])
+            try:
+                if isinstance(transform, dict):
+                    for n, fn in transform.items():
+                        if fn is not None and not isinstance(fn, Op) and n in sample:
+                            sample[n] = fn(sample[n], **spec["transform_kwargs"])
+                elif transform is not None:
+                    sample = transform(sample, **spec["transform_kwargs"])
+            except Exception as e:
+                raise TransformError(int(indices[r]), None, f"transform failed on sample index {int(indices[r])}: "
+                                     f"{type(e).__name__}: {e}") from e
+            samples.append(sample)
+        collate = spec["collate_fn"] or _default_collate(mode)
+        try:
+            return collate(samples)
+        except Exception as e:
+            raise TransformError(int(indices[0]), None, f"collate_fn failed on the batch starting at index "
+                                 f"{int(indices[0])}: {type(e).__name__}: {e}") from e
+    if spec["return_index"]:
+        values["index"] = indices.astype(np.int64)
+    if mode == "pytorch":
+        return {k: _torch_value(v) for k, v in values.items()}
+    if mode == "tensorflow":
+        import tensorflow as tf
+
+        return {k: tf.convert_to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in values.items()}
+    return values
+
+
+def _default_collate(mode: str):
+    if mode == "pytorch":
+        from torch.utils.data import default_collate
+
+        def collate(samples):
+            return default_collate([{k: _torch_value(v) if isinstance(v, np.ndarray) else v for k, v in s.items()}
+                                    if isinstance(s, dict) else s for s in samples])
+
+        return collate
+
+    def collate_np(samples):
+        if not samples or not isinstance(samples[0], dict):
+            return samples
+        out = {}
+        for k in samples[0]:
+            vals = [s[k] for s in samples]
+            if all(isinstance(v, np.ndarray) for v in vals) and len({v.shape for v in vals}) == 1:
+                out[k] = np.stack(vals)
+            elif all(isinstance(v, (int, float, np.number)) for v in vals):
+                out[k] = np.asarray(vals)
+            else:
+                out[k] = vals
+        if mode == "tensorflow":
+            import tensorflow as tf
+
+            out = {k: tf.convert_to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
+        return out
+
+    return collate_np
+
+
+# ---------------------------------------------------------------------------------------------
+# worker processes for Python transforms: batches travel as torch tensors in shared memory
+
+
+def _to_shared(columns: dict):
+    import torch
+
+    out = {}
+    for k, v in columns.items():
+        if isinstance(v, np.ndarray):
+            out[k] = torch.from_numpy(v)
+        elif isinstance(v, list) and v and isinstance(v[0], np.ndarray):
+            out[k] = [torch.from_numpy(a) for a in v]
+        else:
+            out[k] = v
+    return out
+
+
+def _from_shared(columns: dict) -> dict:
+    import torch
+
+    out = {}
+    for k, v in columns.items():
+        if isinstance(v, torch.Tensor):
+            out[k] = v.numpy()
+        elif isinstance(v, list) and v and isinstance(v[0], torch.Tensor):
+            out[k] = [t.numpy() for t in v]
+        else:
+            out[k] = v
+    return out
+
+
+def _worker_main(spec: dict, inbox, outbox) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    while True:
+        item = inbox.get()
+        if item is None:
+            return
+        number, indices, payload = item
+        try:
+            result = _finish_batch(spec, np.asarray(indices), _from_shared(payload))
+            outbox.put((number, "ok", result))
+        except BaseException as e:  # everything reaches the parent, with its traceback
+            index = getattr(e, "index", None)
+            outbox.put((number, "error", (index, "".join(traceback.format_exception(e)), f"{type(e).__name__}: {e}")))
+
+
+class _WorkerPool:
+    """num_workers processes (fork) that run Python transforms and collate_fn. Batch k goes to worker
+    k % n; results come back in order. Tensors travel through torch's shared-memory queues."""
+
+    def __init__(self, num_workers: int, spec: dict):
+        try:
+            import torch.multiprocessing as tmp
+        except ImportError:
+            raise ChuteError("num_workers > 0 needs torch (batches reach workers as shared-memory tensors)") from None
+        ctx = tmp.get_context("fork")
+        self.outbox = ctx.Queue()
+        self.inboxes = [ctx.Queue() for _ in range(num_workers)]
+        self.procs = [ctx.Process(target=_worker_main, args=(spec, q, self.outbox), daemon=True) for q in self.inboxes]
+        for p in self.procs:
+            p.start()
+        self.spec = spec
+        self._closed = False
+
+    def run(self, engine_batches, prefetch_factor: int):
+        n = len(self.procs)
+        inflight = max(1, prefetch_factor) * n
+        try:
+            yield from self._run(engine_batches, inflight, n)
+        except BaseException:
+            self.close()  # batches still in flight would answer the next run
+            raise
+
+    def _run(self, engine_batches, inflight: int, n: int):
+        import queue
+
+        results: dict[int, Any] = {}
+        sent = 0
+        want = 0
+        source = iter(engine_batches)
+        exhausted = False
+        while True:
+            while not exhausted and sent - want < inflight:
+                try:
+                    indices, columns = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                if len(indices) == 0:
+                    continue
+                self.inboxes[sent % n].put((sent, indices.tolist(), _to_shared(columns)))
+                sent += 1
+            if want >= sent and exhausted:
+                return
+            while want not in results:
+                try:
+                    number, status, payload = self.outbox.get(timeout=0.1)
+                except queue.Empty:
+                    dead = [p for p in self.procs if not p.is_alive()]
+                    if dead:
+                        raise ChuteError(f"a loader worker process died (exit code {dead[0].exitcode})") from None
+                    continue
+                if status == "error":
+                    index, tb, text = payload
+                    raise TransformError(index, None, f"{text}\n--- worker traceback ---\n{tb}")
+                results[number] = payload
+            yield results.pop(want)
+            want += 1
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for q in self.inboxes:
+            try:
+                q.put(None)
+            except Exception:
+                pass
+        for p in self.procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+        for q in self.inboxes + [self.outbox]:
+            q.close()
+            q.join_thread()
