@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DecodeError', 'FormatError', 'InvalidArgument', 'IoError', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DecodeError', 'FormatError', 'InvalidArgument', 'IoError', 'Loader', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape', 'plan_order']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -130,9 +130,29 @@ class Dataset:
     @property
     def read_only(self) -> bool:
         ...
+class Loader:
+    def __init__(self, tensors: list, order: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], batch_size: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, num_threads: typing.SupportsInt | typing.SupportsIndex, prefetch: typing.SupportsInt | typing.SupportsIndex, ignore_errors: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def close(self) -> None:
+        ...
+    def next(self, names: collections.abc.Sequence[str]) -> typing.Any:
+        ...
+    @property
+    def num_batches(self) -> int:
+        ...
+    @property
+    def num_threads(self) -> int:
+        ...
+    @property
+    def skipped_total(self) -> int:
+        ...
 def decode_image(arg0: bytes, arg1: str) -> numpy.ndarray:
     ...
 def encode_image(array: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], compression: str, quality: typing.SupportsInt | typing.SupportsIndex = 75) -> bytes:
     ...
 def image_shape(arg0: bytes, arg1: str) -> tuple:
     ...
+def plan_order(rows: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], shuffle: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, rank: typing.SupportsInt | typing.SupportsIndex, world: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, consumed: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], int]:
+    """
+    This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), after `consumed` global samples, and the global order's length.
+    """
