@@ -267,3 +267,34 @@ def test_python_transform_error_has_index_and_cause_and_loader_recovers(image_ds
 def test_pytorch_oss_signature(image_ds):
     dl = image_ds.pytorch(tensors=["labels"], batch_size=8, shuffle=True, num_workers=0)
     assert sum(len(b["index"]) for b in dl) == 40
+
+
+def _bilinear_reference(img, dh, dw):
+    """Half-pixel-centre bilinear in float64 (what OpenCV's INTER_LINEAR and PIL without antialias do)."""
+    sh, sw = img.shape[:2]
+
+    def coords(d, s):
+        f = np.clip((np.arange(d) + 0.5) * s / d - 0.5, 0, s - 1)
+        i = np.minimum(f.astype(int), max(s - 2, 0))
+        return i, f - i if s > 1 else np.zeros(d)
+
+    yi, yw = coords(dh, sh)
+    xi, xw = coords(dw, sw)
+    x1 = np.minimum(xi + 1, sw - 1)
+    y1 = np.minimum(yi + 1, sh - 1)
+    img = img.astype(np.float64)
+    top = img[yi][:, xi] * (1 - xw)[None, :, None] + img[yi][:, x1] * xw[None, :, None]
+    bot = img[y1][:, xi] * (1 - xw)[None, :, None] + img[y1][:, x1] * xw[None, :, None]
+    return top * (1 - yw)[:, None, None] + bot * yw[:, None, None]
+
+
+@pytest.mark.parametrize("size", [(17, 23), (64, 64), (151, 97), (1, 5)])
+def test_engine_resize_matches_a_float_bilinear_reference(tmp_path, photos, size):
+    ds = chute.empty(tmp_path / "ds")
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    src = photos[2][100:170, 50:140]
+    ds.images.append(src)
+    out = next(iter(ds.dataloader().transform({"images": ops.Resize(size)}).numpy()))["images"][0]
+    want = _bilinear_reference(src, *size)
+    assert out.shape == (*size, 3)
+    assert np.abs(out.astype(np.float64) - want).max() <= 1.0

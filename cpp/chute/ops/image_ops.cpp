@@ -172,36 +172,40 @@ void random_resized_crop_box(uint32_t height, uint32_t width, const ImageOp& op,
 }
 
 void resize_bilinear(const uint8_t* src, uint32_t sh, uint32_t sw, uint32_t c, uint8_t* dst, uint32_t dh, uint32_t dw) {
+  // Separable fixed-point bilinear, vertical pass first: the two source rows are blended into an
+  // int32 row (a contiguous, vectorizable loop; values < 2^19), then each output pixel
+  // interpolates that row horizontally (< 2^31 before the final shift: no overflow).
   constexpr int kBits = 11, kOne = 1 << kBits;
-  thread_local std::vector<int32_t> xi, xw;
-  xi.resize(dw);
-  xw.resize(dw);
-  double sx = static_cast<double>(sw) / dw, sy = static_cast<double>(sh) / dh;
+  thread_local std::vector<int32_t> xoff, xw, blend;
+  const size_t n = static_cast<size_t>(dw) * c, srow = static_cast<size_t>(sw) * c;
+  xoff.resize(n);
+  xw.resize(n);
+  blend.resize(srow + c);
+  const double sx = static_cast<double>(sw) / dw, sy = static_cast<double>(sh) / dh;
   for (uint32_t x = 0; x < dw; ++x) {
-    double f = (x + 0.5) * sx - 0.5;
-    f = std::clamp(f, 0.0, static_cast<double>(sw - 1));
-    int i = std::min(static_cast<int>(f), static_cast<int>(sw) - 2 < 0 ? 0 : static_cast<int>(sw) - 2);
-    if (sw == 1) i = 0;
-    xi[x] = i;
-    xw[x] = sw == 1 ? 0 : static_cast<int32_t>(std::lround((f - i) * kOne));
+    double f = std::clamp((x + 0.5) * sx - 0.5, 0.0, static_cast<double>(sw - 1));
+    int i = sw == 1 ? 0 : std::min(static_cast<int>(f), static_cast<int>(sw) - 2);
+    int32_t w = sw == 1 ? 0 : static_cast<int32_t>(std::lround((f - i) * kOne));
+    for (uint32_t k = 0; k < c; ++k) {
+      xoff[x * c + k] = static_cast<int32_t>(i * c + k);
+      xw[x * c + k] = w;
+    }
   }
-  size_t row = static_cast<size_t>(sw) * c;
+  const int32_t step = sw == 1 ? 0 : static_cast<int32_t>(c);
   for (uint32_t y = 0; y < dh; ++y) {
     double f = std::clamp((y + 0.5) * sy - 0.5, 0.0, static_cast<double>(sh - 1));
     int j = sh == 1 ? 0 : std::min(static_cast<int>(f), static_cast<int>(sh) - 2);
     int32_t wy = sh == 1 ? 0 : static_cast<int32_t>(std::lround((f - j) * kOne));
-    const uint8_t* r0 = src + j * row;
-    const uint8_t* r1 = sh == 1 ? r0 : r0 + row;
-    uint8_t* out = dst + static_cast<size_t>(y) * dw * c;
-    for (uint32_t x = 0; x < dw; ++x) {
-      const size_t a = static_cast<size_t>(xi[x]) * c, b = sw == 1 ? a : a + c;
-      int32_t wx = xw[x];
-      for (uint32_t k = 0; k < c; ++k) {
-        int32_t top = r0[a + k] * (kOne - wx) + r0[b + k] * wx;
-        int32_t bot = r1[a + k] * (kOne - wx) + r1[b + k] * wx;
-        int64_t v = static_cast<int64_t>(top) * (kOne - wy) + static_cast<int64_t>(bot) * wy;
-        out[x * c + k] = static_cast<uint8_t>((v + (int64_t(1) << (2 * kBits - 1))) >> (2 * kBits));
-      }
+    const uint8_t* r0 = src + static_cast<size_t>(j) * srow;
+    const uint8_t* r1 = sh == 1 ? r0 : r0 + srow;
+    int32_t* bl = blend.data();
+    for (size_t q = 0; q < srow; ++q) bl[q] = (static_cast<int32_t>(r0[q]) << kBits) + (r1[q] - r0[q]) * wy;
+    const int32_t* off = xoff.data();
+    const int32_t* wt = xw.data();
+    uint8_t* o = dst + static_cast<size_t>(y) * n;
+    for (size_t q = 0; q < n; ++q) {
+      int32_t a = bl[off[q]], b = bl[off[q] + step];
+      o[q] = static_cast<uint8_t>(((a << kBits) + (b - a) * wt[q] + (1 << (2 * kBits - 1))) >> (2 * kBits));
     }
   }
 }
