@@ -18,8 +18,8 @@
 #include "chute/ops/image_ops.h"
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s DATASET [--tensor NAME] [-n N] [-t THREADS] [--repeat R]\n", argv[0]);
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || argc % 2 != 0) {
+    std::fprintf(stderr, "usage: %s DATASET [--tensor NAME] [-n N] [-t THREADS] [--repeat R] [--rrc SIZE]\n", argv[0]);
     return 2;
   }
   std::string path = argv[1], tensor = "images";
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     auto ds = chute::Dataset::open(path, true);
     auto t = ds->tensor(tensor);
     if (n == 0 || n > t->length()) n = t->length();
-    chute::ThreadPool pool(threads > 1 ? threads - 1 : 1);
+    chute::ThreadPool pool(threads > 0 ? threads - 1 : 0);
     chute::ImagePipeline pipe;
     if (rrc) {
       chute::ImageOp crop{chute::OpKind::RandomResizedCrop};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "chute/codec/image.h"
+#include "chute/core/buffer.h"
 #include "chute/codec/sample.h"
 #include "chute/core/error.h"
 #include "chute/core/thread_pool.h"
@@ -56,7 +57,7 @@ py::dtype numpy_dtype(DType d) {
 }
 
 struct Buffer {
-  std::vector<uint8_t> bytes;
+  ByteVector bytes;
 };
 
 /// An ndarray over `buf`; the array's base capsule keeps the buffer alive.

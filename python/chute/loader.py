@@ -555,6 +555,13 @@ def _default_collate(mode: str):
 # worker processes for Python transforms: batches travel as torch tensors in shared memory
 
 
+class _Packed:
+    """A ragged list of arrays packed into one tensor (one shared-memory segment per column)."""
+
+    def __init__(self, flat, shapes, dtype):
+        self.flat, self.shapes, self.dtype = flat, shapes, dtype
+
+
 def _to_shared(columns: dict):
     import torch
 
@@ -562,8 +569,9 @@ def _to_shared(columns: dict):
     for k, v in columns.items():
         if isinstance(v, np.ndarray):
             out[k] = torch.from_numpy(v)
-        elif isinstance(v, list) and v and isinstance(v[0], np.ndarray):
-            out[k] = [torch.from_numpy(a) for a in v]
+        elif isinstance(v, list) and v and all(isinstance(a, np.ndarray) for a in v) and len({a.dtype for a in v}) == 1:
+            flat = np.concatenate([a.reshape(-1) for a in v])
+            out[k] = _Packed(torch.from_numpy(flat), [a.shape for a in v], v[0].dtype)
         else:
             out[k] = v
     return out
@@ -576,8 +584,14 @@ def _from_shared(columns: dict) -> dict:
     for k, v in columns.items():
         if isinstance(v, torch.Tensor):
             out[k] = v.numpy()
-        elif isinstance(v, list) and v and isinstance(v[0], torch.Tensor):
-            out[k] = [t.numpy() for t in v]
+        elif isinstance(v, _Packed):
+            flat = v.flat.numpy()
+            arrays, at = [], 0
+            for shape in v.shapes:
+                n = int(np.prod(shape))
+                arrays.append(flat[at:at + n].reshape(shape))
+                at += n
+            out[k] = arrays
         else:
             out[k] = v
     return out

@@ -7,7 +7,7 @@
 namespace chute {
 
 ThreadPool::ThreadPool(size_t num_threads, size_t max_queue) : max_queue_(max_queue), pid_(::getpid()) {
-  if (num_threads == 0) num_threads = 1;
+  // Zero workers is valid: parallel_for then runs everything on the calling thread.
   workers_.reserve(num_threads);
   for (size_t i = 0; i < num_threads; ++i) workers_.emplace_back([this] { run(); });
 }
@@ -35,6 +35,10 @@ void ThreadPool::shutdown() {
 }
 
 void ThreadPool::submit(std::function<void()> task) {
+  if (workers_.empty()) {
+    task();
+    return;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   has_room_.wait(lock, [&] { return stopping_ || queue_.size() < max_queue_; });
   if (stopping_) {
@@ -110,7 +114,7 @@ std::shared_ptr<ThreadPool> get_shared_pool(size_t hint) {
     pool.reset();
   }
   // The caller runs one share itself, so want-1 workers give `want` threads in total.
-  size_t workers = want > 1 ? want - 1 : 1;
+  size_t workers = want - 1;
   if (!pool || pool->size() != workers) pool = std::make_shared<ThreadPool>(workers);
   return pool;
 }

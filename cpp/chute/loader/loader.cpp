@@ -107,7 +107,7 @@ Loader::Slot& Loader::slot_locked(uint64_t b) {
     col.is_bytes = tensors_[c].mode == DecodeMode::Bytes || tensors_[c].tensor->meta().is_bytes_htype();
     if (col.fixed) {
       col.sample_shape = fixed_shape_[c];
-      col.buffer = std::make_shared<std::vector<uint8_t>>(rows * num_elements(col.sample_shape) * dtype_size(col.dtype));
+      col.buffer = std::make_shared<ByteVector>(rows * num_elements(col.sample_shape) * dtype_size(col.dtype));
     } else {
       col.samples.resize(rows);
       col.shapes.resize(rows);
@@ -159,7 +159,7 @@ void Loader::process(uint64_t b, size_t pos) {
       bool fetched = t.fetch(index, stored, shape);
       if (col.is_bytes) {
         if (!fetched) throw InvalidArgument(what + ": tiled samples have no stored bytes");
-        col.samples[pos] = std::make_shared<std::vector<uint8_t>>(stored.begin(), stored.end());
+        col.samples[pos] = std::make_shared<ByteVector>(stored.begin(), stored.end());
         col.shapes[pos] = Shape{stored.size()};
         continue;
       }
@@ -179,7 +179,7 @@ void Loader::process(uint64_t b, size_t pos) {
         if (col.fixed) {
           out = col.buffer->data() + pos * num_elements(col.sample_shape) * dtype_size(col.dtype);
         } else {
-          col.samples[pos] = std::make_shared<std::vector<uint8_t>>(num_elements(out_shape) * dtype_size(col.dtype));
+          col.samples[pos] = std::make_shared<ByteVector>(num_elements(out_shape) * dtype_size(col.dtype));
           col.shapes[pos] = out_shape;
           out = col.samples[pos]->data();
         }
@@ -191,7 +191,7 @@ void Loader::process(uint64_t b, size_t pos) {
           throw FormatError(what + ": shape " + shape_str(shape) + " differs from the tensor's " + shape_str(col.sample_shape));
         decode_sample(comp, stored, shape, dt, col.buffer->data() + pos * num_elements(shape) * dtype_size(dt), what);
       } else {
-        col.samples[pos] = std::make_shared<std::vector<uint8_t>>(num_elements(shape) * dtype_size(dt));
+        col.samples[pos] = std::make_shared<ByteVector>(num_elements(shape) * dtype_size(dt));
         col.shapes[pos] = shape;
         decode_sample(comp, stored, shape, dt, col.samples[pos]->data(), what);
       }

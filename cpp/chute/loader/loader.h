@@ -20,6 +20,7 @@
 
 #include <sys/types.h>
 
+#include "chute/core/buffer.h"
 #include "chute/core/dtype.h"
 #include "chute/dataset/tensor.h"
 #include "chute/ops/image_ops.h"
@@ -45,7 +46,7 @@ struct LoaderOptions {
   uint64_t epoch = 0;
 };
 
-using SharedBytes = std::shared_ptr<std::vector<uint8_t>>;
+using SharedBytes = std::shared_ptr<ByteVector>;
 
 /// One tensor's values in a batch.
 struct Column {

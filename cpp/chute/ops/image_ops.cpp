@@ -287,12 +287,28 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
         return;
       }
       case OpKind::Normalize: {
+        // One pass over the interleaved pixels, writing each channel's plane (no strided reads).
         size_t plane = static_cast<size_t>(a.h) * a.w;
         float* f = reinterpret_cast<float*>(out);
-        for (size_t k = 0; k < a.c; ++k) {
-          float m = op.mean[k % op.mean.size()], s = op.std[k % op.std.size()];
-          float scale = 1.0f / (255.0f * s), bias = -m / s;
-          for (size_t p = 0; p < plane; ++p) f[k * plane + p] = a.px[p * a.c + k] * scale + bias;
+        float scale[4], bias[4];
+        for (size_t k = 0; k < a.c && k < 4; ++k) {
+          float m = op.mean[k % op.mean.size()], sd = op.std[k % op.std.size()];
+          scale[k] = 1.0f / (255.0f * sd);
+          bias[k] = -m / sd;
+        }
+        if (a.c == 3) {
+          float *f0 = f, *f1 = f + plane, *f2 = f + 2 * plane;
+          const uint8_t* px = a.px.data();
+          for (size_t p = 0; p < plane; ++p) {
+            f0[p] = px[3 * p] * scale[0] + bias[0];
+            f1[p] = px[3 * p + 1] * scale[1] + bias[1];
+            f2[p] = px[3 * p + 2] * scale[2] + bias[2];
+          }
+        } else {
+          for (size_t k = 0; k < a.c; ++k) {
+            float sc = scale[k % 4], bi = bias[k % 4];
+            for (size_t p = 0; p < plane; ++p) f[k * plane + p] = a.px[p * a.c + k] * sc + bi;
+          }
         }
         return;
       }
