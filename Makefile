@@ -12,8 +12,9 @@ test: build
 	bash scripts/run_tests.sh
 
 bench:
-	CHUTE_EXTRAS=test,bench bash scripts/bootstrap.sh
-	.venv/bin/python bench/run_all.py
+	bash scripts/bench_env.sh
+	.venv-bench/bin/python bench/run_all.py
+	.venv-bench/bin/python bench/bench_loader.py
 
 clean:
 	rm -rf build .venv

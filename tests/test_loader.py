@@ -298,3 +298,11 @@ def test_engine_resize_matches_a_float_bilinear_reference(tmp_path, photos, size
     want = _bilinear_reference(src, *size)
     assert out.shape == (*size, 3)
     assert np.abs(out.astype(np.float64) - want).max() <= 1.0
+
+
+def test_prefetch_is_bounded_in_bytes(image_ds, monkeypatch):
+    import chute.loader as L
+
+    monkeypatch.setattr(L, "PREFETCH_BYTES", 1)  # smaller than one batch: one batch ahead at most
+    dl = image_ds.dataloader().batch(8).transform({"images": ops.Resize(64)}).numpy(prefetch_factor=4)
+    assert sum(len(b["index"]) for b in dl) == 40

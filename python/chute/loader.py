@@ -296,6 +296,21 @@ class DataLoader:
                 f"shuffle={self._cfg['shuffle']}, mode={self._cfg['mode']})")
 
 
+PREFETCH_BYTES = 1 << 30
+
+
+def _estimated_sample_bytes(tensor, op_specs: list) -> int:
+    """Decoded bytes of one sample of `tensor` after its engine ops (from metadata, no decode)."""
+    shape = list(tensor.meta.get("max_shape") or [])
+    itemsize = 1 if tensor.dtype is None or tensor.dtype.kind in "OU" else tensor.dtype.itemsize
+    for op in op_specs:
+        if op["kind"] in ("RandomResizedCrop", "Resize", "CenterCrop") and len(shape) >= 2:
+            shape[0], shape[1] = op["height"], op["width"]
+        if op["kind"] == "Normalize":
+            itemsize = 4
+    return int(np.prod(shape)) * itemsize if shape else itemsize
+
+
 _ALREADY = {
     "batch": "batch size is already set",
     "shuffle": "shuffle is already set",
@@ -375,6 +390,10 @@ class _Run:
         self.needs_python = bool(self.py_transforms or self.callable_transform or cfg["collate_fn"] or dm)
         threads = cfg["num_threads"] or 0
         prefetch = max(2, int(cfg["prefetch_factor"]) * max(1, cfg["num_workers"]))
+        # Bounded in bytes too: batches decoded ahead never hold more than PREFETCH_BYTES.
+        per_batch = sum(_estimated_sample_bytes(ds[n], spec[3]) for n, spec in zip(self.names, specs)) * cfg["batch_size"]
+        if per_batch > 0:
+            prefetch = max(1, min(prefetch, PREFETCH_BYTES // per_batch))
         self.engine = _core.Loader(specs, share.tolist(), cfg["batch_size"], cfg["drop_last"], threads, prefetch,
                                    cfg["ignore_errors"], dl._seed(), self.epoch)
         self.num_batches = self.engine.num_batches
