@@ -93,6 +93,7 @@ def _train(batches, model, steps: int, log_every: int = 0):
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     seen, t0, done, losses = 0, time.perf_counter(), 0, []
     while done < steps:
+        before = done
         for images, labels in batches():
             logits = model(_to_input(images))
             loss = torch.nn.functional.cross_entropy(logits, labels)
@@ -107,6 +108,8 @@ def _train(batches, model, steps: int, log_every: int = 0):
                 print(f"   step {done:4d}  loss {np.mean(losses[-log_every:]):.3f}  batch accuracy {acc:.2f}", flush=True)
             if done >= steps:
                 break
+        if done == before:
+            raise ValueError("the loader yielded no batch: the dataset is smaller than one batch")
     return seen / (time.perf_counter() - t0), losses
 
 
@@ -126,6 +129,7 @@ def train_and_compare(dataset: str, folder: str, steps: int = 300, size: int = 2
     torch.set_num_threads(os.cpu_count() or 2)
     ds = chute.load(dataset, read_only=True)
     classes = len(ds.labels.info.class_names)
+    batch = max(1, min(batch, len(ds) // 2))
 
     chute_dl = chute_loader(dataset, size, batch, normalize=True)
 

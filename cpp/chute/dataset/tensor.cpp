@@ -397,12 +397,23 @@ void Tensor::append_bytes(std::string_view bytes, const Shape& shape) {
   update_links(shape);
 }
 
+void Tensor::write_chunk_locked(uint64_t id, const Chunk& chunk) {
+  if (meta_.chunk_compression() == Compression::None)
+    storage_->write(chunk_key(id), chunk.serialize_header(), chunk.data_view());
+  else
+    storage_->write(chunk_key(id), chunk.serialize(meta_.chunk_compression()));
+  unsynced_.push_back(chunk_key(id));
+}
+
 void Tensor::seal_open_locked() {
   if (!open_) return;
   if (open_dirty_) {
-    storage_->write_durable(chunk_key(open_id_), open_->serialize(meta_.chunk_compression()));
-    cache_->put(chunk_key(open_id_), open_);
+    // Not fsynced here: the kernel writes it back while ingest goes on; stage() syncs it before
+    // any published index names it.
+    write_chunk_locked(open_id_, *open_);
   }
+  // Keep the allocation for the next chunk unless a reader still holds this one.
+  if (open_.use_count() == 1) spare_ = std::move(open_);
   open_.reset();
   open_dirty_ = false;
   open_on_disk_ = false;
@@ -426,7 +437,12 @@ void Tensor::append_stored_locked(std::string_view stored, const Shape& shape) {
   bool fits = open_ && (open_->num_samples() == 0 || open_->data_size() + stored.size() <= meta_.min_chunk_size());
   if (open_ && !fits) seal_open_locked();
   if (!open_) {
-    open_ = std::make_shared<Chunk>();
+    if (spare_) {
+      open_ = std::move(spare_);
+      open_->reset(0);  // keeps the capacity the previous chunk grew to
+    } else {
+      open_ = std::make_shared<Chunk>();
+    }
     open_id_ = new_chunk_id();
     open_on_disk_ = false;
     chunk_ids_.add_row(open_id_, index);
@@ -489,7 +505,8 @@ void Tensor::append_tiled_locked(const uint8_t* data, const Shape& shape) {
     Chunk c;
     c.append(stored, tshape);
     uint64_t id = new_chunk_id();
-    storage_->write_durable(chunk_key(id), c.serialize(meta_.chunk_compression()));
+    storage_->write(chunk_key(id), c.serialize(meta_.chunk_compression()));
+    unsynced_.push_back(chunk_key(id));
     chunk_ids_.add_row(id, index);
     for (size_t d = grid.size(); d-- > 0;) {
       if (++pos[d] < grid[d]) break;
@@ -505,10 +522,13 @@ void Tensor::stage(FlushBatch& batch) {
   std::unique_lock lock(mu_);
   if (!dirty_) return;
   if (open_ && open_dirty_) {
-    storage_->write_durable(chunk_key(open_id_), open_->serialize(meta_.chunk_compression()));
+    write_chunk_locked(open_id_, *open_);
     open_dirty_ = false;
     open_on_disk_ = true;
   }
+  for (const auto& k : unsynced_) storage_->sync(k);
+  if (!unsynced_.empty()) fsync_dir(storage_->path_of(key_ + "/chunks"));
+  unsynced_.clear();
   batch.files.emplace_back(key_ + kMeta, meta_.serialize());
   bool hidden = meta_.json().value("hidden", false);
   if (!hidden || !info_.empty() || storage_->exists(key_ + kInfo)) batch.files.emplace_back(key_ + kInfo, info_.dump());

@@ -99,6 +99,7 @@ class Tensor {
   void append_stored_locked(std::string_view stored, const Shape& shape);
   void append_tiled_locked(const uint8_t* data, const Shape& shape);
   void seal_open_locked();
+  void write_chunk_locked(uint64_t id, const Chunk& chunk);
   void check_writable() const;
   void update_links(const Shape& shape);
   void decode_tiled(uint64_t index, const TileLayout& layout, uint8_t* out) const;
@@ -117,6 +118,7 @@ class Tensor {
   // The chunk being filled. `open_on_disk_`: its current id already has a file, so the next
   // append must move it to a new id.
   std::shared_ptr<Chunk> open_;
+  std::shared_ptr<Chunk> spare_;  // a sealed chunk's allocation, reused for the next one
   uint64_t open_id_ = 0;
   bool open_on_disk_ = false;
   bool open_dirty_ = false;
@@ -125,6 +127,7 @@ class Tensor {
   bool created_ = false;  // created by this process (commit_diff "created" flag)
   bool info_changed_ = false;
   std::vector<std::string> obsolete_;
+  std::vector<std::string> unsynced_;  // chunk files written since the last stage(), not yet fsynced
 
   struct Link {
     std::shared_ptr<Tensor> target;

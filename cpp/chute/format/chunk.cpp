@@ -184,13 +184,29 @@ void Chunk::append(std::string_view sample, const Shape& shape) {
   ++num_samples_;
 }
 
+void Chunk::reset(size_t capacity) {
+  shape_rows_.clear();
+  byte_rows_.clear();
+  shape_cols_ = 0;
+  num_samples_ = 0;
+  buf_.clear();
+  data_begin_ = 0;
+  if (buf_.capacity() < capacity) buf_.reserve(capacity);
+}
+
 std::string Chunk::serialize(Compression chunk_compression) const {
-  std::string out;
   std::string_view payload = data();
   std::string compressed;
   if (chunk_compression == Compression::Lz4 && !payload.empty()) payload = compressed = lz4_compress(payload);
   else if (chunk_compression == Compression::Zstd && !payload.empty()) payload = compressed = zstd_compress(payload);
-  out.reserve(payload.size() + 32 + 4 * (shape_rows_.size() + byte_rows_.size()));
+  std::string out = serialize_header();
+  out.append(payload);
+  return out;
+}
+
+std::string Chunk::serialize_header() const {
+  std::string out;
+  out.reserve(32 + 4 * (shape_rows_.size() + byte_rows_.size()));
   detail::put_version(out, kFormatVersion);
   int32_t ncols = static_cast<int32_t>(shape_cols_);
   int32_t nrows = ncols ? static_cast<int32_t>(shape_rows_.size() / shape_cols_) : 0;
@@ -200,7 +216,6 @@ std::string Chunk::serialize(Compression chunk_compression) const {
   for (auto v : shape_rows_) detail::put<uint32_t>(out, v);
   detail::put<uint32_t>(out, static_cast<uint32_t>(byte_rows_.size() / 3));
   for (auto v : byte_rows_) detail::put<uint32_t>(out, v);
-  out.append(payload);
   return out;
 }
 

@@ -39,6 +39,11 @@ class Chunk {
 
   void append(std::string_view sample, const Shape& shape);
   std::string serialize(Compression chunk_compression) const;
+  /// The header alone (version and tables); with data_view() it is the file of an uncompressed chunk.
+  std::string serialize_header() const;
+  std::string_view data_view() const { return data(); }
+  /// Empties the chunk for reuse, keeping its allocation; `capacity` bytes of data are reserved.
+  void reset(size_t capacity);
 
  private:
   std::string_view data() const { return std::string_view(buf_).substr(data_begin_); }

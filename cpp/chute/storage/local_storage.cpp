@@ -19,9 +19,7 @@ namespace {
   throw IoError(what + " '" + p.string() + "': " + std::strerror(errno));
 }
 
-void write_all_and_sync(const fs::path& p, std::string_view data) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw_errno("cannot create", p);
+void write_fd(int fd, const fs::path& p, std::string_view data) {
   const char* ptr = data.data();
   size_t left = data.size();
   while (left > 0) {
@@ -36,7 +34,14 @@ void write_all_and_sync(const fs::path& p, std::string_view data) {
     ptr += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+}
+
+void write_all(const fs::path& p, std::string_view data, bool sync, std::string_view more = {}) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw_errno("cannot create", p);
+  write_fd(fd, p, data);
+  write_fd(fd, p, more);
+  if (sync && ::fsync(fd) != 0) {
     int saved = errno;
     ::close(fd);
     errno = saved;
@@ -140,7 +145,34 @@ void LocalStorage::write_durable(std::string_view key, std::string_view data) co
   fs::path p = path_of(key);
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
-  write_all_and_sync(p, data);
+  write_all(p, data, true);
+}
+
+void LocalStorage::write(std::string_view key, std::string_view data) const {
+  fs::path p = path_of(key);
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  write_all(p, data, false);
+}
+
+void LocalStorage::write(std::string_view key, std::string_view head, std::string_view body) const {
+  fs::path p = path_of(key);
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  write_all(p, head, false, body);
+}
+
+void LocalStorage::sync(std::string_view key) const {
+  fs::path p = path_of(key);
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open for fsync", p);
+  if (::fsync(fd) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    throw_errno("cannot fsync", p);
+  }
+  ::close(fd);
 }
 
 std::string LocalStorage::write_temp(std::string_view key, std::string_view data) const {

@@ -25,6 +25,12 @@ class LocalStorage {
   /// Writes a new file and makes it durable (fsync of file and folder). Used for chunk files,
   /// which are never rewritten once an index names them.
   void write_durable(std::string_view key, std::string_view data) const;
+  /// Writes a new file without waiting for the disk; sync() it before anything names it.
+  void write(std::string_view key, std::string_view data) const;
+  /// The same for a file made of two parts (a chunk's header and data), without joining them.
+  void write(std::string_view key, std::string_view head, std::string_view body) const;
+  /// fsync of a file written earlier (its folder too).
+  void sync(std::string_view key) const;
   /// Durable write to "<key>.<suffix>" that a later rename makes visible.
   std::string write_temp(std::string_view key, std::string_view data) const;
   /// rename(from, to) then fsync of the target's folder.
