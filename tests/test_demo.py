@@ -1,5 +1,4 @@
 """The main job (`make demo`) end to end on a small scale, so it cannot rot."""
-import os
 import subprocess
 import sys
 

@@ -58,13 +58,15 @@ py::dtype numpy_dtype(DType d) {
 
 struct Buffer {
   ByteVector bytes;
+  std::shared_ptr<ByteVector> pooled;  // when set, the array views this (recycled) buffer instead
+  uint8_t* data() { return pooled ? pooled->data() : bytes.data(); }
 };
 
 /// An ndarray over `buf`; the array's base capsule keeps the buffer alive.
 py::array wrap(std::shared_ptr<Buffer> buf, const py::dtype& dt, const std::vector<py::ssize_t>& shape) {
   auto* holder = new std::shared_ptr<Buffer>(buf);
   py::capsule owner(holder, [](void* p) { delete static_cast<std::shared_ptr<Buffer>*>(p); });
-  return py::array(dt, shape, {}, buf->bytes.data(), owner);
+  return py::array(dt, shape, {}, buf->data(), owner);
 }
 
 std::vector<py::ssize_t> to_py_shape(const Shape& s) { return std::vector<py::ssize_t>(s.begin(), s.end()); }
@@ -148,7 +150,7 @@ ImageOp parse_op(const py::dict& d) {
 py::object column_to_python(const Column& col, size_t rows) {
   if (col.fixed) {
     auto buf = std::make_shared<Buffer>();
-    buf->bytes.swap(*col.buffer);
+    buf->pooled = col.buffer;  // back to the loader's pool when the array dies
     std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(rows)};
     for (auto d : col.sample_shape) shape.push_back(static_cast<py::ssize_t>(d));
     return wrap(buf, numpy_dtype(col.dtype), shape);

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +12,6 @@ from chute import _core
 from chute.errors import (
     InvalidTensorNameError,
     ReadOnlyModeError,
-    SampleAppendError,
     TensorAlreadyExistsError,
     TensorDoesNotExistError,
     UnsupportedCompressionError,

@@ -12,10 +12,7 @@ num_workers=0, else in worker processes fed through shared memory, in the same o
 from __future__ import annotations
 
 import atexit
-import io
-import json
 import os
-import traceback
 import weakref
 from typing import Any, Callable, Iterator
 
@@ -23,8 +20,10 @@ import numpy as np
 
 from chute import _core
 from chute import random as chute_random
-from chute.errors import ChuteError, TransformError
+from chute.collate import finish_batch
+from chute.errors import ChuteError
 from chute.ops import Op
+from chute.workers import WorkerPool
 
 _LIVE_RUNS: "weakref.WeakSet[_Run]" = weakref.WeakSet()
 
@@ -403,7 +402,7 @@ class _Run:
         if cfg["num_workers"] > 0 and self.needs_python:
             self.pool = dl._pool if (cfg["persistent_workers"] and dl._pool is not None) else None
             if self.pool is None:
-                self.pool = _WorkerPool(cfg["num_workers"], self._worker_spec())
+                self.pool = WorkerPool(cfg["num_workers"], self._worker_spec())
                 if cfg["persistent_workers"]:
                     dl._pool = self.pool
         _LIVE_RUNS.add(self)
@@ -441,7 +440,7 @@ class _Run:
             for indices, columns in self._engine_batches():
                 if len(indices) == 0:
                     continue
-                yield _finish_batch(spec, indices, columns)
+                yield finish_batch(spec, indices, columns)
             return
         yield from self.pool.run(self._engine_batches(), self.dl._cfg["prefetch_factor"])
 
@@ -455,261 +454,3 @@ class _Run:
             self.pool.close()
         self.pool = None
         _LIVE_RUNS.discard(self)
-
-
-# ---------------------------------------------------------------------------------------------
-# turning engine batches into what the training loop gets (runs in the parent or in a worker)
-
-
-def _decode_bytes_value(htype: str, raw: bytes):
-    s = raw.decode("utf-8")
-    return s if htype == "text" else json.loads(s)
-
-
-def _values(spec: dict, columns: dict) -> dict:
-    """Engine columns → per-tensor batch values (arrays, lists of arrays, strings, objects, PIL images)."""
-    out = {}
-    for n in spec["names"]:
-        col = columns[n]
-        h = spec["htypes"][n]
-        dm = spec["decode"].get(n)
-        if dm == "pil":
-            from PIL import Image
-
-            out[n] = [Image.open(io.BytesIO(b)) for b in col]
-        elif dm == "tobytes":
-            out[n] = list(col)
-        elif h in ("text", "json", "list", "tag"):
-            out[n] = [_decode_bytes_value(h, b) for b in col]
-        else:
-            out[n] = col
-    return out
-
-
-def _torch_value(v):
-    import torch
-
-    if isinstance(v, np.ndarray):
-        if v.dtype == np.uint16:
-            v = v.astype(np.int32)
-        elif v.dtype in (np.uint32, np.uint64):
-            v = v.astype(np.int64)
-        return torch.from_numpy(v)
-    if isinstance(v, list) and v and isinstance(v[0], np.ndarray):
-        return [_torch_value(a) for a in v]
-    return v
-
-
-def _finish_batch(spec: dict, indices: np.ndarray, columns: dict):
-    values = _values(spec, columns)
-    mode = spec["mode"]
-    transform = spec["transform"]
-    py_dict = isinstance(transform, dict) and any(v is not None and not isinstance(v, Op) for v in transform.values())
-    if callable(transform) and not isinstance(transform, dict) or py_dict or spec["collate_fn"] is not None:
-        samples = []
-        for r in range(len(indices)):
-            sample = {n: values[n][r] for n in spec["names"]}
-            if spec["return_index"]:
-                sample["index"] = int(indices[r])
-            try:
-                if isinstance(transform, dict):
-                    for n, fn in transform.items():
-                        if fn is not None and not isinstance(fn, Op) and n in sample:
-                            sample[n] = fn(sample[n], **spec["transform_kwargs"])
-                elif transform is not None:
-                    sample = transform(sample, **spec["transform_kwargs"])
-            except Exception as e:
-                raise TransformError(int(indices[r]), None, f"transform failed on sample index {int(indices[r])}: "
-                                     f"{type(e).__name__}: {e}") from e
-            samples.append(sample)
-        collate = spec["collate_fn"] or _default_collate(mode)
-        try:
-            return collate(samples)
-        except Exception as e:
-            raise TransformError(int(indices[0]), None, f"collate_fn failed on the batch starting at index "
-                                 f"{int(indices[0])}: {type(e).__name__}: {e}") from e
-    if spec["return_index"]:
-        values["index"] = indices.astype(np.int64)
-    if mode == "pytorch":
-        return {k: _torch_value(v) for k, v in values.items()}
-    if mode == "tensorflow":
-        import tensorflow as tf
-
-        return {k: tf.convert_to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in values.items()}
-    return values
-
-
-def _default_collate(mode: str):
-    if mode == "pytorch":
-        from torch.utils.data import default_collate
-
-        def collate(samples):
-            return default_collate([{k: _torch_value(v) if isinstance(v, np.ndarray) else v for k, v in s.items()}
-                                    if isinstance(s, dict) else s for s in samples])
-
-        return collate
-
-    def collate_np(samples):
-        if not samples or not isinstance(samples[0], dict):
-            return samples
-        out = {}
-        for k in samples[0]:
-            vals = [s[k] for s in samples]
-            if all(isinstance(v, np.ndarray) for v in vals) and len({v.shape for v in vals}) == 1:
-                out[k] = np.stack(vals)
-            elif all(isinstance(v, (int, float, np.number)) for v in vals):
-                out[k] = np.asarray(vals)
-            else:
-                out[k] = vals
-        if mode == "tensorflow":
-            import tensorflow as tf
-
-            out = {k: tf.convert_to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
-        return out
-
-    return collate_np
-
-
-# ---------------------------------------------------------------------------------------------
-# worker processes for Python transforms: batches travel as torch tensors in shared memory
-
-
-class _Packed:
-    """A ragged list of arrays packed into one tensor (one shared-memory segment per column)."""
-
-    def __init__(self, flat, shapes, dtype):
-        self.flat, self.shapes, self.dtype = flat, shapes, dtype
-
-
-def _to_shared(columns: dict):
-    import torch
-
-    out = {}
-    for k, v in columns.items():
-        if isinstance(v, np.ndarray):
-            out[k] = torch.from_numpy(v)
-        elif isinstance(v, list) and v and all(isinstance(a, np.ndarray) for a in v) and len({a.dtype for a in v}) == 1:
-            flat = np.concatenate([a.reshape(-1) for a in v])
-            out[k] = _Packed(torch.from_numpy(flat), [a.shape for a in v], v[0].dtype)
-        else:
-            out[k] = v
-    return out
-
-
-def _from_shared(columns: dict) -> dict:
-    import torch
-
-    out = {}
-    for k, v in columns.items():
-        if isinstance(v, torch.Tensor):
-            out[k] = v.numpy()
-        elif isinstance(v, _Packed):
-            flat = v.flat.numpy()
-            arrays, at = [], 0
-            for shape in v.shapes:
-                n = int(np.prod(shape))
-                arrays.append(flat[at:at + n].reshape(shape))
-                at += n
-            out[k] = arrays
-        else:
-            out[k] = v
-    return out
-
-
-def _worker_main(spec: dict, inbox, outbox) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    while True:
-        item = inbox.get()
-        if item is None:
-            return
-        number, indices, payload = item
-        try:
-            result = _finish_batch(spec, np.asarray(indices), _from_shared(payload))
-            outbox.put((number, "ok", result))
-        except BaseException as e:  # everything reaches the parent, with its traceback
-            index = getattr(e, "index", None)
-            outbox.put((number, "error", (index, "".join(traceback.format_exception(e)), f"{type(e).__name__}: {e}")))
-
-
-class _WorkerPool:
-    """num_workers processes (fork) that run Python transforms and collate_fn. Batch k goes to worker
-    k % n; results come back in order. Tensors travel through torch's shared-memory queues."""
-
-    def __init__(self, num_workers: int, spec: dict):
-        try:
-            import torch.multiprocessing as tmp
-        except ImportError:
-            raise ChuteError("num_workers > 0 needs torch (batches reach workers as shared-memory tensors)") from None
-        ctx = tmp.get_context("fork")
-        self.outbox = ctx.Queue()
-        self.inboxes = [ctx.Queue() for _ in range(num_workers)]
-        self.procs = [ctx.Process(target=_worker_main, args=(spec, q, self.outbox), daemon=True) for q in self.inboxes]
-        for p in self.procs:
-            p.start()
-        self.spec = spec
-        self._closed = False
-
-    def run(self, engine_batches, prefetch_factor: int):
-        n = len(self.procs)
-        inflight = max(1, prefetch_factor) * n
-        try:
-            yield from self._run(engine_batches, inflight, n)
-        except BaseException:
-            self.close()  # batches still in flight would answer the next run
-            raise
-
-    def _run(self, engine_batches, inflight: int, n: int):
-        import queue
-
-        results: dict[int, Any] = {}
-        sent = 0
-        want = 0
-        source = iter(engine_batches)
-        exhausted = False
-        while True:
-            while not exhausted and sent - want < inflight:
-                try:
-                    indices, columns = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                if len(indices) == 0:
-                    continue
-                self.inboxes[sent % n].put((sent, indices.tolist(), _to_shared(columns)))
-                sent += 1
-            if want >= sent and exhausted:
-                return
-            while want not in results:
-                try:
-                    number, status, payload = self.outbox.get(timeout=0.1)
-                except queue.Empty:
-                    dead = [p for p in self.procs if not p.is_alive()]
-                    if dead:
-                        raise ChuteError(f"a loader worker process died (exit code {dead[0].exitcode})") from None
-                    continue
-                if status == "error":
-                    index, tb, text = payload
-                    raise TransformError(index, None, f"{text}\n--- worker traceback ---\n{tb}")
-                results[number] = payload
-            yield results.pop(want)
-            want += 1
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for q in self.inboxes:
-            try:
-                q.put(None)
-            except Exception:
-                pass
-        for p in self.procs:
-            p.join(timeout=5)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
-        for q in self.inboxes + [self.outbox]:
-            q.close()
-            q.join_thread()

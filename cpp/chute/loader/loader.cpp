@@ -57,6 +57,8 @@ Loader::Loader(std::vector<LoaderTensor> tensors, std::vector<uint64_t> order, L
       out_dtype_.push_back(dt);
     }
   }
+  // Enough recycled batch buffers for the batches in flight and the ones the consumer still holds.
+  pool_ = std::make_shared<BufferPool>((opt_.prefetch_batches + 4) * tensors_.size());
   size_t threads = opt_.num_threads ? opt_.num_threads : std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
@@ -107,7 +109,7 @@ Loader::Slot& Loader::slot_locked(uint64_t b) {
     col.is_bytes = tensors_[c].mode == DecodeMode::Bytes || tensors_[c].tensor->meta().is_bytes_htype();
     if (col.fixed) {
       col.sample_shape = fixed_shape_[c];
-      col.buffer = std::make_shared<ByteVector>(rows * num_elements(col.sample_shape) * dtype_size(col.dtype));
+      col.buffer = pool_->acquire(rows * num_elements(col.sample_shape) * dtype_size(col.dtype));
     } else {
       col.samples.resize(rows);
       col.shapes.resize(rows);

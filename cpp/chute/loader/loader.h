@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "chute/core/buffer.h"
+#include "chute/core/buffer_pool.h"
 #include "chute/core/dtype.h"
 #include "chute/dataset/tensor.h"
 #include "chute/ops/image_ops.h"
@@ -115,6 +116,7 @@ class Loader {
   uint64_t delivered_ = 0;     // batches handed to the consumer
   bool stopping_ = false;
   std::atomic<uint64_t> skipped_total_{0};
+  std::shared_ptr<BufferPool> pool_;
   std::vector<std::thread> workers_;
   pid_t pid_;
 };
