@@ -108,9 +108,6 @@ class Dataset:
             raise AttributeError(f"dataset '{self.path}' has no tensor or group '{name}'") from None
 
     def __setattr__(self, name: str, value) -> None:
-        if name in ("info",):
-            object.__setattr__(self, name, value)
-            return
         raise AttributeError(f"cannot set attribute '{name}' of a dataset; use create_tensor and append")
 
     def __contains__(self, name: str) -> bool:
@@ -270,13 +267,15 @@ class Dataset:
         self._check_writable()
         if not isinstance(samples, dict):
             raise TypeError(f"extend() takes a dict of {{tensor: samples}}, got {type(samples).__name__}")
+        if not self._index.is_full:
+            raise ValueError("cannot append to a view of a dataset; append to the dataset itself")
         tensors = {}
         for k in samples:
             if not self._root.core.has_tensor(self._full(k)):
                 raise TensorDoesNotExistError(
                     f"tensor '{k}' does not exist in dataset '{self.path}' (tensors: {', '.join(self.tensors) or 'none'})"
                 )
-            tensors[k] = self[k] if self._index.is_full else Tensor(self, self._root.core.tensor(self._full(k)), k)
+            tensors[k] = self[k]
         if not skip_ok:
             missing = [t for t in self.tensors if t not in samples]
             if missing:

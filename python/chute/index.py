@@ -1,8 +1,6 @@
 """Index views: which rows of a dataset a view selects (an int, a slice or a list of ints)."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 
@@ -67,7 +65,3 @@ class Index:
 
     def __repr__(self) -> str:
         return f"Index({self._item!r})"
-
-
-def as_list(values: Sequence | np.ndarray) -> list:
-    return list(values)

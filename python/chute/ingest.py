@@ -8,6 +8,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from chute import _core
 from chute.api import empty
 from chute.dataset import Dataset
@@ -135,6 +137,7 @@ def ingest_classification(
             if shuffle:
                 rng.shuffle(items)
             img_core, lab_core = images._core, labels._core
+            label_arrays = [np.array([ci], dtype=np.uint32) for ci in range(len(classes))]
             target = images.sample_compression
             workers = max(1, num_workers) if num_workers else 2
             with ThreadPoolExecutor(workers) as pool:
@@ -159,7 +162,7 @@ def ingest_classification(
                         except (_core.DecodeError, _core.InvalidArgument) as e:
                             result.skipped.append((path, str(e)))
                             continue
-                        lab_core.append_array(_label(ci))
+                        lab_core.append_array(label_arrays[ci])
                         result.ingested += 1
     if bar is not None:
         bar.close()
@@ -167,15 +170,3 @@ def ingest_classification(
         print(result.text())
     object.__setattr__(ds, "ingest_summary", result)
     return ds
-
-
-_LABELS: dict[int, object] = {}
-
-
-def _label(ci: int):
-    import numpy as np
-
-    a = _LABELS.get(ci)
-    if a is None:
-        a = _LABELS[ci] = np.array([ci], dtype=np.uint32)
-    return a

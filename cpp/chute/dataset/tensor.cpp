@@ -156,6 +156,12 @@ uint64_t Tensor::chunk_bytes_on_disk() const {
   return total;
 }
 
+void Tensor::check_index_locked(uint64_t index) const {
+  if (index >= meta_.length())
+    throw InvalidArgument("index " + std::to_string(index) + " is out of range for tensor '" + name_ + "' of length " +
+                          std::to_string(meta_.length()));
+}
+
 std::string Tensor::chunk_key(uint64_t id) const { return key_ + "/chunks/" + chunk_name(id); }
 
 std::string Tensor::what(uint64_t index) const { return "tensor '" + name_ + "' sample " + std::to_string(index); }
@@ -203,9 +209,7 @@ bool Tensor::is_tiled(uint64_t index) const {
 
 bool Tensor::fetch(uint64_t index, std::string& bytes, Shape& shape) const {
   std::shared_lock lock(mu_);
-  if (index >= meta_.length())
-    throw InvalidArgument("index " + std::to_string(index) + " is out of range for tensor '" + name_ + "' of length " +
-                          std::to_string(meta_.length()));
+  check_index_locked(index);
   if (tiles_.find(index)) return false;
   auto loc = chunk_ids_.locate(index);
   uint64_t id = chunk_ids_.rows()[loc.first_row].first;
@@ -233,9 +237,7 @@ bool Tensor::fetch(uint64_t index, std::string& bytes, Shape& shape) const {
 
 Shape Tensor::shape(uint64_t index) const {
   std::shared_lock lock(mu_);
-  if (index >= meta_.length())
-    throw InvalidArgument("index " + std::to_string(index) + " is out of range for tensor '" + name_ + "' of length " +
-                          std::to_string(meta_.length()));
+  check_index_locked(index);
   if (const TileLayout* t = tiles_.find(index)) return t->sample_shape;
   auto loc = chunk_ids_.locate(index);
   return load_chunk(chunk_ids_.rows()[loc.first_row].first)->shape(loc.local_index);
@@ -243,9 +245,7 @@ Shape Tensor::shape(uint64_t index) const {
 
 std::string Tensor::stored_bytes(uint64_t index) const {
   std::shared_lock lock(mu_);
-  if (index >= meta_.length())
-    throw InvalidArgument("index " + std::to_string(index) + " is out of range for tensor '" + name_ + "' of length " +
-                          std::to_string(meta_.length()));
+  check_index_locked(index);
   if (tiles_.find(index)) throw InvalidArgument(what(index) + " is tiled; read it with numpy() instead of tobytes()");
   auto loc = chunk_ids_.locate(index);
   auto chunk = load_chunk(chunk_ids_.rows()[loc.first_row].first);
@@ -254,9 +254,7 @@ std::string Tensor::stored_bytes(uint64_t index) const {
 
 void Tensor::read_into(uint64_t index, const Shape& shape, uint8_t* out) const {
   std::shared_lock lock(mu_);
-  if (index >= meta_.length())
-    throw InvalidArgument("index " + std::to_string(index) + " is out of range for tensor '" + name_ + "' of length " +
-                          std::to_string(meta_.length()));
+  check_index_locked(index);
   if (const TileLayout* t = tiles_.find(index)) {
     decode_tiled(index, *t, out);
     return;

@@ -93,6 +93,7 @@ class Tensor {
 
  private:
   std::string chunk_key(uint64_t id) const;
+  void check_index_locked(uint64_t index) const;
   std::shared_ptr<const Chunk> load_chunk(uint64_t id) const;
   std::shared_ptr<const Chunk> load_chunk_index(uint64_t id) const;
   std::string what(uint64_t index) const;
