@@ -402,7 +402,8 @@ class _Run:
         if cfg["num_workers"] > 0 and self.needs_python:
             self.pool = dl._pool if (cfg["persistent_workers"] and dl._pool is not None) else None
             if self.pool is None:
-                self.pool = WorkerPool(cfg["num_workers"], self._worker_spec())
+                slot_bytes = per_batch + (1 << 20) if per_batch > 0 else 0
+                self.pool = WorkerPool(cfg["num_workers"], self._worker_spec(), slot_bytes, max(1, int(cfg["prefetch_factor"])))
                 if cfg["persistent_workers"]:
                     dl._pool = self.pool
         _LIVE_RUNS.add(self)

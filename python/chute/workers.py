@@ -13,11 +13,47 @@ from chute.errors import ChuteError, TransformError
 
 
 
-class _Packed:
-    """A ragged list of arrays packed into one tensor (one shared-memory segment per column)."""
+class _SlotRef:
+    """Where a column of a batch lies in a shared slot: offsets and shapes of its arrays."""
 
-    def __init__(self, flat, shapes, dtype):
-        self.flat, self.shapes, self.dtype = flat, shapes, dtype
+    def __init__(self, dtype, shapes, offsets, stacked: bool):
+        self.dtype, self.shapes, self.offsets, self.stacked = dtype, shapes, offsets, stacked
+
+
+def _pack(columns: dict, slot, capacity: int):
+    """Copies the batch's arrays into `slot` (a MAP_SHARED mapping the workers inherited) and returns
+    the metadata that replaces them; None when the batch does not fit (it then travels as torch
+    shared-memory tensors)."""
+    arrays = {k: ([v], True) if isinstance(v, np.ndarray) else (v, False) for k, v in columns.items()
+              if isinstance(v, np.ndarray) or (isinstance(v, list) and v and all(isinstance(a, np.ndarray) for a in v))}
+    total = sum(a.nbytes + 64 for vs, _ in arrays.values() for a in vs)
+    if total > capacity:
+        return None
+    out, at = dict(columns), 0
+    buf = np.frombuffer(slot, dtype=np.uint8, count=capacity)
+    for k, (vs, stacked) in arrays.items():
+        shapes, offsets = [], []
+        for a in vs:
+            at = (at + 63) // 64 * 64
+            n = a.nbytes
+            buf[at:at + n] = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+            shapes.append(a.shape)
+            offsets.append(at)
+            at += n
+        out[k] = _SlotRef(vs[0].dtype, shapes, offsets, stacked)
+    return out
+
+
+def _unpack(columns: dict, slot) -> dict:
+    out = {}
+    for k, v in columns.items():
+        if isinstance(v, _SlotRef):
+            arrays = [np.frombuffer(slot, dtype=v.dtype, count=int(np.prod(shape)), offset=off).reshape(shape)
+                      for shape, off in zip(v.shapes, v.offsets)]
+            out[k] = arrays[0] if v.stacked else arrays
+        else:
+            out[k] = v
+    return out
 
 
 def _to_shared(columns: dict):
@@ -27,9 +63,8 @@ def _to_shared(columns: dict):
     for k, v in columns.items():
         if isinstance(v, np.ndarray):
             out[k] = torch.from_numpy(v)
-        elif isinstance(v, list) and v and all(isinstance(a, np.ndarray) for a in v) and len({a.dtype for a in v}) == 1:
-            flat = np.concatenate([a.reshape(-1) for a in v])
-            out[k] = _Packed(torch.from_numpy(flat), [a.shape for a in v], v[0].dtype)
+        elif isinstance(v, list) and v and all(isinstance(a, np.ndarray) for a in v):
+            out[k] = [torch.from_numpy(a) for a in v]
         else:
             out[k] = v
     return out
@@ -42,20 +77,14 @@ def _from_shared(columns: dict) -> dict:
     for k, v in columns.items():
         if isinstance(v, torch.Tensor):
             out[k] = v.numpy()
-        elif isinstance(v, _Packed):
-            flat = v.flat.numpy()
-            arrays, at = [], 0
-            for shape in v.shapes:
-                n = int(np.prod(shape))
-                arrays.append(flat[at:at + n].reshape(shape))
-                at += n
-            out[k] = arrays
+        elif isinstance(v, list) and v and isinstance(v[0], torch.Tensor):
+            out[k] = [t.numpy() for t in v]
         else:
             out[k] = v
     return out
 
 
-def _worker_main(spec: dict, inbox, outbox) -> None:
+def _worker_main(spec: dict, inbox, outbox, slots) -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -63,9 +92,10 @@ def _worker_main(spec: dict, inbox, outbox) -> None:
         item = inbox.get()
         if item is None:
             return
-        number, indices, payload = item
+        number, indices, slot, payload = item
         try:
-            result = finish_batch(spec, np.asarray(indices), _from_shared(payload))
+            columns = _unpack(payload, slots[slot]) if slot is not None else _from_shared(payload)
+            result = finish_batch(spec, np.asarray(indices), columns)
             outbox.put((number, "ok", result))
         except BaseException as e:  # everything reaches the parent, with its traceback
             index = getattr(e, "index", None)
@@ -74,17 +104,23 @@ def _worker_main(spec: dict, inbox, outbox) -> None:
 
 class WorkerPool:
     """num_workers processes (fork) that run Python transforms and collate_fn. Batch k goes to worker
-    k % n; results come back in order. Tensors travel through torch's shared-memory queues."""
+    k % n; results come back in order. Engine batches are copied into shared slots (anonymous
+    MAP_SHARED mappings made before the fork, reused for every batch: no files, no page faults after
+    the first use); results come back through torch's shared-memory queues."""
 
-    def __init__(self, num_workers: int, spec: dict):
+    def __init__(self, num_workers: int, spec: dict, slot_bytes: int = 0, slots_per_worker: int = 2):
         try:
             import torch.multiprocessing as tmp
         except ImportError:
             raise ChuteError("num_workers > 0 needs torch (batches reach workers as shared-memory tensors)") from None
+        import mmap
+
         ctx = tmp.get_context("fork")
+        self.slot_bytes = slot_bytes
+        self.slots = [mmap.mmap(-1, slot_bytes) for _ in range(num_workers * slots_per_worker)] if slot_bytes else []
         self.outbox = ctx.Queue()
         self.inboxes = [ctx.Queue() for _ in range(num_workers)]
-        self.procs = [ctx.Process(target=_worker_main, args=(spec, q, self.outbox), daemon=True) for q in self.inboxes]
+        self.procs = [ctx.Process(target=_worker_main, args=(spec, q, self.outbox, self.slots), daemon=True) for q in self.inboxes]
         for p in self.procs:
             p.start()
         self.spec = spec
@@ -116,7 +152,14 @@ class WorkerPool:
                     break
                 if len(indices) == 0:
                     continue
-                self.inboxes[sent % n].put((sent, indices.tolist(), _to_shared(columns)))
+                # Slot reuse is safe: at most len(slots) batches are in flight, and a batch's result
+                # (never a view of its slot: it crossed a process boundary) has arrived before its
+                # slot comes round again.
+                slot = sent % len(self.slots) if self.slots else None
+                packed = _pack(columns, self.slots[slot], self.slot_bytes) if slot is not None else None
+                if packed is None:
+                    slot, packed = None, _to_shared(columns)
+                self.inboxes[sent % n].put((sent, indices.tolist(), slot, packed))
                 sent += 1
             if want >= sent and exhausted:
                 return
@@ -152,3 +195,6 @@ class WorkerPool:
         for q in self.inboxes + [self.outbox]:
             q.close()
             q.join_thread()
+        for m in self.slots:
+            m.close()
+        self.slots = []
