@@ -180,8 +180,10 @@ def test_views_and_sample_by(image_ds):
     assert set(drawn.tolist()) <= {3, 7} and len(drawn) == 50
     perm = next(iter(image_ds.dataloader().sample_by(w, replace=False).batch(40).numpy(tensors=["labels"])))["index"]
     assert sorted(perm.tolist()) == list(range(40)) and set(perm[:2].tolist()) == {3, 7}
-    with pytest.raises(chute.ChuteError, match="TQL"):
-        list(image_ds.dataloader().query("select * where labels == 1").numpy())
+    q = image_ds.dataloader().query("select * where labels == 1").query("SELECT * WHERE row_number() % 2 == 0")
+    assert np.concatenate([b["index"] for b in q.batch(4).numpy(tensors=["labels"])]).tolist() == [10, 12, 14, 16, 18]
+    with pytest.raises(chute.QueryError, match="unknown tensor 'nope'"):
+        list(image_ds.dataloader().query("select * where nope == 1").numpy())
 
 
 def test_distributed_ranks_get_equal_padded_shares(image_ds, monkeypatch):

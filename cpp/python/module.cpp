@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "chute/dataset/dataset.h"
 #include "chute/loader/loader.h"
 #include "chute/loader/plan.h"
+#include "chute/query/query.h"
 
 namespace py = pybind11;
 using namespace chute;
@@ -28,6 +30,7 @@ PyObject* g_format_error = nullptr;
 PyObject* g_decode_error = nullptr;
 PyObject* g_invalid_argument = nullptr;
 PyObject* g_key_error = nullptr;
+PyObject* g_query_error = nullptr;
 
 PyObject* make_exception(py::module_& m, const char* name, std::vector<PyObject*> bases, const char* doc) {
   py::tuple t(bases.size());
@@ -37,6 +40,14 @@ PyObject* make_exception(py::module_& m, const char* name, std::vector<PyObject*
   if (!cls) throw py::error_already_set();
   m.add_object(name, py::reinterpret_borrow<py::object>(cls));
   return cls;
+}
+
+// Engine messages may quote user bytes that are not valid UTF-8 (a query, a file name): never let
+// that turn into a second error while raising the first.
+void set_error(PyObject* cls, const char* what) {
+  PyObject* msg = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "replace");
+  PyErr_SetObject(cls, msg);
+  Py_XDECREF(msg);
 }
 
 DType dtype_of(const py::array& a) {
@@ -180,22 +191,31 @@ PYBIND11_MODULE(_core, m) {
   g_decode_error = make_exception(m, "DecodeError", {g_chute_error, PyExc_ValueError}, "A sample could not be decoded.");
   g_invalid_argument = make_exception(m, "InvalidArgument", {g_chute_error, PyExc_ValueError}, "An argument was rejected.");
   g_key_error = make_exception(m, "TensorDoesNotExistError", {g_chute_error, PyExc_KeyError}, "No tensor of that name.");
+  g_query_error = make_exception(m, "QueryError", {g_chute_error, PyExc_ValueError},
+                                 "A TQL query that does not parse or cannot run; .line and .column say where.");
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const chute::QueryError& e) {
+      py::str text = py::reinterpret_steal<py::str>(
+          PyUnicode_DecodeUTF8(e.what(), static_cast<Py_ssize_t>(std::strlen(e.what())), "replace"));
+      py::object exc = py::reinterpret_borrow<py::object>(g_query_error)(text);
+      exc.attr("line") = e.line();
+      exc.attr("column") = e.column();
+      PyErr_SetObject(g_query_error, exc.ptr());
     } catch (const chute::IoError& e) {
-      PyErr_SetString(g_io_error, e.what());
+      set_error(g_io_error, e.what());
     } catch (const chute::FormatError& e) {
-      PyErr_SetString(g_format_error, e.what());
+      set_error(g_format_error, e.what());
     } catch (const chute::DecodeError& e) {
-      PyErr_SetString(g_decode_error, e.what());
+      set_error(g_decode_error, e.what());
     } catch (const chute::InvalidArgument& e) {
-      PyErr_SetString(g_invalid_argument, e.what());
+      set_error(g_invalid_argument, e.what());
     } catch (const chute::KeyError& e) {
-      PyErr_SetString(g_key_error, e.what());
+      set_error(g_key_error, e.what());
     } catch (const chute::Error& e) {
-      PyErr_SetString(g_chute_error, e.what());
+      set_error(g_chute_error, e.what());
     }
   });
 
@@ -293,6 +313,15 @@ PYBIND11_MODULE(_core, m) {
                                     nlohmann::json::parse(meta_extra), nlohmann::json::parse(info));
            })
       .def("create_group", &Dataset::create_group)
+      .def("query", [](const Dataset& d, const std::string& tql, const std::vector<uint64_t>& rows, uint64_t seed) {
+        std::vector<uint64_t> out;
+        {
+          py::gil_scoped_release release;
+          out = run_query(d, tql, rows, seed);
+        }
+        return py::array_t<uint64_t>(static_cast<py::ssize_t>(out.size()), out.data());
+      }, py::arg("tql"), py::arg("rows"), py::arg("seed"),
+      "The rows (of `rows`) a TQL query selects, in result order.")
       .def("flush", &Dataset::flush, py::call_guard<py::gil_scoped_release>());
 
   m.def("plan_order",
@@ -370,6 +399,8 @@ PYBIND11_MODULE(_core, m) {
         for (auto& s : batch.skipped) skipped.append(py::str(s));
         return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(rows), batch.indices.data()), out, skipped);
       }, py::arg("names"));
+
+  m.def("tql_functions", &tql_functions);
 
   m.def("image_shape", [](const py::bytes& b, const std::string& compression) {
     std::string_view v = b;

@@ -14,6 +14,7 @@ from chute.errors import (
     DynamicTensorNumpyError,
     FormatError,
     InvalidTensorNameError,
+    QueryError,
     ReadOnlyModeError,
     SampleAppendError,
     TensorAlreadyExistsError,
@@ -31,7 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ChuteError", "DataLoader", "Dataset", "DatasetAlreadyExistsError", "DatasetNotFoundError", "DecodeError",
-    "DynamicTensorNumpyError", "FormatError", "InvalidTensorNameError", "ReadOnlyModeError", "Sample",
+    "DynamicTensorNumpyError", "FormatError", "InvalidTensorNameError", "QueryError", "ReadOnlyModeError", "Sample",
     "SampleAppendError", "Tensor", "TensorAlreadyExistsError", "TensorDoesNotExistError",
     "TensorDtypeMismatchError", "TensorInvalidSampleShapeError", "TransformError", "dataset", "delete",
     "empty", "exists", "ingest_classification", "like", "load", "ops", "random", "read",

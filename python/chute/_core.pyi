@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DecodeError', 'FormatError', 'InvalidArgument', 'IoError', 'Loader', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape', 'plan_order']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DecodeError', 'FormatError', 'InvalidArgument', 'IoError', 'Loader', 'QueryError', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape', 'plan_order', 'tql_functions']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -30,6 +30,10 @@ class InvalidArgument(ChuteError, ValueError):
 class TensorDoesNotExistError(ChuteError, KeyError):
     """
     No tensor of that name.
+    """
+class QueryError(ChuteError, ValueError):
+    """
+    A TQL query that does not parse or cannot run; .line and .column say where.
     """
 class Tensor:
     def append_array(self, arg0: numpy.ndarray) -> None:
@@ -112,6 +116,10 @@ class Dataset:
         ...
     def info_json(self) -> str:
         ...
+    def query(self, tql: str, rows: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint64]:
+        """
+        The rows (of `rows`) a TQL query selects, in result order.
+        """
     def set_info_json(self, arg0: str) -> None:
         ...
     def tensor(self, arg0: str) -> Tensor:
@@ -156,3 +164,5 @@ def plan_order(rows: collections.abc.Sequence[typing.SupportsInt | typing.Suppor
     """
     This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), after `consumed` global samples, and the global order's length.
     """
+def tql_functions() -> list[str]:
+    ...

@@ -327,6 +327,43 @@ class Dataset:
         print(text, file=file)
         return text
 
+    # ---- queries and sampling ----
+    @property
+    def sample_indices(self) -> list[int]:
+        """The dataset rows this view selects, in order."""
+        if self._index.is_full:
+            return list(range(len(self)))
+        return [int(i) for i in self._index.indices(self._max_len())]
+
+    def _rows(self) -> np.ndarray:
+        return np.asarray(self.sample_indices, dtype=np.uint64)
+
+    def query(self, query_string: str, seed: int | None = None) -> "Dataset":
+        """A view of the rows a TQL query selects (in ORDER BY order when it has one), evaluated in
+        the engine. `SELECT *` is the only projection a view keeps: every tensor stays reachable."""
+        from chute import random as chute_random
+
+        if not isinstance(query_string, str):
+            raise TypeError("query takes a TQL string")
+        rows = self._root.core.query(query_string, self._rows().tolist(), chute_random.resolve(seed))
+        return Dataset(self._root, self._group, Index(rows.astype(np.int64)))
+
+    def sample_by(self, weights, replace: bool = True, size: int | None = None, seed: int | None = None) -> "Dataset":
+        """A view of rows drawn by weight: a TQL expression (per-row weight, or max_weight(...) /
+        sum_weight(...)), or a list / tuple / 1-D array with one weight per row."""
+        from chute import random as chute_random
+        from chute.loader import draw_weighted
+
+        s = chute_random.resolve(seed)
+        rows = self._rows()
+        if isinstance(weights, str):
+            limit = f" LIMIT {int(size)}" if size is not None else ""
+            q = f"SELECT * SAMPLE BY {weights} REPLACE {'TRUE' if replace else 'FALSE'}{limit}"
+            picked = self._root.core.query(q, rows.tolist(), s)
+        else:
+            picked = draw_weighted(rows, weights, replace, size, s, 0)
+        return Dataset(self._root, self._group, Index(np.asarray(picked).astype(np.int64)))
+
     # ---- loading ----
     def dataloader(self, ignore_errors: bool = False, verbose: bool = False):
         """Deep Lake 3's loader builder: .batch().shuffle().transform().query().sample_by() then

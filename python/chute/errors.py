@@ -7,6 +7,7 @@ from chute._core import (  # noqa: F401  (re-exported)
     FormatError,
     InvalidArgument,
     IoError,
+    QueryError,
     TensorDoesNotExistError,
 )
 

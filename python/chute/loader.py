@@ -21,7 +21,6 @@ import numpy as np
 from chute import _core
 from chute import random as chute_random
 from chute.collate import finish_batch
-from chute.errors import ChuteError
 from chute.ops import Op
 from chute.workers import WorkerPool
 
@@ -42,10 +41,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class QueryNotAvailableError(ChuteError, NotImplementedError):
-    """TQL evaluation is not in this build."""
 
 
 class DataLoader:
@@ -219,10 +214,14 @@ class DataLoader:
                 raise ValueError("cannot make a loader over a single sample; use ds[i:i+1]")
         for step in self._cfg["plan_steps"]:
             if step[0] == "query":
-                raise QueryNotAvailableError(
-                    f"TQL query {step[1]!r}: chute does not evaluate TQL yet (it comes with the TQL engine); "
-                    "select rows with a view instead, e.g. ds[indices].dataloader()")
-            rows = _weighted_draw(rows, step[1], step[2], step[3], self._seed(), epoch)
+                # each query filters the current plan (rows keep the order the query gives them)
+                rows = ds._root.core.query(step[1], rows.tolist(), self._seed()).astype(np.uint64)
+            elif isinstance(step[1], str):
+                size = f" LIMIT {int(step[3])}" if step[3] is not None else ""
+                q = f"SELECT * SAMPLE BY {step[1]} REPLACE {'TRUE' if step[2] else 'FALSE'}{size}"
+                rows = ds._root.core.query(q, rows.tolist(), self._seed() + epoch).astype(np.uint64)
+            else:
+                rows = draw_weighted(rows, step[1], step[2], step[3], self._seed(), epoch)
         return rows
 
     def _plan(self, epoch: int, consumed: int):
@@ -318,11 +317,11 @@ _ALREADY = {
 }
 
 
-def _weighted_draw(rows: np.ndarray, weights, replace: bool, size, seed: int, epoch: int) -> np.ndarray:
-    if isinstance(weights, str):
-        raise QueryNotAvailableError(
-            f"sample_by({weights!r}): TQL weight expressions are not evaluated yet; pass a list or array of weights")
+def draw_weighted(rows: np.ndarray, weights, replace: bool, size, seed: int, epoch: int) -> np.ndarray:
+    """Rows drawn by explicit weights (one per row), deterministic for (seed, epoch)."""
     w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError("sample_by weights must be a 1-D list of finite, non-negative numbers")
     if len(w) != len(rows):
         raise ValueError(f"sample_by has {len(w)} weights for {len(rows)} rows")
     n = len(rows) if size is None else int(size)

@@ -41,6 +41,17 @@ class KeyError : public Error {
   using Error::Error;
 };
 
+/// A TQL query that does not parse or cannot be evaluated; line and column are 1-based (0: unknown).
+class QueryError : public Error {
+ public:
+  QueryError(const std::string& msg, int line = 0, int column = 0) : Error(msg), line_(line), column_(column) {}
+  int line() const { return line_; }
+  int column() const { return column_; }
+
+ private:
+  int line_, column_;
+};
+
 namespace detail {
 [[noreturn]] void fail_check(const char* file, int line, const char* cond, const std::string& msg);
 }  // namespace detail

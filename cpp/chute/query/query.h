@@ -1,0 +1,21 @@
+#pragma once
+// TQL evaluation over a dataset: WHERE, ORDER BY, LIMIT/OFFSET, UNION/INTERSECT/EXCEPT and
+// SAMPLE BY, with Deep Lake's functions. Values come from chunk data (shape() from chunk headers,
+// so image pixels are never decoded unless the query reads them).
+// Thread-safety: run_query reads the dataset through Tensor's shared locks.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace chute {
+
+class Dataset;
+
+/// The dataset rows (a subset of `rows`, which the query sees as the table, in their order) the
+/// query selects, in result order. `seed` drives random() and SAMPLE BY. Throws QueryError.
+std::vector<uint64_t> run_query(const Dataset& ds, const std::string& tql, const std::vector<uint64_t>& rows, uint64_t seed);
+
+/// The names of the functions TQL knows, for error messages and docs.
+const std::vector<std::string>& tql_functions();
+
+}  // namespace chute

@@ -1,0 +1,147 @@
+"""TQL in the engine: semantics, errors, a parser fuzz, and weighted sampling statistics."""
+import fnmatch
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import chute
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory):
+    ds = chute.empty(str(tmp_path_factory.mktemp("tql") / "ds"))
+    ds.create_tensor("labels", htype="class_label", class_names=["cat", "dog", "bird"])
+    ds.create_tensor("text", htype="text")
+    ds.create_tensor("num", dtype="int32")
+    ds.create_tensor("boxes", htype="bbox")
+    ds.create_tensor("js", htype="json")
+    ds.create_tensor("emb", htype="embedding")
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    words = ["a red cat", "blue dog", "bird", "bled", "rd"]
+    with ds:
+        for i in range(30):
+            ds.append({"labels": i % 3, "text": words[i % 5], "num": np.array([i], np.int32),
+                       "boxes": np.full((i % 3, 4), i, np.float32), "js": {"w": i, "tag": "x" if i % 2 else "y"},
+                       "emb": np.array([i, 1, 0, -i], np.float32), "images": np.zeros((4 + i % 4, 5, 3), np.uint8)})
+    return chute.load(ds.path, read_only=True)
+
+
+def rows(ds, q, **kw):
+    return ds.query(q, **kw).sample_indices
+
+
+def test_filters_by_class_name_number_and_text(ds):
+    assert rows(ds, "SELECT * WHERE labels == 'dog'") == list(range(1, 30, 3))
+    assert rows(ds, "select * where labels = 2 and num >= 20") == [20, 23, 26, 29]
+    assert rows(ds, "SELECT * WHERE text == 'bird' OR NOT num < 28") == [2, 7, 12, 17, 22, 27, 28, 29]
+    assert rows(ds, "SELECT * WHERE num IN (3, 5, 99) OR num BETWEEN 10 AND 11") == [3, 5, 10, 11]
+    assert rows(ds, "SELECT * WHERE num NOT BETWEEN 1 AND 28") == [0, 29]
+    assert rows(ds, "SELECT * WHERE (num + 1) * 2 % 7 == 0") == [i for i in range(30) if (i + 1) * 2 % 7 == 0]
+
+
+def test_functions_arrays_and_json(ds):
+    assert rows(ds, "SELECT * WHERE shape(boxes)[0] == 2") == list(range(2, 30, 3))
+    assert rows(ds, "SELECT * WHERE shape(images)[0] == 7") == list(range(3, 30, 4))  # from chunk headers
+    assert rows(ds, "SELECT * WHERE any(boxes[:, 3] > 25)") == [26, 28, 29]
+    assert rows(ds, "SELECT * WHERE all(boxes[:, 0] > 25)") == [i for i in range(30) if i % 3 == 0 or i > 25]
+    assert rows(ds, "SELECT * WHERE all_strict(boxes[:, 0] > 25)") == [26, 28, 29]
+    assert rows(ds, "SELECT * WHERE js['w'] > 26 AND js['tag'] == 'x'") == [27, 29]
+    assert rows(ds, "SELECT * WHERE emb[0] == 4") == [4]
+    assert rows(ds, "SELECT * WHERE sum(emb) == 1 AND amax(emb) >= 28") == [28, 29]
+    assert rows(ds, "SELECT * WHERE abs(emb[3]) < 2 OR sqrt(num) == 5") == [0, 1, 25]
+
+
+def test_order_limit_offset_and_vector_search(ds):
+    assert rows(ds, "SELECT * WHERE labels == 0 ORDER BY num DESC LIMIT 3") == [27, 24, 21]
+    assert rows(ds, "SELECT * ORDER BY num LIMIT 10 PERCENT") == [0, 1, 2]
+    assert rows(ds, "SELECT * ORDER BY num DESC LIMIT 2 OFFSET 1") == [28, 27]
+    assert rows(ds, "SELECT * ORDER BY l2_norm(emb - ARRAY[7, 1, 0, -7]) LIMIT 3")[0] == 7
+    assert rows(ds, "SELECT * ORDER BY cosine_similarity(emb, ARRAY[0, 1, 0, 0]) DESC LIMIT 1") == [0]
+    assert rows(ds, "SELECT * ORDER BY dot(emb, ARRAY[1, 0, 0, 0]) DESC LIMIT 2") == [29, 28]
+    assert rows(ds, "SELECT * ORDER BY js['tag'] LIMIT 2") == [1, 3]  # ties keep row order
+
+
+def test_set_operations(ds):
+    assert rows(ds, "(SELECT * WHERE num < 5) UNION (SELECT * WHERE num > 26)") == [0, 1, 2, 3, 4, 27, 28, 29]
+    assert rows(ds, "(SELECT * WHERE num < 10) INTERSECT (SELECT * WHERE labels == 1)") == [1, 4, 7]
+    assert rows(ds, "(SELECT * WHERE num < 6) EXCEPT (SELECT * WHERE labels == 0)") == [1, 2, 4, 5]
+
+
+def test_contains_with_deeplake3_wildcards(ds):
+    texts = ds.text.data()["value"]
+    for pattern in ("red", "r*d", "bl?e", "b*d", "?d"):
+        want = [i for i, t in enumerate(texts) if fnmatch.fnmatchcase(t, f"*{pattern}*")]
+        assert rows(ds, f"SELECT * WHERE contains(text, '{pattern}')") == want, pattern
+
+
+def test_query_on_a_view_and_in_the_loader(ds):
+    view = ds[10:20].query("SELECT * WHERE labels == 0")
+    assert view.sample_indices == [12, 15, 18]
+    assert view.num.numpy().ravel().tolist() == [12, 15, 18]
+    dl = ds.dataloader().query("SELECT * WHERE labels == 1").query("SELECT * WHERE num > 20").batch(10)
+    assert next(iter(dl.numpy(tensors=["num"])))["index"].tolist() == [22, 25, 28]
+
+
+def test_errors_name_the_problem(ds):
+    with pytest.raises(chute.QueryError) as e:
+        ds.query("SELECT * WHERE labels == ")
+    assert (e.value.line, e.value.column) == (1, 26) and "^" in str(e.value)
+    with pytest.raises(chute.QueryError) as e:
+        ds.query("SELECT *\nWHERE num >> 3")
+    assert e.value.line == 2
+    with pytest.raises(chute.QueryError, match="unknown tensor 'nope'.*labels"):
+        ds.query("SELECT * WHERE nope == 1")
+    with pytest.raises(chute.QueryError, match="type mismatch"):
+        ds.query("SELECT * WHERE text > 3")
+    with pytest.raises(chute.QueryError, match="unknown function 'frob'.*cosine_similarity"):
+        ds.query("SELECT * WHERE frob(num) > 1")
+    with pytest.raises(ValueError):  # QueryError is a ValueError for ordinary except clauses
+        ds.query("SELEC *")
+
+
+TOKENS = ["SELECT", "*", "WHERE", "labels", "num", "text", "==", "=", "!=", "<", ">=", "AND", "OR", "NOT", "IN", "(",
+          ")", ",", "BETWEEN", "ORDER", "BY", "DESC", "LIMIT", "OFFSET", "PERCENT", "UNION", "3", "'cat'", "[", "]", ":",
+          "shape", "contains", "ARRAY", "SAMPLE", "max_weight", "+", "-", "%", "'", '"', "js", "1e", ".5", "\n"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.lists(st.sampled_from(TOKENS), max_size=14).map(" ".join), st.text(max_size=40)))
+def test_the_parser_never_crashes(ds, text):
+    try:
+        ds.query(text)
+    except chute.QueryError:
+        pass
+
+
+def test_sample_by_frequencies_match_the_weights(ds):
+    # with replacement: labels weights 1:4:0 -> dog rows 80% , cat 20%, bird never
+    n = 6000
+    picked = np.array(ds.sample_by("max_weight(labels == 0: 1, labels == 1: 4)", size=n, seed=3).sample_indices)
+    lab = np.array(picked) % 3
+    counts = np.array([(lab == 0).sum(), (lab == 1).sum()])
+    assert (lab == 2).sum() == 0
+    assert stats.chisquare(counts, n * np.array([0.2, 0.8])).pvalue > 0.001
+    # sum_weight adds the weights of every true condition
+    picked = np.array(ds.sample_by("sum_weight(num < 15: 1, labels == 0: 2)", size=n, seed=4).sample_indices)
+    w = np.array([(i < 15) * 1 + (i % 3 == 0) * 2 for i in range(30)], float)
+    observed = np.bincount(picked, minlength=30)
+    mask = w > 0
+    assert observed[~mask].sum() == 0
+    assert stats.chisquare(observed[mask], n * w[mask] / w.sum()).pvalue > 0.001
+    # without replacement: the first draws favour heavy rows; zero weights come last; a permutation
+    firsts = []
+    for s in range(400):
+        perm = ds.sample_by("max_weight(num < 3: 9, num >= 3 AND num < 6: 1)", replace=False, seed=s).sample_indices
+        assert sorted(perm) == list(range(30)) and set(perm[6:]) == set(range(6, 30))
+        firsts.append(perm[0])
+    heavy = sum(f < 3 for f in firsts)
+    assert stats.binomtest(heavy, 400, 27 / 30).pvalue > 0.001
+    # explicit weights and determinism for a seed
+    w = np.zeros(30)
+    w[[5, 9]] = [1, 3]
+    a = ds.sample_by(w, size=4000, seed=8).sample_indices
+    assert a == ds.sample_by(w, size=4000, seed=8).sample_indices
+    assert stats.chisquare([a.count(5), a.count(9)], [1000, 3000]).pvalue > 0.001
