@@ -343,16 +343,21 @@ class Evaluator {
   }
 
   // Maps a class name to its label index when one side is a class_label value.
-  static void resolve_names(Value& a, Value& b) {
+  static void resolve_names(const Expr& e, Value& a, Value& b) {
     if (a.names && b.kind == Value::Kind::Str) {
       auto it = std::find(a.names->begin(), a.names->end(), b.str);
-      b = Value::number(it == a.names->end() ? -1 : static_cast<double>(it - a.names->begin()));
+      if (it == a.names->end()) {
+        std::string known;
+        for (const auto& n : *a.names) known += (known.empty() ? "" : ", ") + n;
+        fail(e, "'" + b.str + "' is not a class name (class_names: " + known + ")");
+      }
+      b = Value::number(static_cast<double>(it - a.names->begin()));
     }
   }
 
   Value compare(const Expr& e, const std::string& op, Value a, Value b) {
-    resolve_names(a, b);
-    resolve_names(b, a);
+    resolve_names(e, a, b);
+    resolve_names(e, b, a);
     a = scalar(e, a);
     b = scalar(e, b);
     auto cmp = [&](double x, double y) {
@@ -558,8 +563,22 @@ class Evaluator {
     }
     if (f == "logical_and" || f == "logical_or") {
       arity(2);
-      bool x = truth(e, eval(*e.args[0], p)), y = truth(e, eval(*e.args[1], p));
-      return Value::number(f == "logical_and" ? (x && y) : (x || y));
+      Value a = scalar(e, eval(*e.args[0], p)), b = scalar(e, eval(*e.args[1], p));
+      bool is_and = f == "logical_and";
+      if (a.kind == Value::Kind::Arr || b.kind == Value::Kind::Arr) {  // elementwise, as numpy's
+        const Value& arr = a.kind == Value::Kind::Arr ? a : b;
+        if (a.kind == Value::Kind::Arr && b.kind == Value::Kind::Arr && a.arr.size() != b.arr.size())
+          fail(e, f + "() needs arrays of the same size");
+        std::vector<double> out(arr.arr.size());
+        for (size_t i = 0; i < out.size(); ++i) {
+          bool x = (a.kind == Value::Kind::Arr ? a.arr[i] : a.num) != 0;
+          bool y = (b.kind == Value::Kind::Arr ? b.arr[i] : b.num) != 0;
+          out[i] = is_and ? (x && y) : (x || y);
+        }
+        return Value::array(std::move(out), arr.shape);
+      }
+      bool x = truth(e, a), y = truth(e, b);
+      return Value::number(is_and ? (x && y) : (x || y));
     }
     if (f == "abs" || f == "sqrt") {
       arity(1);
@@ -573,14 +592,18 @@ class Evaluator {
       if (v.kind == Value::Kind::Null) return v;
       fail(e, f + "() takes numbers");
     }
-    if (f == "sum" || f == "avg" || f == "amin" || f == "amax" || f == "l1_norm" || f == "l2_norm" || f == "linf_norm") {
+    if (f == "sum" || f == "avg" || f == "amin" || f == "amax" || f == "prod" || f == "l1_norm" || f == "l2_norm" ||
+        f == "linf_norm") {
       arity(1);
       Value v = eval(*e.args[0], p);
       if (v.kind == Value::Kind::Null) return v;
       std::vector<double> a = numbers(*e.args[0], v);
-      if (a.empty()) return f == "sum" || f.find("norm") != std::string::npos ? Value::number(0) : Value();
+      if (a.empty()) return Value::number(f == "prod" ? 1 : 0);  // Deep Lake's reductions of nothing
       double r = 0;
-      if (f == "sum" || f == "avg") {
+      if (f == "prod") {
+        r = 1;
+        for (double x : a) r *= x;
+      } else if (f == "sum" || f == "avg") {
         for (double x : a) r += x;
         if (f == "avg") r /= static_cast<double>(a.size());
       } else if (f == "amin") {
@@ -630,7 +653,7 @@ class Evaluator {
 const std::vector<std::string>& tql_functions() {
   static const std::vector<std::string> names = {
       "abs", "all", "all_strict", "amax", "amin", "any", "avg", "contains", "cosine_similarity", "dot", "l1_norm", "l2_norm",
-      "linf_norm", "logical_and", "logical_or", "random", "row_number", "shape", "sqrt", "sum"};
+      "linf_norm", "logical_and", "logical_or", "prod", "random", "row_number", "shape", "sqrt", "sum"};
   return names;
 }
 
