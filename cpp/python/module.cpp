@@ -277,6 +277,17 @@ PYBIND11_MODULE(_core, m) {
         py::gil_scoped_release release;
         t.append_array(data, nbytes, shape, dt);
       })
+      .def("append_many", [](Tensor& t, const py::array& a) {
+        py::array c = py::array::ensure(a, py::array::c_style);
+        if (!c || c.ndim() < 1) throw InvalidArgument("tensor '" + t.name() + "': append_many takes an array of samples");
+        DType dt = dtype_of(c);
+        Shape shape = shape_of(c);
+        size_t n = shape.front();
+        Shape sample(shape.begin() + 1, shape.end());
+        const uint8_t* data = static_cast<const uint8_t*>(c.data());
+        py::gil_scoped_release release;
+        t.append_many(data, n, sample, dt);
+      }, "Appends a[0], a[1], ... as samples (one shape, one dtype).")
       .def("append_compressed", [](Tensor& t, const py::bytes& b, const std::string& compression) {
         std::string_view v = b;
         Compression c = compression_from_name(compression);

@@ -251,10 +251,39 @@ class Tensor:
         self._check_writable()
         if not self._index.is_full:
             raise ValueError(f"cannot append to a view of tensor '{self.key}'")
+        if self._extend_array(samples):
+            self._ds._after_write()
+            return
         converted = [self._convert(s, k) for k, s in enumerate(samples)]
         for k, c in enumerate(converted):
             self._write(c, k)
         self._ds._after_write()
+
+    def _extend_array(self, samples) -> bool:
+        """Bulk path: a numeric ndarray of same-shape samples goes to the engine in one call.
+        The first sample runs through the ordinary checks; the rest share its shape and dtype."""
+        if not isinstance(samples, np.ndarray) or samples.ndim == 0 or len(samples) == 0:
+            return False
+        if samples.dtype.kind not in "biuf" or self._core.is_bytes_htype or self.sample_compression is not None:
+            return False
+        if self.htype.startswith("image"):
+            return False
+        if self.htype == "class_label":
+            if samples.ndim == 1:
+                samples = samples[:, None]
+            if samples.dtype.kind == "f" or (samples.dtype.kind == "i" and samples.size and samples.min() < 0):
+                return False  # the per-sample path gives the precise error
+        kind, first = self._convert(samples[0], 0)
+        if kind != "array":
+            return False
+        arr = self._as_array(samples)
+        if arr.shape[1:] != first.shape:
+            return False
+        try:
+            self._core.append_many(np.ascontiguousarray(arr))
+        except _core.InvalidArgument as e:
+            raise SampleAppendError(self.key, str(e)) from None
+        return True
 
     def _class_index(self, names: list, label: str, new: list) -> int:
         if label in names:

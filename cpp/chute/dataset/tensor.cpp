@@ -362,6 +362,29 @@ void Tensor::append_array(const uint8_t* data, size_t nbytes, const Shape& shape
   update_links(shape);
 }
 
+void Tensor::append_many(const uint8_t* data, size_t n, const Shape& sample_shape, DType dtype) {
+  size_t per = num_elements(sample_shape) * dtype_size(dtype);
+  int64_t threshold = meta_.tiling_threshold();
+  bool simple = links_.empty() && meta_.sample_compression() == Compression::None &&
+                !(threshold > 0 && per > static_cast<uint64_t>(threshold));
+  if (!simple) {
+    for (size_t i = 0; i < n; ++i) append_array(data + i * per, per, sample_shape, dtype);
+    return;
+  }
+  check_writable();
+  if (meta_.is_bytes_htype()) throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes bytes, not arrays");
+  std::unique_lock lock(mu_);
+  if (!meta_.has_dtype()) meta_.set_dtype(dtype);
+  if (dtype != meta_.dtype())
+    throw InvalidArgument("tensor '" + name_ + "' has dtype " + dtype_name(meta_.dtype()) + ", got " + dtype_name(dtype));
+  const auto& mn = meta_.json()["min_shape"];
+  if (meta_.length() > 0 && mn.is_array() && mn.size() != sample_shape.size())
+    throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(mn.size()) + "-dimensional samples, got shape " +
+                          shape_str(sample_shape));
+  for (size_t i = 0; i < n; ++i)
+    append_stored_locked(std::string_view(reinterpret_cast<const char*>(data) + i * per, per), sample_shape);
+}
+
 void Tensor::append_compressed(std::string_view bytes, Compression given) {
   check_writable();
   Shape shape = compressed_image_shape(given, bytes, "tensor '" + name_ + "' new sample");

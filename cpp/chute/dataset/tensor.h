@@ -75,6 +75,8 @@ class Tensor {
   /// Appends a raw C-order array; the engine compresses it as the tensor says (and tiles it when
   /// it exceeds the tiling threshold).
   void append_array(const uint8_t* data, size_t nbytes, const Shape& shape, DType dtype);
+  /// Appends n samples of one shape from a contiguous array of n * sample bytes (a bulk extend).
+  void append_many(const uint8_t* data, size_t n, const Shape& sample_shape, DType dtype);
   /// Appends bytes that are already in `given` compression (e.g. a JPEG file). When `given`
   /// differs from the tensor's sample compression the sample is decoded and re-encoded.
   void append_compressed(std::string_view bytes, Compression given);
