@@ -15,6 +15,7 @@ bench:
 	bash scripts/bench_env.sh
 	.venv-bench/bin/python bench/run_all.py
 	.venv-bench/bin/python bench/bench_loader.py
+	.venv-bench/bin/python bench/bench_query.py
 
 clean:
 	rm -rf build .venv

@@ -9,7 +9,7 @@ if [ ! -x .venv-bench/bin/python ]; then
 fi
 if [ ! -f .venv-bench/.deps-ok ]; then
   .venv-bench/bin/pip install -q torch==2.14.1 torchvision==0.29.1
-  .venv-bench/bin/pip install -q scikit-build-core "pybind11>=3" ninja numpy pillow scikit-image matplotlib psutil tqdm
+  .venv-bench/bin/pip install -q scikit-build-core "pybind11>=3" ninja numpy pillow scikit-image matplotlib psutil tqdm duckdb
   touch .venv-bench/.deps-ok
 fi
 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) .venv-bench/bin/pip install -q --no-build-isolation --no-deps -Cbuild-dir=build/bench -e .
