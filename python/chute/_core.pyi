@@ -42,6 +42,10 @@ class Tensor:
         ...
     def append_compressed(self, arg0: bytes, arg1: str) -> None:
         ...
+    def append_many(self, arg0: numpy.ndarray) -> None:
+        """
+        Appends a[0], a[1], ... as samples (one shape, one dtype).
+        """
     def info_json(self) -> str:
         ...
     def meta_json(self) -> str:
