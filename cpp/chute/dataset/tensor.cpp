@@ -336,20 +336,24 @@ void Tensor::update_links(const Shape& shape) {
   }
 }
 
+void Tensor::check_array_locked(DType dtype, const Shape& shape) {
+  if (!meta_.has_dtype()) meta_.set_dtype(dtype);
+  if (dtype != meta_.dtype())
+    throw InvalidArgument("tensor '" + name_ + "' has dtype " + dtype_name(meta_.dtype()) + ", got " + dtype_name(dtype));
+  const auto& mn = meta_.json()["min_shape"];
+  if (meta_.length() > 0 && mn.is_array() && mn.size() != shape.size())
+    throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(mn.size()) + "-dimensional samples, got shape " +
+                          shape_str(shape));
+}
+
 void Tensor::append_array(const uint8_t* data, size_t nbytes, const Shape& shape, DType dtype) {
   check_writable();
   if (meta_.is_bytes_htype()) throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes bytes, not arrays");
   {
     std::unique_lock lock(mu_);
-    if (!meta_.has_dtype()) meta_.set_dtype(dtype);
-    if (dtype != meta_.dtype())
-      throw InvalidArgument("tensor '" + name_ + "' has dtype " + dtype_name(meta_.dtype()) + ", got " + dtype_name(dtype));
+    check_array_locked(dtype, shape);
     if (nbytes != num_elements(shape) * dtype_size(dtype))
       throw InvalidArgument("tensor '" + name_ + "': " + std::to_string(nbytes) + " bytes do not make shape " + shape_str(shape));
-    const auto& mn = meta_.json()["min_shape"];
-    if (meta_.length() > 0 && mn.is_array() && mn.size() != shape.size())
-      throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(mn.size()) + "-dimensional samples, got shape " +
-                            shape_str(shape));
     int64_t threshold = meta_.tiling_threshold();
     Compression sc = meta_.sample_compression();
     if (threshold > 0 && nbytes > static_cast<uint64_t>(threshold) && !shape.empty() && num_elements(shape) > 1) {
@@ -374,13 +378,7 @@ void Tensor::append_many(const uint8_t* data, size_t n, const Shape& sample_shap
   check_writable();
   if (meta_.is_bytes_htype()) throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes bytes, not arrays");
   std::unique_lock lock(mu_);
-  if (!meta_.has_dtype()) meta_.set_dtype(dtype);
-  if (dtype != meta_.dtype())
-    throw InvalidArgument("tensor '" + name_ + "' has dtype " + dtype_name(meta_.dtype()) + ", got " + dtype_name(dtype));
-  const auto& mn = meta_.json()["min_shape"];
-  if (meta_.length() > 0 && mn.is_array() && mn.size() != sample_shape.size())
-    throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(mn.size()) + "-dimensional samples, got shape " +
-                          shape_str(sample_shape));
+  check_array_locked(dtype, sample_shape);
   for (size_t i = 0; i < n; ++i)
     append_stored_locked(std::string_view(reinterpret_cast<const char*>(data) + i * per, per), sample_shape);
 }
@@ -398,11 +396,7 @@ void Tensor::append_compressed(std::string_view bytes, Compression given) {
   }
   {
     std::unique_lock lock(mu_);
-    if (!meta_.has_dtype()) meta_.set_dtype(DType::UInt8);
-    const auto& mn = meta_.json()["min_shape"];
-    if (meta_.length() > 0 && mn.is_array() && mn.size() != shape.size())
-      throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(mn.size()) + "-dimensional samples, got shape " +
-                            shape_str(shape));
+    check_array_locked(DType::UInt8, shape);
     append_stored_locked(bytes, shape);
   }
   update_links(shape);

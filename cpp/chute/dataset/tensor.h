@@ -96,6 +96,8 @@ class Tensor {
  private:
   std::string chunk_key(uint64_t id) const;
   void check_index_locked(uint64_t index) const;
+  /// Sets the dtype of a tensor created without one; checks dtype and dimensionality of a new sample.
+  void check_array_locked(DType dtype, const Shape& shape);
   std::shared_ptr<const Chunk> load_chunk(uint64_t id) const;
   std::shared_ptr<const Chunk> load_chunk_index(uint64_t id) const;
   std::string what(uint64_t index) const;
