@@ -70,6 +70,9 @@ class Tensor {
   /// the sample. Returns false for a tiled sample (use read()).
   bool fetch(uint64_t index, std::string& bytes, Shape& shape) const;
   bool is_tiled(uint64_t index) const;
+  /// Every sample of a tensor whose samples are single uncompressed numbers, as doubles, read
+  /// chunk by chunk (one pass over the data, for queries). False when the tensor is not like that.
+  bool read_scalars(std::vector<double>& out) const;
 
   // ---- writing ----
   /// Appends a raw C-order array; the engine compresses it as the tensor says (and tiles it when

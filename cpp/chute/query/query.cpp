@@ -222,7 +222,23 @@ class Evaluator {
     return ds_.tensor(e.text);
   }
 
-  const Value& column(const Expr& e, size_t p) {
+  Value column(const Expr& e, size_t p) {
+    // Single-number tensors (labels, scalar fields) are read in one pass over their chunks.
+    auto sc = scalars_.find(e.text);
+    if (sc == scalars_.end()) {
+      auto t = tensor(e);
+      Scalars s;
+      s.ok = t->read_scalars(s.values);
+      if (s.ok && t->meta().htype() == "class_label") s.names = &class_names(*t, e.text);
+      sc = scalars_.emplace(e.text, std::move(s)).first;
+    }
+    if (sc->second.ok) {
+      uint64_t row = rows_[p];
+      if (row >= sc->second.values.size()) return Value();
+      Value v = Value::number(sc->second.values[row]);
+      v.names = sc->second.names;
+      return v;
+    }
     auto& cache = columns_[e.text];
     if (cache.empty()) cache.resize(rows_.size());
     auto& slot = cache[p];
@@ -436,6 +452,11 @@ class Evaluator {
       fail(e, "cannot index json with " + std::string(kind_name(k.kind)));
     }
     if (v.kind == Value::Kind::Null) return v;
+    if (v.kind == Value::Kind::Num && v.names) {  // a one-label sample read as a number
+      auto names = v.names;
+      v = Value::array({v.num}, Shape{1});
+      v.names = names;
+    }
     if (v.kind != Value::Kind::Arr) fail(e, std::string("cannot index ") + kind_name(v.kind));
     if (e.slices.size() > v.shape.size()) fail(e, "too many indices for an array of " + std::to_string(v.shape.size()) + " dimensions");
     // Per dimension: the chosen start/stop, whether the dim is kept.
@@ -545,6 +566,10 @@ class Evaluator {
           if (x.is_string() && match(x.get<std::string>())) return Value::number(1);
         return Value::number(0);
       }
+      if (t.kind == Value::Kind::Num && t.names) {
+        double x = t.num;
+        return Value::number(x >= 0 && x < t.names->size() && match((*t.names)[static_cast<size_t>(x)]));
+      }
       if (t.kind == Value::Kind::Arr && t.names) {
         for (double x : t.arr)
           if (x >= 0 && x < t.names->size() && match((*t.names)[static_cast<size_t>(x)])) return Value::number(1);
@@ -645,6 +670,12 @@ class Evaluator {
   const std::vector<uint64_t>& rows_;
   uint64_t seed_;
   std::unordered_map<std::string, std::vector<std::pair<bool, Value>>> columns_;
+  struct Scalars {
+    bool ok = false;
+    std::vector<double> values;
+    const std::vector<std::string>* names = nullptr;
+  };
+  std::unordered_map<std::string, Scalars> scalars_;
   std::map<std::string, std::vector<std::string>> names_;
 };
 
