@@ -57,7 +57,7 @@ def main() -> None:
             ds.labels.extend(labels[:, None])
         res["write_labels_s"] = round(time.perf_counter() - t0, 3)
         ds = chute.load(ds.path, read_only=True)
-        t_chute, got = best(lambda: ds.query("SELECT * WHERE labels == 'c7'").sample_indices, k=1)
+        t_chute, got = best(lambda: ds.query("SELECT * WHERE labels == 'c7'").sample_indices)
         t_np, want = best(lambda: np.flatnonzero(labels == 7))
         con = duckdb.connect()
         con.register("t", {"i": np.arange(args.rows), "label": labels})

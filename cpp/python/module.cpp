@@ -324,7 +324,9 @@ PYBIND11_MODULE(_core, m) {
                                     nlohmann::json::parse(meta_extra), nlohmann::json::parse(info));
            })
       .def("create_group", &Dataset::create_group)
-      .def("query", [](const Dataset& d, const std::string& tql, const std::vector<uint64_t>& rows, uint64_t seed) {
+      .def("query", [](const Dataset& d, const std::string& tql,
+                       const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& rows_in, uint64_t seed) {
+        std::vector<uint64_t> rows(rows_in.data(), rows_in.data() + rows_in.size());
         std::vector<uint64_t> out;
         {
           py::gil_scoped_release release;

@@ -120,7 +120,7 @@ class Dataset:
         ...
     def info_json(self) -> str:
         ...
-    def query(self, tql: str, rows: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint64]:
+    def query(self, tql: str, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint64]:
         """
         The rows (of `rows`) a TQL query selects, in result order.
         """

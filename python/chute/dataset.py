@@ -336,7 +336,9 @@ class Dataset:
         return [int(i) for i in self._index.indices(self._max_len())]
 
     def _rows(self) -> np.ndarray:
-        return np.asarray(self.sample_indices, dtype=np.uint64)
+        if self._index.is_full:
+            return np.arange(len(self), dtype=np.uint64)
+        return self._index.indices(self._max_len()).astype(np.uint64)
 
     def query(self, query_string: str, seed: int | None = None) -> "Dataset":
         """A view of the rows a TQL query selects (in ORDER BY order when it has one), evaluated in
@@ -345,7 +347,7 @@ class Dataset:
 
         if not isinstance(query_string, str):
             raise TypeError("query takes a TQL string")
-        rows = self._root.core.query(query_string, self._rows().tolist(), chute_random.resolve(seed))
+        rows = self._root.core.query(query_string, self._rows(), chute_random.resolve(seed))
         return Dataset(self._root, self._group, Index(rows.astype(np.int64)))
 
     def sample_by(self, weights, replace: bool = True, size: int | None = None, seed: int | None = None) -> "Dataset":
@@ -359,7 +361,7 @@ class Dataset:
         if isinstance(weights, str):
             limit = f" LIMIT {int(size)}" if size is not None else ""
             q = f"SELECT * SAMPLE BY {weights} REPLACE {'TRUE' if replace else 'FALSE'}{limit}"
-            picked = self._root.core.query(q, rows.tolist(), s)
+            picked = self._root.core.query(q, rows, s)
         else:
             picked = draw_weighted(rows, weights, replace, size, s, 0)
         return Dataset(self._root, self._group, Index(np.asarray(picked).astype(np.int64)))

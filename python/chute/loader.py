@@ -215,11 +215,11 @@ class DataLoader:
         for step in self._cfg["plan_steps"]:
             if step[0] == "query":
                 # each query filters the current plan (rows keep the order the query gives them)
-                rows = ds._root.core.query(step[1], rows.tolist(), self._seed()).astype(np.uint64)
+                rows = ds._root.core.query(step[1], rows, self._seed())
             elif isinstance(step[1], str):
                 size = f" LIMIT {int(step[3])}" if step[3] is not None else ""
                 q = f"SELECT * SAMPLE BY {step[1]} REPLACE {'TRUE' if step[2] else 'FALSE'}{size}"
-                rows = ds._root.core.query(q, rows.tolist(), self._seed() + epoch).astype(np.uint64)
+                rows = ds._root.core.query(q, rows, self._seed() + epoch)
             else:
                 rows = draw_weighted(rows, step[1], step[2], step[3], self._seed(), epoch)
         return rows

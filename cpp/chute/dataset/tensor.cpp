@@ -215,27 +215,32 @@ bool Tensor::read_scalars(std::vector<double>& out) const {
   uint64_t next = 0;
   for (const auto& [id, last] : chunk_ids_.rows()) {
     auto chunk = load_chunk(id);
-    for (size_t local = 0; next <= last; ++local, ++next) {
-      std::string_view b = chunk->bytes(local);
-      if (b.size() != item) return false;
-      double v = 0;
-      switch (d) {
-#define CHUTE_SCALAR(T, E) \
-  case DType::E: {         \
-    T x;                   \
-    std::memcpy(&x, b.data(), sizeof x); \
-    v = static_cast<double>(x); \
-    break;                 \
-  }
-        CHUTE_SCALAR(uint8_t, UInt8) CHUTE_SCALAR(int8_t, Int8) CHUTE_SCALAR(uint16_t, UInt16) CHUTE_SCALAR(int16_t, Int16)
-        CHUTE_SCALAR(uint32_t, UInt32) CHUTE_SCALAR(int32_t, Int32) CHUTE_SCALAR(uint64_t, UInt64) CHUTE_SCALAR(int64_t, Int64)
-        CHUTE_SCALAR(float, Float32) CHUTE_SCALAR(double, Float64)
+    size_t count = static_cast<size_t>(last + 1 - next);
+    if (count == 0) continue;
+    // Fixed one-number samples lie back to back: convert the chunk's data in one loop.
+    std::string_view first = chunk->bytes(0), final_ = chunk->bytes(count - 1);
+    if (first.size() != item || final_.data() != first.data() + (count - 1) * item) return false;
+    const char* base = first.data();
+    double* dst = out.data() + next;
+    switch (d) {
+#define CHUTE_SCALAR(T, E)                                   \
+  case DType::E:                                             \
+    for (size_t i = 0; i < count; ++i) {                     \
+      T x;                                                   \
+      std::memcpy(&x, base + i * sizeof(T), sizeof x);       \
+      dst[i] = static_cast<double>(x);                       \
+    }                                                        \
+    break;
+      CHUTE_SCALAR(uint8_t, UInt8) CHUTE_SCALAR(int8_t, Int8) CHUTE_SCALAR(uint16_t, UInt16) CHUTE_SCALAR(int16_t, Int16)
+      CHUTE_SCALAR(uint32_t, UInt32) CHUTE_SCALAR(int32_t, Int32) CHUTE_SCALAR(uint64_t, UInt64) CHUTE_SCALAR(int64_t, Int64)
+      CHUTE_SCALAR(float, Float32) CHUTE_SCALAR(double, Float64)
 #undef CHUTE_SCALAR
-        case DType::Bool: v = b[0] ? 1 : 0; break;
-        default: return false;
-      }
-      out[next] = v;
+      case DType::Bool:
+        for (size_t i = 0; i < count; ++i) dst[i] = base[i] ? 1 : 0;
+        break;
+      default: return false;
     }
+    next += count;
   }
   return true;
 }

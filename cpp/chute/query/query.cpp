@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -100,6 +101,12 @@ double to_double(const std::vector<uint8_t>& bytes, size_t i, DType d) {
 }
 
 class Evaluator {
+  struct Scalars {
+    bool ok = false;
+    std::vector<double> values;
+    const std::vector<std::string>* names = nullptr;
+  };
+
  public:
   Evaluator(const Dataset& ds, const std::vector<uint64_t>& rows, uint64_t seed) : ds_(ds), rows_(rows), seed_(seed) {}
 
@@ -121,8 +128,21 @@ class Evaluator {
   std::vector<uint64_t> run_select(const tql::Select& s) {
     for (const auto& c : s.columns) check_columns(*c);
     std::vector<size_t> pos;  // positions in rows_
-    for (size_t i = 0; i < rows_.size(); ++i) {
-      if (!s.where || truth(*s.where, eval(*s.where, i))) pos.push_back(i);
+    std::optional<Vec> mask;
+    if (s.where) mask = vectorized(*s.where);
+    if (mask) {
+      if (mask->is_const) {
+        if (mask->c != 0)
+          for (size_t i = 0; i < rows_.size(); ++i) pos.push_back(i);
+      } else {
+        const auto& v = *mask->col;
+        for (size_t i = 0; i < v.size(); ++i)
+          if (v[i] != 0) pos.push_back(i);
+      }
+    } else {
+      for (size_t i = 0; i < rows_.size(); ++i) {
+        if (!s.where || truth(*s.where, eval(*s.where, i))) pos.push_back(i);
+      }
     }
     if (s.sample) pos = sample(s, pos);
     if (s.order_by) {
@@ -208,6 +228,168 @@ class Evaluator {
     return out;
   }
 
+  // Column-at-a-time evaluation of the common simple predicates: numbers, single-number columns,
+  // class names, comparisons, arithmetic, AND/OR/NOT, IN and BETWEEN. Anything else (text, arrays,
+  // functions, rows a column does not have) returns nullopt and the row-by-row evaluator runs, so
+  // both give the same answers and errors.
+  struct Vec {
+    bool is_const = true;
+    double c = 0;
+    bool is_str = false;
+    std::string str;
+    std::shared_ptr<std::vector<double>> col;
+    const std::vector<std::string>* names = nullptr;
+  };
+
+  const Scalars* scalar_column(const Expr& e) {
+    auto sc = scalars_.find(e.text);
+    if (sc == scalars_.end()) {
+      auto t = tensor(e);
+      Scalars s;
+      s.ok = t->read_scalars(s.values);
+      if (s.ok && t->meta().htype() == "class_label") s.names = &class_names(*t, e.text);
+      sc = scalars_.emplace(e.text, std::move(s)).first;
+    }
+    return sc->second.ok ? &sc->second : nullptr;
+  }
+
+  template <typename F>
+  static Vec combine(const Vec& a, const Vec& b, size_t n, F f) {
+    Vec out;
+    if (a.is_const && b.is_const) {
+      out.c = f(a.c, b.c);
+      return out;
+    }
+    out.is_const = false;
+    out.col = std::make_shared<std::vector<double>>(n);
+    double* o = out.col->data();
+    if (a.is_const) {
+      const double* y = b.col->data();
+      for (size_t i = 0; i < n; ++i) o[i] = f(a.c, y[i]);
+    } else if (b.is_const) {
+      const double* x = a.col->data();
+      for (size_t i = 0; i < n; ++i) o[i] = f(x[i], b.c);
+    } else {
+      const double *x = a.col->data(), *y = b.col->data();
+      for (size_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    }
+    return out;
+  }
+
+  // A class name on one side of a comparison with a class_label column becomes its index.
+  bool resolve_vec_names(const Expr& e, Vec& a, Vec& b) {
+    for (int k = 0; k < 2; ++k) {
+      Vec& col = k == 0 ? a : b;
+      Vec& other = k == 0 ? b : a;
+      if (other.is_str) {
+        if (!col.names) return false;
+        Value x, y;
+        x.names = col.names;
+        y.kind = Value::Kind::Str;
+        y.str = other.str;
+        resolve_names(e, x, y);
+        other.is_str = false;
+        other.is_const = true;
+        other.c = y.num;
+      }
+    }
+    return true;
+  }
+
+  std::optional<Vec> vectorized(const Expr& e) {
+    size_t n = rows_.size();
+    switch (e.kind) {
+      case Expr::Kind::Number:
+      case Expr::Kind::Bool: {
+        Vec v;
+        v.c = e.number;
+        return v;
+      }
+      case Expr::Kind::String: {
+        Vec v;
+        v.is_str = true;
+        v.str = e.text;
+        return v;
+      }
+      case Expr::Kind::Column: {
+        const Scalars* sc = scalar_column(e);
+        if (!sc) return std::nullopt;
+        Vec v;
+        v.is_const = false;
+        v.names = sc->names;
+        v.col = std::make_shared<std::vector<double>>(n);
+        for (size_t i = 0; i < n; ++i) {
+          if (rows_[i] >= sc->values.size()) return std::nullopt;  // a missing value: the row path handles nulls
+          (*v.col)[i] = sc->values[rows_[i]];
+        }
+        return v;
+      }
+      case Expr::Kind::Unary: {
+        auto a = vectorized(*e.args[0]);
+        if (!a || a->is_str) return std::nullopt;
+        Vec zero;
+        if (e.text == "NOT") return combine(*a, zero, n, [](double x, double) { return x != 0 ? 0.0 : 1.0; });
+        return combine(zero, *a, n, [](double x, double y) { return x - y; });
+      }
+      case Expr::Kind::Binary: {
+        auto a = vectorized(*e.args[0]);
+        if (!a) return std::nullopt;
+        auto b = vectorized(*e.args[1]);
+        if (!b) return std::nullopt;
+        const std::string& op = e.text;
+        if (op == "AND" || op == "OR") {
+          if (a->is_str || b->is_str) return std::nullopt;
+          if (op == "AND") return combine(*a, *b, n, [](double x, double y) { return (x != 0 && y != 0) ? 1.0 : 0.0; });
+          return combine(*a, *b, n, [](double x, double y) { return (x != 0 || y != 0) ? 1.0 : 0.0; });
+        }
+        if (!resolve_vec_names(e, *a, *b) || a->is_str || b->is_str) return std::nullopt;
+        if (op == "+") return combine(*a, *b, n, [](double x, double y) { return x + y; });
+        if (op == "-") return combine(*a, *b, n, [](double x, double y) { return x - y; });
+        if (op == "*") return combine(*a, *b, n, [](double x, double y) { return x * y; });
+        if (op == "/") return combine(*a, *b, n, [](double x, double y) { return y == 0 ? NAN : x / y; });
+        if (op == "%") return combine(*a, *b, n, [](double x, double y) { return y == 0 ? NAN : std::fmod(x, y); });
+        if (op == "==") return combine(*a, *b, n, [](double x, double y) { return x == y ? 1.0 : 0.0; });
+        if (op == "!=") return combine(*a, *b, n, [](double x, double y) { return x != y ? 1.0 : 0.0; });
+        if (op == "<") return combine(*a, *b, n, [](double x, double y) { return x < y ? 1.0 : 0.0; });
+        if (op == "<=") return combine(*a, *b, n, [](double x, double y) { return x <= y ? 1.0 : 0.0; });
+        if (op == ">") return combine(*a, *b, n, [](double x, double y) { return x > y ? 1.0 : 0.0; });
+        if (op == ">=") return combine(*a, *b, n, [](double x, double y) { return x >= y ? 1.0 : 0.0; });
+        return std::nullopt;
+      }
+      case Expr::Kind::In: {
+        auto a = vectorized(*e.args[0]);
+        if (!a || a->is_str) return std::nullopt;
+        std::vector<double> set;
+        for (size_t i = 1; i < e.args.size(); ++i) {
+          auto v = vectorized(*e.args[i]);
+          if (!v || !v->is_const && !v->is_str) return std::nullopt;
+          if (v->is_str && !resolve_vec_names(e, *a, *v)) return std::nullopt;
+          if (v->is_str) return std::nullopt;
+          set.push_back(v->c);
+        }
+        bool neg = e.negated;
+        Vec none;
+        return combine(*a, none, n, [&](double x, double) {
+          bool found = std::find(set.begin(), set.end(), x) != set.end();
+          return found != neg ? 1.0 : 0.0;
+        });
+      }
+      case Expr::Kind::Between: {
+        auto a = vectorized(*e.args[0]);
+        auto lo = vectorized(*e.args[1]);
+        auto hi = vectorized(*e.args[2]);
+        if (!a || !lo || !hi || a->is_str) return std::nullopt;
+        if (!resolve_vec_names(e, *a, *lo) || !resolve_vec_names(e, *a, *hi) || lo->is_str || hi->is_str) return std::nullopt;
+        Vec ge = combine(*a, *lo, n, [](double x, double y) { return x >= y ? 1.0 : 0.0; });
+        Vec le = combine(*a, *hi, n, [](double x, double y) { return x <= y ? 1.0 : 0.0; });
+        bool neg = e.negated;
+        return combine(ge, le, n, [neg](double x, double y) { return ((x != 0 && y != 0) != neg) ? 1.0 : 0.0; });
+      }
+      default:
+        return std::nullopt;
+    }
+  }
+
   void check_columns(const Expr& e) {
     if (e.kind == Expr::Kind::Column) tensor(e);
     for (const auto& a : e.args) check_columns(*a);
@@ -224,19 +406,11 @@ class Evaluator {
 
   Value column(const Expr& e, size_t p) {
     // Single-number tensors (labels, scalar fields) are read in one pass over their chunks.
-    auto sc = scalars_.find(e.text);
-    if (sc == scalars_.end()) {
-      auto t = tensor(e);
-      Scalars s;
-      s.ok = t->read_scalars(s.values);
-      if (s.ok && t->meta().htype() == "class_label") s.names = &class_names(*t, e.text);
-      sc = scalars_.emplace(e.text, std::move(s)).first;
-    }
-    if (sc->second.ok) {
+    if (const Scalars* sc = scalar_column(e)) {
       uint64_t row = rows_[p];
-      if (row >= sc->second.values.size()) return Value();
-      Value v = Value::number(sc->second.values[row]);
-      v.names = sc->second.names;
+      if (row >= sc->values.size()) return Value();
+      Value v = Value::number(sc->values[row]);
+      v.names = sc->names;
       return v;
     }
     auto& cache = columns_[e.text];
@@ -670,11 +844,6 @@ class Evaluator {
   const std::vector<uint64_t>& rows_;
   uint64_t seed_;
   std::unordered_map<std::string, std::vector<std::pair<bool, Value>>> columns_;
-  struct Scalars {
-    bool ok = false;
-    std::vector<double> values;
-    const std::vector<std::string>* names = nullptr;
-  };
   std::unordered_map<std::string, Scalars> scalars_;
   std::map<std::string, std::vector<std::string>> names_;
 };
