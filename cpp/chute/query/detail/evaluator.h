@@ -1,0 +1,540 @@
+#pragma once
+// Internal to TQL: the evaluator of a parsed query over a dataset's rows. Row-by-row evaluation
+// lives here; the column-at-a-time path is in vectorized.cpp and the functions in functions.cpp.
+// Thread-safety: one Evaluator per query, used by one thread.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "chute/core/random.h"
+#include "chute/dataset/dataset.h"
+#include "chute/query/detail/value.h"
+#include "chute/query/query.h"
+
+namespace chute::detail {
+
+class Evaluator {
+  struct Scalars {
+    bool ok = false;
+    std::vector<double> values;
+    const std::vector<std::string>* names = nullptr;
+  };
+
+ public:
+  Evaluator(const Dataset& ds, const std::vector<uint64_t>& rows, uint64_t seed) : ds_(ds), rows_(rows), seed_(seed) {}
+
+  std::vector<uint64_t> run(const tql::Query& q) {
+    if (q.select) return run_select(*q.select);
+    auto l = run(*q.left), r = run(*q.right);
+    std::sort(l.begin(), l.end());
+    l.erase(std::unique(l.begin(), l.end()), l.end());
+    std::sort(r.begin(), r.end());
+    r.erase(std::unique(r.begin(), r.end()), r.end());
+    std::vector<uint64_t> out;
+    if (q.set_op == "UNION") std::set_union(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
+    else if (q.set_op == "INTERSECT") std::set_intersection(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
+    else std::set_difference(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
+    return out;
+  }
+
+ private:
+  std::vector<uint64_t> run_select(const tql::Select& s) {
+    for (const auto& c : s.columns) check_columns(*c);
+    std::vector<size_t> pos;  // positions in rows_
+    std::optional<Vec> mask;
+    if (s.where) mask = vectorized(*s.where);
+    if (mask) {
+      if (mask->is_const) {
+        if (mask->c != 0)
+          for (size_t i = 0; i < rows_.size(); ++i) pos.push_back(i);
+      } else {
+        const auto& v = *mask->col;
+        for (size_t i = 0; i < v.size(); ++i)
+          if (v[i] != 0) pos.push_back(i);
+      }
+    } else {
+      for (size_t i = 0; i < rows_.size(); ++i) {
+        if (!s.where || truth(*s.where, eval(*s.where, i))) pos.push_back(i);
+      }
+    }
+    if (s.sample) pos = sample(s, pos);
+    if (s.order_by) {
+      std::vector<std::pair<Value, size_t>> keyed;
+      keyed.reserve(pos.size());
+      for (size_t p : pos) {
+        Value k = scalar(*s.order_by, eval(*s.order_by, p));
+        if (k.kind != Value::Kind::Num && k.kind != Value::Kind::Str && k.kind != Value::Kind::Null)
+          fail(*s.order_by, std::string("ORDER BY needs one number or text per row, got ") + kind_name(k.kind));
+        keyed.emplace_back(std::move(k), p);
+      }
+      auto less = [&](const std::pair<Value, size_t>& a, const std::pair<Value, size_t>& b) {
+        const Value &x = a.first, &y = b.first;
+        if (x.kind != y.kind) return (x.kind == Value::Kind::Null) != s.descending;  // nulls first ascending
+        if (x.kind == Value::Kind::Null) return false;
+        bool lt = x.kind == Value::Kind::Num ? x.num < y.num : x.str < y.str;
+        bool gt = x.kind == Value::Kind::Num ? x.num > y.num : x.str > y.str;
+        return s.descending ? gt : lt;
+      };
+      std::stable_sort(keyed.begin(), keyed.end(), less);
+      pos.clear();
+      for (auto& k : keyed) pos.push_back(k.second);
+    }
+    size_t off = std::min<size_t>(s.offset, pos.size());
+    pos.erase(pos.begin(), pos.begin() + static_cast<std::ptrdiff_t>(off));
+    if (s.has_limit && !s.sample) {
+      size_t n = s.limit_percent ? static_cast<size_t>(std::floor(pos.size() * s.limit / 100.0 + 1e-9))
+                                 : static_cast<size_t>(std::max(0.0, s.limit));
+      if (n < pos.size()) pos.resize(n);
+    }
+    std::vector<uint64_t> out;
+    out.reserve(pos.size());
+    for (size_t p : pos) out.push_back(rows_[p]);
+    return out;
+  }
+
+  std::vector<size_t> sample(const tql::Select& s, const std::vector<size_t>& pos) {
+    std::vector<double> w(pos.size());
+    for (size_t k = 0; k < pos.size(); ++k) {
+      size_t p = pos[k];
+      if (s.sample_expr) {
+        Value v = scalar(*s.sample_expr, eval(*s.sample_expr, p));
+        if (v.kind != Value::Kind::Num) fail(*s.sample_expr, "SAMPLE BY needs a numeric weight per row");
+        w[k] = v.num;
+      } else {
+        double acc = 0;
+        for (const auto& c : s.weights) {
+          if (!truth(*c.condition, eval(*c.condition, p))) continue;
+          Value v = scalar(*c.weight, eval(*c.weight, p));
+          if (v.kind != Value::Kind::Num) fail(*c.weight, "a SAMPLE BY weight must be a number");
+          acc = s.sample_mode == "max_weight" ? std::max(acc, v.num) : acc + v.num;
+        }
+        w[k] = acc;
+      }
+      if (!(w[k] >= 0) || !std::isfinite(w[k])) fail(s.sample_expr ? *s.sample_expr : *s.weights[0].weight, "SAMPLE BY weights must be finite and non-negative");
+    }
+    size_t n = pos.size();
+    if (s.has_limit)
+      n = s.limit_percent ? static_cast<size_t>(std::floor(pos.size() * s.limit / 100.0 + 1e-9)) : static_cast<size_t>(s.limit);
+    Rng rng(mix_keys({seed_, 0x53414d504c45ULL}));
+    std::vector<size_t> out;
+    if (s.replace) {
+      std::vector<double> cum(w.size());
+      double total = 0;
+      for (size_t k = 0; k < w.size(); ++k) cum[k] = total += w[k];
+      if (total <= 0) return out;
+      for (size_t i = 0; i < n; ++i) {
+        double u = rng.uniform() * total;
+        size_t k = static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), u) - cum.begin());
+        while (k < w.size() && w[k] <= 0) ++k;  // never a zero-weight row
+        out.push_back(pos[std::min(k, w.size() - 1)]);
+      }
+      return out;
+    }
+    // Without replacement: Efraimidis-Spirakis keys; zero-weight rows follow, in random order.
+    std::vector<std::pair<double, size_t>> keys(w.size());
+    for (size_t k = 0; k < w.size(); ++k) {
+      double u = rng.uniform();
+      keys[k] = {w[k] > 0 ? std::log(std::max(u, 1e-300)) / w[k] : -1e300 - rng.uniform(), k};
+    }
+    std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < std::min(n, keys.size()); ++i) out.push_back(pos[keys[i].second]);
+    return out;
+  }
+
+  // Column-at-a-time evaluation of the common simple predicates: numbers, single-number columns,
+  // class names, comparisons, arithmetic, AND/OR/NOT, IN and BETWEEN. Anything else (text, arrays,
+  // functions, rows a column does not have) returns nullopt and the row-by-row evaluator runs, so
+  // both give the same answers and errors.
+  struct Vec {
+    bool is_const = true;
+    double c = 0;
+    bool is_str = false;
+    std::string str;
+    std::shared_ptr<std::vector<double>> col;
+    const std::vector<std::string>* names = nullptr;
+  };
+
+  const Scalars* scalar_column(const Expr& e) {
+    auto sc = scalars_.find(e.text);
+    if (sc == scalars_.end()) {
+      auto t = tensor(e);
+      Scalars s;
+      s.ok = t->read_scalars(s.values);
+      if (s.ok && t->meta().htype() == "class_label") s.names = &class_names(*t, e.text);
+      sc = scalars_.emplace(e.text, std::move(s)).first;
+    }
+    return sc->second.ok ? &sc->second : nullptr;
+  }
+
+  template <typename F>
+  static Vec combine(const Vec& a, const Vec& b, size_t n, F f) {
+    Vec out;
+    if (a.is_const && b.is_const) {
+      out.c = f(a.c, b.c);
+      return out;
+    }
+    out.is_const = false;
+    out.col = std::make_shared<std::vector<double>>(n);
+    double* o = out.col->data();
+    if (a.is_const) {
+      const double* y = b.col->data();
+      for (size_t i = 0; i < n; ++i) o[i] = f(a.c, y[i]);
+    } else if (b.is_const) {
+      const double* x = a.col->data();
+      for (size_t i = 0; i < n; ++i) o[i] = f(x[i], b.c);
+    } else {
+      const double *x = a.col->data(), *y = b.col->data();
+      for (size_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    }
+    return out;
+  }
+
+  // A class name on one side of a comparison with a class_label column becomes its index.
+  bool resolve_vec_names(const Expr& e, Vec& a, Vec& b) {
+    for (int k = 0; k < 2; ++k) {
+      Vec& col = k == 0 ? a : b;
+      Vec& other = k == 0 ? b : a;
+      if (other.is_str) {
+        if (!col.names) return false;
+        Value x, y;
+        x.names = col.names;
+        y.kind = Value::Kind::Str;
+        y.str = other.str;
+        resolve_names(e, x, y);
+        other.is_str = false;
+        other.is_const = true;
+        other.c = y.num;
+      }
+    }
+    return true;
+  }
+
+  std::optional<Vec> vectorized(const Expr& e);
+
+  void check_columns(const Expr& e) {
+    if (e.kind == Expr::Kind::Column) tensor(e);
+    for (const auto& a : e.args) check_columns(*a);
+  }
+
+  std::shared_ptr<Tensor> tensor(const Expr& e) {
+    if (!ds_.has_tensor(e.text)) {
+      std::string known;
+      for (const auto& n : ds_.tensor_names()) known += (known.empty() ? "" : ", ") + n;
+      fail(e, "unknown tensor '" + e.text + "' (tensors: " + known + ")");
+    }
+    return ds_.tensor(e.text);
+  }
+
+  Value column(const Expr& e, size_t p) {
+    // Single-number tensors (labels, scalar fields) are read in one pass over their chunks.
+    if (const Scalars* sc = scalar_column(e)) {
+      uint64_t row = rows_[p];
+      if (row >= sc->values.size()) return Value();
+      Value v = Value::number(sc->values[row]);
+      v.names = sc->names;
+      return v;
+    }
+    auto& cache = columns_[e.text];
+    if (cache.empty()) cache.resize(rows_.size());
+    auto& slot = cache[p];
+    if (!slot.first) {
+      slot.second = load(e, rows_[p]);
+      slot.first = true;
+    }
+    return slot.second;
+  }
+
+  Value load(const Expr& e, uint64_t row) {
+    auto t = tensor(e);
+    if (row >= t->length()) return Value();
+    const auto& meta = t->meta();
+    Value v;
+    if (meta.is_bytes_htype()) {
+      std::string b = t->stored_bytes(row);
+      if (meta.htype() == "text") {
+        v.kind = Value::Kind::Str;
+        v.str = std::move(b);
+        return v;
+      }
+      try {
+        return from_json(nlohmann::json::parse(b));
+      } catch (const nlohmann::json::exception&) {
+        fail(e, "tensor '" + e.text + "' row " + std::to_string(row) + " is not valid JSON");
+      }
+    }
+    SampleData s = t->read(row);
+    DType d = meta.has_dtype() ? meta.dtype() : DType::UInt8;
+    size_t n = num_elements(s.shape);
+    std::vector<double> a(n);
+    for (size_t i = 0; i < n; ++i) a[i] = to_double(s.bytes, i, d);
+    v = Value::array(std::move(a), s.shape);
+    if (meta.htype() == "class_label") v.names = &class_names(*t, e.text);
+    return v;
+  }
+
+  const std::vector<std::string>& class_names(const Tensor& t, const std::string& name) {
+    auto it = names_.find(name);
+    if (it != names_.end()) return it->second;
+    std::vector<std::string> n;
+    auto info = t.info();
+    if (info.contains("class_names") && info["class_names"].is_array())
+      for (const auto& x : info["class_names"]) n.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+    return names_[name] = std::move(n);
+  }
+
+  // A one-element array acts as its element (labels, scalar tensors).
+  static Value scalar(const Expr&, Value v) {
+    if (v.kind == Value::Kind::Arr && v.arr.size() == 1) return Value::number(v.arr[0]);
+    return v;
+  }
+
+  bool truth(const Expr& e, const Value& raw) {
+    Value v = scalar(e, raw);
+    switch (v.kind) {
+      case Value::Kind::Null: return false;
+      case Value::Kind::Num: return v.num != 0;
+      case Value::Kind::Str: fail(e, "a condition gives text; compare it with something");
+      case Value::Kind::Json: return !v.json.is_null() && !(v.json.is_array() && v.json.empty());
+      case Value::Kind::Arr:
+        if (v.arr.empty()) return false;
+        fail(e, "a condition gives " + std::to_string(v.arr.size()) + " values per row; wrap it in any() or all()");
+    }
+    return false;
+  }
+
+  Value eval(const Expr& e, size_t p) {
+    switch (e.kind) {
+      case Expr::Kind::Number:
+      case Expr::Kind::Bool: return Value::number(e.number);
+      case Expr::Kind::Null: return Value();
+      case Expr::Kind::String: {
+        Value v;
+        v.kind = Value::Kind::Str;
+        v.str = e.text;
+        return v;
+      }
+      case Expr::Kind::Star: fail(e, "'*' is not a value");
+      case Expr::Kind::Array: {
+        std::vector<double> a;
+        for (const auto& x : e.args) {
+          Value v = scalar(*x, eval(*x, p));
+          if (v.kind != Value::Kind::Num) fail(*x, "ARRAY items must be numbers");
+          a.push_back(v.num);
+        }
+        Shape s{a.size()};
+        return Value::array(std::move(a), s);
+      }
+      case Expr::Kind::Column: return column(e, p);
+      case Expr::Kind::Call: return call(e, p);
+      case Expr::Kind::Unary: {
+        if (e.text == "NOT") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) ? 0 : 1);
+        return arith(e, "-", Value::number(0), eval(*e.args[0], p));
+      }
+      case Expr::Kind::Binary: {
+        if (e.text == "AND") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) && truth(*e.args[1], eval(*e.args[1], p)));
+        if (e.text == "OR") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) || truth(*e.args[1], eval(*e.args[1], p)));
+        Value a = eval(*e.args[0], p), b = eval(*e.args[1], p);
+        if (e.text == "+" || e.text == "-" || e.text == "*" || e.text == "/" || e.text == "%") return arith(e, e.text, a, b);
+        return compare(e, e.text, a, b);
+      }
+      case Expr::Kind::In: {
+        Value a = eval(*e.args[0], p);
+        bool found = false;
+        for (size_t i = 1; i < e.args.size() && !found; ++i) found = truth(e, compare(e, "==", a, eval(*e.args[i], p)));
+        return Value::number(found != e.negated);
+      }
+      case Expr::Kind::Between: {
+        Value a = eval(*e.args[0], p);
+        bool in = truth(e, compare(e, ">=", a, eval(*e.args[1], p))) && truth(e, compare(e, "<=", a, eval(*e.args[2], p)));
+        return Value::number(in != e.negated);
+      }
+      case Expr::Kind::Index: return index(e, eval(*e.args[0], p), p);
+    }
+    return Value();
+  }
+
+  // Maps a class name to its label index when one side is a class_label value.
+  static void resolve_names(const Expr& e, Value& a, Value& b) {
+    if (a.names && b.kind == Value::Kind::Str) {
+      auto it = std::find(a.names->begin(), a.names->end(), b.str);
+      if (it == a.names->end()) {
+        std::string known;
+        for (const auto& n : *a.names) known += (known.empty() ? "" : ", ") + n;
+        fail(e, "'" + b.str + "' is not a class name (class_names: " + known + ")");
+      }
+      b = Value::number(static_cast<double>(it - a.names->begin()));
+    }
+  }
+
+  Value compare(const Expr& e, const std::string& op, Value a, Value b) {
+    resolve_names(e, a, b);
+    resolve_names(e, b, a);
+    a = scalar(e, a);
+    b = scalar(e, b);
+    auto cmp = [&](double x, double y) {
+      if (op == "==") return x == y;
+      if (op == "!=") return x != y;
+      if (op == "<") return x < y;
+      if (op == "<=") return x <= y;
+      if (op == ">") return x > y;
+      return x >= y;
+    };
+    if (a.kind == Value::Kind::Null || b.kind == Value::Kind::Null) return Value::number(0);
+    if (a.kind == Value::Kind::Json) a = from_json(a.json);
+    if (b.kind == Value::Kind::Json) b = from_json(b.json);
+    if (a.kind == Value::Kind::Str && b.kind == Value::Kind::Str) {
+      int c = a.str.compare(b.str);
+      return Value::number(cmp(c, 0));
+    }
+    if (a.kind == Value::Kind::Str || b.kind == Value::Kind::Str)
+      fail(e, std::string("type mismatch: cannot compare ") + kind_name(a.kind) + " with " + kind_name(b.kind));
+    if (a.kind == Value::Kind::Num && b.kind == Value::Kind::Num) return Value::number(cmp(a.num, b.num));
+    if (a.kind == Value::Kind::Arr || b.kind == Value::Kind::Arr) {
+      const Value& arr = a.kind == Value::Kind::Arr ? a : b;
+      std::vector<double> out(arr.arr.size());
+      for (size_t i = 0; i < out.size(); ++i) {
+        double x = a.kind == Value::Kind::Arr ? a.arr[i] : a.num;
+        double y = b.kind == Value::Kind::Arr ? (b.arr.size() == arr.arr.size() ? b.arr[i] : NAN) : b.num;
+        if (a.kind == Value::Kind::Arr && b.kind == Value::Kind::Arr && a.arr.size() != b.arr.size())
+          fail(e, "arrays of different sizes compared");
+        out[i] = cmp(x, y);
+      }
+      return Value::array(std::move(out), arr.shape);
+    }
+    fail(e, std::string("type mismatch: cannot compare ") + kind_name(a.kind) + " with " + kind_name(b.kind));
+  }
+
+  Value arith(const Expr& e, const std::string& op, Value a, Value b) {
+    a = scalar(e, a);
+    b = scalar(e, b);
+    if (a.kind == Value::Kind::Json) a = from_json(a.json);
+    if (b.kind == Value::Kind::Json) b = from_json(b.json);
+    if (a.kind == Value::Kind::Null || b.kind == Value::Kind::Null) return Value();
+    auto f = [&](double x, double y) {
+      if (op == "+") return x + y;
+      if (op == "-") return x - y;
+      if (op == "*") return x * y;
+      if (op == "/") return y == 0 ? NAN : x / y;
+      return y == 0 ? NAN : std::fmod(x, y);
+    };
+    bool num_a = a.kind == Value::Kind::Num || a.kind == Value::Kind::Arr;
+    bool num_b = b.kind == Value::Kind::Num || b.kind == Value::Kind::Arr;
+    if (!num_a || !num_b) fail(e, std::string("type mismatch: '") + op + "' needs numbers, got " + kind_name(a.kind) + " and " + kind_name(b.kind));
+    if (a.kind == Value::Kind::Num && b.kind == Value::Kind::Num) return Value::number(f(a.num, b.num));
+    const Value& arr = a.kind == Value::Kind::Arr ? a : b;
+    if (a.kind == Value::Kind::Arr && b.kind == Value::Kind::Arr && a.arr.size() != b.arr.size())
+      fail(e, "arrays of different sizes in arithmetic");
+    std::vector<double> out(arr.arr.size());
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = f(a.kind == Value::Kind::Arr ? a.arr[i] : a.num, b.kind == Value::Kind::Arr ? b.arr[i] : b.num);
+    return Value::array(std::move(out), arr.shape);
+  }
+
+  Value index(const Expr& e, Value v, size_t p) {
+    if (v.kind == Value::Kind::Json) {
+      if (e.slices.size() != 1 || e.slices[0].is_range) fail(e, "json values take one key or index");
+      Value k = scalar(e, eval(*e.slices[0].start, p));
+      if (k.kind == Value::Kind::Str) {
+        if (!v.json.is_object() || !v.json.contains(k.str)) return Value();
+        return from_json(v.json[k.str]);
+      }
+      if (k.kind == Value::Kind::Num && v.json.is_array()) {
+        long i = static_cast<long>(k.num);
+        if (i < 0) i += static_cast<long>(v.json.size());
+        if (i < 0 || i >= static_cast<long>(v.json.size())) return Value();
+        return from_json(v.json[static_cast<size_t>(i)]);
+      }
+      fail(e, "cannot index json with " + std::string(kind_name(k.kind)));
+    }
+    if (v.kind == Value::Kind::Null) return v;
+    if (v.kind == Value::Kind::Num && v.names) {  // a one-label sample read as a number
+      auto names = v.names;
+      v = Value::array({v.num}, Shape{1});
+      v.names = names;
+    }
+    if (v.kind != Value::Kind::Arr) fail(e, std::string("cannot index ") + kind_name(v.kind));
+    if (e.slices.size() > v.shape.size()) fail(e, "too many indices for an array of " + std::to_string(v.shape.size()) + " dimensions");
+    // Per dimension: the chosen start/stop, whether the dim is kept.
+    std::vector<int64_t> start(v.shape.size()), stop(v.shape.size());
+    std::vector<bool> keep(v.shape.size(), true);
+    for (size_t d = 0; d < v.shape.size(); ++d) {
+      int64_t n = static_cast<int64_t>(v.shape[d]);
+      start[d] = 0;
+      stop[d] = n;
+      if (d >= e.slices.size()) continue;
+      const auto& s = e.slices[d];
+      auto get = [&](const ExprPtr& x, int64_t dflt) {
+        if (!x) return dflt;
+        Value k = scalar(*x, eval(*x, p));
+        if (k.kind != Value::Kind::Num) fail(*x, "array indices must be numbers");
+        int64_t i = static_cast<int64_t>(k.num);
+        return i < 0 ? i + n : i;
+      };
+      if (s.is_range) {
+        start[d] = std::clamp<int64_t>(get(s.start, 0), 0, n);
+        stop[d] = std::clamp<int64_t>(get(s.stop, n), start[d], n);
+      } else {
+        int64_t i = get(s.start, 0);
+        if (i < 0 || i >= n) return Value();  // out of range: null (the row does not match)
+        start[d] = i;
+        stop[d] = i + 1;
+        keep[d] = false;
+      }
+    }
+    Shape out_shape;
+    for (size_t d = 0; d < v.shape.size(); ++d)
+      if (keep[d]) out_shape.push_back(static_cast<uint64_t>(stop[d] - start[d]));
+    std::vector<double> out;
+    std::vector<int64_t> idx(start);
+    bool empty = false;
+    for (size_t d = 0; d < v.shape.size(); ++d) empty |= stop[d] <= start[d];
+    if (!empty) {
+      const int nd = static_cast<int>(v.shape.size());
+      while (true) {
+        size_t flat = 0;
+        for (int d = 0; d < nd; ++d) flat = flat * v.shape[d] + static_cast<size_t>(idx[d]);
+        out.push_back(v.arr[flat]);
+        int d = nd - 1;
+        while (d >= 0) {
+          if (++idx[d] < stop[d]) break;
+          idx[d] = start[d];
+          --d;
+        }
+        if (d < 0) break;
+      }
+    }
+    Value r = Value::array(std::move(out), out_shape);
+    r.names = v.names;
+    return r;
+  }
+
+  std::vector<double> numbers(const Expr& e, const Value& v) {
+    if (v.kind == Value::Kind::Arr) return v.arr;
+    if (v.kind == Value::Kind::Num) return {v.num};
+    if (v.kind == Value::Kind::Json && v.json.is_array()) {
+      std::vector<double> out;
+      for (const auto& x : v.json) {
+        if (!x.is_number()) fail(e, "the json list holds a non-number");
+        out.push_back(x.get<double>());
+      }
+      return out;
+    }
+    fail(e, std::string("expected numbers, got ") + kind_name(v.kind));
+  }
+
+  Value call(const Expr& e, size_t p);
+
+  const Dataset& ds_;
+  const std::vector<uint64_t>& rows_;
+  uint64_t seed_;
+  std::unordered_map<std::string, std::vector<std::pair<bool, Value>>> columns_;
+  std::unordered_map<std::string, Scalars> scalars_;
+  std::map<std::string, std::vector<std::string>> names_;
+};
+
+}  // namespace chute::detail

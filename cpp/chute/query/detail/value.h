@@ -1,0 +1,99 @@
+#pragma once
+// Internal to the TQL evaluator: the value of an expression for one row, and helpers.
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "chute/core/dtype.h"
+#include "chute/core/error.h"
+#include "chute/query/ast.h"
+
+namespace chute::detail {
+
+using tql::Expr;
+using tql::ExprPtr;
+
+struct Value {
+  enum class Kind { Null, Num, Str, Arr, Json } kind = Kind::Null;
+  double num = 0;
+  std::string str;
+  std::vector<double> arr;
+  Shape shape;
+  nlohmann::json json;
+  const std::vector<std::string>* names = nullptr;  // class_label values compare with class names
+
+  static Value number(double v) {
+    Value x;
+    x.kind = Kind::Num;
+    x.num = v;
+    return x;
+  }
+  static Value array(std::vector<double> a, Shape s) {
+    Value x;
+    x.kind = Kind::Arr;
+    x.arr = std::move(a);
+    x.shape = std::move(s);
+    return x;
+  }
+};
+
+inline const char* kind_name(Value::Kind k) {
+  switch (k) {
+    case Value::Kind::Null: return "null";
+    case Value::Kind::Num: return "a number";
+    case Value::Kind::Str: return "text";
+    case Value::Kind::Arr: return "an array";
+    case Value::Kind::Json: return "json";
+  }
+  return "?";
+}
+
+[[noreturn]] inline void fail(const Expr& e, const std::string& msg) {
+  throw QueryError("TQL error at line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": " + msg, e.line,
+                   e.column);
+}
+
+inline Value from_json(const nlohmann::json& j) {
+  Value v;
+  if (j.is_number() || j.is_boolean()) return Value::number(j.is_boolean() ? (j.get<bool>() ? 1 : 0) : j.get<double>());
+  if (j.is_string()) {
+    v.kind = Value::Kind::Str;
+    v.str = j.get<std::string>();
+    return v;
+  }
+  if (j.is_null()) return v;
+  v.kind = Value::Kind::Json;
+  v.json = j;
+  return v;
+}
+
+// A glob with * and ? anywhere in the text (Deep Lake 3's contains wildcards).
+inline bool glob_match(const char* p, const char* s) {
+  if (*p == 0) return *s == 0;
+  if (*p == '*') return glob_match(p + 1, s) || (*s && glob_match(p, s + 1));
+  if (*s == 0) return false;
+  return (*p == '?' || *p == *s) && glob_match(p + 1, s + 1);
+}
+
+inline double to_double(const std::vector<uint8_t>& bytes, size_t i, DType d) {
+  const uint8_t* p = bytes.data();
+  switch (d) {
+    case DType::Bool: return p[i] ? 1 : 0;
+    case DType::UInt8: return p[i];
+    case DType::Int8: return reinterpret_cast<const int8_t*>(p)[i];
+    case DType::UInt16: return reinterpret_cast<const uint16_t*>(p)[i];
+    case DType::Int16: return reinterpret_cast<const int16_t*>(p)[i];
+    case DType::UInt32: return reinterpret_cast<const uint32_t*>(p)[i];
+    case DType::Int32: return reinterpret_cast<const int32_t*>(p)[i];
+    case DType::UInt64: return static_cast<double>(reinterpret_cast<const uint64_t*>(p)[i]);
+    case DType::Int64: return static_cast<double>(reinterpret_cast<const int64_t*>(p)[i]);
+    case DType::Float32: return reinterpret_cast<const float*>(p)[i];
+    case DType::Float64: return reinterpret_cast<const double*>(p)[i];
+    default: return 0;
+  }
+}
+
+}  // namespace chute::detail
