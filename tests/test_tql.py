@@ -116,6 +116,29 @@ def test_the_parser_never_crashes(ds, text):
         pass
 
 
+def test_grammar_generated_queries_run_or_fail_cleanly(ds, big):
+    """The bench's TQL grammar fuzzer (4,000 queries here, 100,000 in the bench) over both
+    datasets: every query gives rows or a QueryError, on the whole dataset and on a view."""
+    import random
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_query import fuzz_query
+
+    r = random.Random(1)
+    ran = 0
+    for k in range(4000):
+        target = [ds, big[0], ds[[5, 3, 9]], big[0][100:20000:3]][k % 4]
+        try:
+            out = target.query(fuzz_query(r)).sample_indices
+            assert all(0 <= i < len(big[0]) for i in out)
+            ran += 1
+        except chute.QueryError:
+            pass
+    assert ran > 400  # the generator reaches the evaluator, not just the parser
+
+
 def test_sample_by_frequencies_match_the_weights(ds):
     # with replacement: labels weights 1:4:0 -> dog rows 80% , cat 20%, bird never
     n = 6000
@@ -145,3 +168,84 @@ def test_sample_by_frequencies_match_the_weights(ds):
     a = ds.sample_by(w, size=4000, seed=8).sample_indices
     assert a == ds.sample_by(w, size=4000, seed=8).sample_indices
     assert stats.chisquare([a.count(5), a.count(9)], [1000, 3000]).pvalue > 0.001
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """Enough rows for many blocks and chunks, so the column-at-a-time path splits work over threads."""
+    n = 50_000
+    rng = np.random.default_rng(5)
+    words = ["xre", "dog", "red", "blue", "rreed", "", "Red"]
+    text = [words[i % len(words)] + ("" if i % 11 else " red") for i in range(n)]
+    labels = rng.integers(0, 4, n).astype(np.uint32)
+    vals = rng.normal(size=n).astype(np.float32)
+    nbox = rng.integers(0, 3, n)
+    ds = chute.empty(str(tmp_path_factory.mktemp("tql_big") / "ds"))
+    ds.create_tensor("labels", htype="class_label", class_names=["cat", "dog", "bird", "catfish"], max_chunk_size=64 * 1024)
+    ds.create_tensor("text", htype="text", max_chunk_size=64 * 1024)
+    ds.create_tensor("val", dtype="float32", max_chunk_size=64 * 1024)
+    ds.create_tensor("boxes", htype="bbox")
+    with ds:
+        ds.labels.extend(labels[:, None])
+        ds.text.extend(text)
+        ds.val.extend(vals[:, None])
+        ds.boxes.extend([np.zeros((k, 4), np.float32) for k in nbox])
+    return chute.load(ds.path, read_only=True), labels, text, vals, nbox
+
+
+def test_column_at_a_time_matches_python_on_many_blocks(big):
+    ds, labels, text, vals, nbox = big
+    n = len(labels)
+    where = lambda mask: list(np.flatnonzero(mask))  # noqa: E731
+    assert rows(ds, "SELECT * WHERE labels == 'bird'") == where(labels == 2)
+    assert rows(ds, "SELECT * WHERE val * 2 > 1 AND NOT labels IN ('cat', 'dog')") == where((vals * 2 > 1) & (labels >= 2))
+    assert rows(ds, "SELECT * WHERE val BETWEEN -0.5 AND 0.25 OR row_number() < 3") == where(
+        ((vals >= -0.5) & (vals <= 0.25)) | (np.arange(n) < 3))
+    # Matches never span two rows' bytes ("xre" then "dog" holds "redog" only across rows).
+    assert rows(ds, "SELECT * WHERE contains(text, 'red')") == [i for i in range(n) if "red" in text[i]]
+    assert rows(ds, "SELECT * WHERE contains(text, 'redo')") == []
+    assert rows(ds, "SELECT * WHERE contains(text, 'r?e*d')") == [i for i in range(n) if fnmatch.fnmatchcase(text[i], "*r?e*d*")]
+    assert rows(ds, "SELECT * WHERE text == 'dog' OR text > 'rr'") == [i for i in range(n) if text[i] == "dog" or text[i] > "rr"]
+    assert rows(ds, "SELECT * WHERE contains(labels, 'cat')") == where((labels == 0) | (labels == 3))
+    assert rows(ds, "SELECT * WHERE shape(boxes)[0] >= 2 AND shape(boxes)[-1] == 4") == where(nbox >= 2)
+    got = rows(ds, "SELECT * WHERE labels == 1 ORDER BY val DESC LIMIT 100")
+    want = np.flatnonzero(labels == 1)
+    assert got == list(want[np.argsort(-vals[want], kind="stable")][:100])
+
+
+def test_column_at_a_time_on_a_view(big):
+    ds, labels, text, vals, _ = big
+    picked = list(range(40_000, 100, -7))  # explicit rows, out of order
+    view = ds[picked]
+    assert rows(view, "SELECT * WHERE labels == 'dog' AND contains(text, 'red')") == [
+        r for r in picked if labels[r] == 1 and "red" in text[r]]
+    assert rows(view, "SELECT * WHERE val > 1 ORDER BY val") == sorted((r for r in picked if vals[r] > 1), key=lambda r: vals[r])
+
+
+def test_queries_see_rows_appended_after_an_earlier_query(tmp_path):
+    ds = chute.empty(str(tmp_path / "grow"))
+    ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+    ds.create_tensor("text", htype="text")
+    ds.create_tensor("boxes", htype="bbox")
+    with ds:
+        ds.extend({"labels": [0, 1, 1], "text": ["x", "y", "red"], "boxes": [np.zeros((1, 4), np.float32)] * 3})
+    q = "SELECT * WHERE labels == 'b' AND (contains(text, 'red') OR shape(boxes)[0] == 2)"
+    assert rows(ds, q) == [2]
+    with ds:
+        ds.extend({"labels": [1, 1], "text": ["no", "red"], "boxes": [np.zeros((2, 4), np.float32), np.zeros((0, 4), np.float32)]})
+    assert rows(ds, q) == [2, 3, 4]
+    ds.extend({"labels": [1], "text": ["bored"], "boxes": [np.zeros((1, 4), np.float32)]})  # not flushed yet
+    assert rows(ds, q) == [2, 3, 4, 5]
+
+
+def test_weighted_draws_never_pick_zero_weights_and_are_deterministic(big):
+    ds = big[0]
+    n = len(ds)
+    w = np.zeros(n)
+    w[::1000] = np.arange(1, n // 1000 + 1)
+    a = ds.sample_by(w, size=20_000, seed=3).sample_indices
+    assert set(a) <= set(range(0, n, 1000)) and a == ds.sample_by(w, size=20_000, seed=3).sample_indices
+    perm = ds.sample_by(w, replace=False, seed=4).sample_indices
+    assert sorted(perm) == list(range(n)) and set(perm[: n // 1000]) == set(range(0, n, 1000))
+    tql = ds.sample_by("max_weight(labels == 'cat': 0, labels != 'cat': 1)", size=5000, seed=1).sample_indices
+    assert all(big[1][r] != 0 for r in tql)

@@ -18,6 +18,7 @@
 #include "chute/loader/loader.h"
 #include "chute/loader/plan.h"
 #include "chute/query/query.h"
+#include "chute/query/sampling.h"
 
 namespace py = pybind11;
 using namespace chute;
@@ -78,6 +79,13 @@ py::array wrap(std::shared_ptr<Buffer> buf, const py::dtype& dt, const std::vect
   auto* holder = new std::shared_ptr<Buffer>(buf);
   py::capsule owner(holder, [](void* p) { delete static_cast<std::shared_ptr<Buffer>*>(p); });
   return py::array(dt, shape, {}, buf->data(), owner);
+}
+
+/// A 1-D uint64 ndarray owning `v` (no copy).
+py::array to_numpy(std::vector<uint64_t>&& v) {
+  auto* holder = new std::vector<uint64_t>(std::move(v));
+  py::capsule owner(holder, [](void* p) { delete static_cast<std::vector<uint64_t>*>(p); });
+  return py::array_t<uint64_t>({static_cast<py::ssize_t>(holder->size())}, {}, holder->data(), owner);
 }
 
 std::vector<py::ssize_t> to_py_shape(const Shape& s) { return std::vector<py::ssize_t>(s.begin(), s.end()); }
@@ -324,18 +332,40 @@ PYBIND11_MODULE(_core, m) {
                                     nlohmann::json::parse(meta_extra), nlohmann::json::parse(info));
            })
       .def("create_group", &Dataset::create_group)
-      .def("query", [](const Dataset& d, const std::string& tql,
-                       const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& rows_in, uint64_t seed) {
-        std::vector<uint64_t> rows(rows_in.data(), rows_in.data() + rows_in.size());
+      .def("query", [](const Dataset& d, const std::string& tql, uint64_t num_rows, uint64_t seed) {
         std::vector<uint64_t> out;
         {
           py::gil_scoped_release release;
-          out = run_query(d, tql, rows, seed);
+          out = run_query(d, tql, nullptr, num_rows, seed);
         }
-        return py::array_t<uint64_t>(static_cast<py::ssize_t>(out.size()), out.data());
+        return to_numpy(std::move(out));
       }, py::arg("tql"), py::arg("rows"), py::arg("seed"),
-      "The rows (of `rows`) a TQL query selects, in result order.")
+      "The rows (of 0..rows-1) a TQL query selects, in result order.")
+      .def("query", [](const Dataset& d, const std::string& tql,
+                       const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& rows, uint64_t seed) {
+        std::vector<uint64_t> out;
+        {
+          py::gil_scoped_release release;
+          out = run_query(d, tql, rows.data(), static_cast<size_t>(rows.size()), seed);
+        }
+        return to_numpy(std::move(out));
+      }, py::arg("tql"), py::arg("rows"), py::arg("seed"),
+      "The rows (of `rows`, which the query sees as its table) a TQL query selects, in result order.")
       .def("flush", &Dataset::flush, py::call_guard<py::gil_scoped_release>());
+
+  m.def("weighted_draw",
+        [](const py::array_t<double, py::array::c_style | py::array::forcecast>& weights, uint64_t n, bool replace, uint64_t seed) {
+          std::vector<double> w(weights.data(), weights.data() + weights.size());
+          std::vector<size_t> picked;
+          {
+            py::gil_scoped_release release;
+            picked = weighted_draw(w, n, replace, seed);
+          }
+          return to_numpy(std::vector<uint64_t>(picked.begin(), picked.end()));
+        },
+        py::arg("weights"), py::arg("n"), py::arg("replace"), py::arg("seed"),
+        "Positions drawn with probability proportional to weights (finite, non-negative): n draws with "
+        "replacement (never a zero weight), or min(n, len) distinct ones without.");
 
   m.def("plan_order",
         [](const std::vector<uint64_t>& rows, bool shuffle, uint64_t seed, uint64_t epoch, uint32_t rank, uint32_t world,

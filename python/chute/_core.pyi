@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DecodeError', 'FormatError', 'InvalidArgument', 'IoError', 'Loader', 'QueryError', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape', 'plan_order', 'tql_functions']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DecodeError', 'FormatError', 'InvalidArgument', 'IoError', 'Loader', 'QueryError', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape', 'plan_order', 'tql_functions', 'weighted_draw']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -120,9 +120,15 @@ class Dataset:
         ...
     def info_json(self) -> str:
         ...
-    def query(self, tql: str, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint64]:
+    @typing.overload
+    def query(self, tql: str, rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
         """
-        The rows (of `rows`) a TQL query selects, in result order.
+        The rows (of 0..rows-1) a TQL query selects, in result order.
+        """
+    @typing.overload
+    def query(self, tql: str, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+        """
+        The rows (of `rows`, which the query sees as its table) a TQL query selects, in result order.
         """
     def set_info_json(self, arg0: str) -> None:
         ...
@@ -170,3 +176,7 @@ def plan_order(rows: collections.abc.Sequence[typing.SupportsInt | typing.Suppor
     """
 def tql_functions() -> list[str]:
     ...
+def weighted_draw(weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, replace: bool, seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    Positions drawn with probability proportional to weights (finite, non-negative): n draws with replacement (never a zero weight), or min(n, len) distinct ones without.
+    """

@@ -340,6 +340,11 @@ class Dataset:
             return np.arange(len(self), dtype=np.uint64)
         return self._index.indices(self._max_len()).astype(np.uint64)
 
+    def _query_rows(self) -> "int | np.ndarray":
+        """What the engine's query sees as its table: a row count for the whole dataset (no index
+        array is made), else this view's rows."""
+        return len(self) if self._index.is_full else self._rows()
+
     def query(self, query_string: str, seed: int | None = None) -> "Dataset":
         """A view of the rows a TQL query selects (in ORDER BY order when it has one), evaluated in
         the engine. `SELECT *` is the only projection a view keeps: every tensor stays reachable."""
@@ -347,8 +352,8 @@ class Dataset:
 
         if not isinstance(query_string, str):
             raise TypeError("query takes a TQL string")
-        rows = self._root.core.query(query_string, self._rows(), chute_random.resolve(seed))
-        return Dataset(self._root, self._group, Index(rows.astype(np.int64)))
+        rows = self._root.core.query(query_string, self._query_rows(), chute_random.resolve(seed))
+        return Dataset(self._root, self._group, Index(rows.view(np.int64)))
 
     def sample_by(self, weights, replace: bool = True, size: int | None = None, seed: int | None = None) -> "Dataset":
         """A view of rows drawn by weight: a TQL expression (per-row weight, or max_weight(...) /
@@ -357,14 +362,13 @@ class Dataset:
         from chute.loader import draw_weighted
 
         s = chute_random.resolve(seed)
-        rows = self._rows()
         if isinstance(weights, str):
             limit = f" LIMIT {int(size)}" if size is not None else ""
             q = f"SELECT * SAMPLE BY {weights} REPLACE {'TRUE' if replace else 'FALSE'}{limit}"
-            picked = self._root.core.query(q, rows, s)
+            picked = self._root.core.query(q, self._query_rows(), s)
         else:
-            picked = draw_weighted(rows, weights, replace, size, s, 0)
-        return Dataset(self._root, self._group, Index(np.asarray(picked).astype(np.int64)))
+            picked = draw_weighted(self._query_rows(), weights, replace, size, s, 0)
+        return Dataset(self._root, self._group, Index(np.asarray(picked).view(np.int64)))
 
     # ---- loading ----
     def dataloader(self, ignore_errors: bool = False, verbose: bool = False):

@@ -317,31 +317,26 @@ _ALREADY = {
 }
 
 
-def draw_weighted(rows: np.ndarray, weights, replace: bool, size, seed: int, epoch: int) -> np.ndarray:
-    """Rows drawn by explicit weights (one per row), deterministic for (seed, epoch)."""
+def draw_weighted(rows: np.ndarray | int, weights, replace: bool, size, seed: int, epoch: int) -> np.ndarray:
+    """Rows drawn by explicit weights (one per row), deterministic for (seed, epoch). `rows`: the
+    rows the weights are for, or a row count for rows 0..rows-1."""
+    num_rows = rows if isinstance(rows, int) else len(rows)
+    rows = None if isinstance(rows, int) else rows
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or not np.all(np.isfinite(w)) or (w < 0).any():
         raise ValueError("sample_by weights must be a 1-D list of finite, non-negative numbers")
-    if len(w) != len(rows):
-        raise ValueError(f"sample_by has {len(w)} weights for {len(rows)} rows")
-    n = len(rows) if size is None else int(size)
+    if len(w) != num_rows:
+        raise ValueError(f"sample_by has {len(w)} weights for {num_rows} rows")
+    n = num_rows if size is None else int(size)
     if n < 0:
         raise ValueError("sample_by size must be non-negative")
-    rng = np.random.default_rng([seed, epoch, 0x53414D50])
-    total = w.sum()
-    if replace:
-        if total <= 0:
-            raise ValueError("sample_by with replace=True needs at least one positive weight")
-        return rows[rng.choice(len(rows), size=n, replace=True, p=w / total)]
-    if n > len(rows):
-        raise ValueError(f"sample_by without replacement cannot draw {n} of {len(rows)} rows")
-    # Efraimidis-Spirakis keys: rows with zero weight come last, in random order.
-    u = rng.random(len(rows))
-    with np.errstate(divide="ignore"):
-        keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
-    tiebreak = rng.random(len(rows))
-    order = np.lexsort((tiebreak, -keys))
-    return rows[order[:n]]
+    if replace and n > 0 and w.sum() <= 0:
+        raise ValueError("sample_by with replace=True needs at least one positive weight")
+    if not replace and n > num_rows:
+        raise ValueError(f"sample_by without replacement cannot draw {n} of {num_rows} rows")
+    key = int(np.random.SeedSequence([seed, epoch, 0x53414D50]).generate_state(1, np.uint64)[0])
+    picked = _core.weighted_draw(w, n, replace, key)
+    return picked if rows is None else rows[picked]
 
 
 # ---------------------------------------------------------------------------------------------

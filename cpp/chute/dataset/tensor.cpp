@@ -202,49 +202,6 @@ std::shared_ptr<const Chunk> Tensor::load_chunk_index(uint64_t id) const {
   });
 }
 
-bool Tensor::read_scalars(std::vector<double>& out) const {
-  std::shared_lock lock(mu_);
-  const auto& j = meta_.json();
-  const auto mn = j.value("min_shape", nlohmann::json::array()), mx = j.value("max_shape", nlohmann::json::array());
-  if (meta_.is_bytes_htype() || !meta_.has_dtype() || meta_.sample_compression() != Compression::None ||
-      !tiles_.empty() || mn != mx || mn.size() != 1 || mn[0] != 1)
-    return false;
-  DType d = meta_.dtype();
-  size_t item = dtype_size(d);
-  out.resize(meta_.length());
-  uint64_t next = 0;
-  for (const auto& [id, last] : chunk_ids_.rows()) {
-    auto chunk = load_chunk(id);
-    size_t count = static_cast<size_t>(last + 1 - next);
-    if (count == 0) continue;
-    // Fixed one-number samples lie back to back: convert the chunk's data in one loop.
-    std::string_view first = chunk->bytes(0), final_ = chunk->bytes(count - 1);
-    if (first.size() != item || final_.data() != first.data() + (count - 1) * item) return false;
-    const char* base = first.data();
-    double* dst = out.data() + next;
-    switch (d) {
-#define CHUTE_SCALAR(T, E)                                   \
-  case DType::E:                                             \
-    for (size_t i = 0; i < count; ++i) {                     \
-      T x;                                                   \
-      std::memcpy(&x, base + i * sizeof(T), sizeof x);       \
-      dst[i] = static_cast<double>(x);                       \
-    }                                                        \
-    break;
-      CHUTE_SCALAR(uint8_t, UInt8) CHUTE_SCALAR(int8_t, Int8) CHUTE_SCALAR(uint16_t, UInt16) CHUTE_SCALAR(int16_t, Int16)
-      CHUTE_SCALAR(uint32_t, UInt32) CHUTE_SCALAR(int32_t, Int32) CHUTE_SCALAR(uint64_t, UInt64) CHUTE_SCALAR(int64_t, Int64)
-      CHUTE_SCALAR(float, Float32) CHUTE_SCALAR(double, Float64)
-#undef CHUTE_SCALAR
-      case DType::Bool:
-        for (size_t i = 0; i < count; ++i) dst[i] = base[i] ? 1 : 0;
-        break;
-      default: return false;
-    }
-    next += count;
-  }
-  return true;
-}
-
 bool Tensor::is_tiled(uint64_t index) const {
   std::shared_lock lock(mu_);
   return tiles_.find(index) != nullptr;

@@ -7,6 +7,7 @@
 // take the lock exclusively.
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chute/core/dtype.h"
+#include "chute/dataset/columns.h"
 #include "chute/format/chunk.h"
 #include "chute/format/encoders.h"
 #include "chute/format/meta.h"
@@ -70,9 +72,13 @@ class Tensor {
   /// the sample. Returns false for a tiled sample (use read()).
   bool fetch(uint64_t index, std::string& bytes, Shape& shape) const;
   bool is_tiled(uint64_t index) const;
-  /// Every sample of a tensor whose samples are single uncompressed numbers, as doubles, read
-  /// chunk by chunk (one pass over the data, for queries). False when the tensor is not like that.
-  bool read_scalars(std::vector<double>& out) const;
+  /// Whole-tensor columns for queries (columns.h), read in one pass over the chunks and kept
+  /// until the tensor grows. number_column: rows that are each one uncompressed number;
+  /// bytes_column: text/json rows; shape_column: every row's shape from chunk headers, when all
+  /// rows have the same rank. nullptr when the tensor is not like that.
+  std::shared_ptr<const NumberColumn> number_column() const;
+  std::shared_ptr<const BytesColumn> bytes_column() const;
+  std::shared_ptr<const ShapeColumn> shape_column() const;
 
   // ---- writing ----
   /// Appends a raw C-order array; the engine compresses it as the tensor says (and tiles it when
@@ -117,6 +123,13 @@ class Tensor {
   std::string name_, key_;
   bool writable_;
   mutable std::shared_mutex mu_;
+  struct Columns {
+    std::shared_ptr<const NumberColumn> number;
+    std::shared_ptr<const BytesColumn> bytes;
+    std::shared_ptr<const ShapeColumn> shape;
+  };
+  mutable std::mutex columns_mu_;
+  mutable Columns columns_;  // built on first use; a column whose rows != length() is stale
   TensorMeta meta_;
   nlohmann::json info_;
   ChunkIdEncoder chunk_ids_;

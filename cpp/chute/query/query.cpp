@@ -5,9 +5,9 @@
 
 namespace chute {
 
-std::vector<uint64_t> run_query(const Dataset& ds, const std::string& tql, const std::vector<uint64_t>& rows, uint64_t seed) {
+std::vector<uint64_t> run_query(const Dataset& ds, const std::string& tql, const uint64_t* rows, size_t n, uint64_t seed) {
   auto q = tql::parse(tql);
-  detail::Evaluator ev(ds, rows, seed);
+  detail::Evaluator ev(ds, detail::Rows{rows, n}, seed);
   return ev.run(*q);
 }
 

@@ -11,9 +11,10 @@ namespace chute {
 
 class Dataset;
 
-/// The dataset rows (a subset of `rows`, which the query sees as the table, in their order) the
-/// query selects, in result order. `seed` drives random() and SAMPLE BY. Throws QueryError.
-std::vector<uint64_t> run_query(const Dataset& ds, const std::string& tql, const std::vector<uint64_t>& rows, uint64_t seed);
+/// The dataset rows the query selects, in result order, out of `rows[0..n)` (which the query sees
+/// as its table, in that order; rows == nullptr: the rows 0..n-1). `seed` drives random() and
+/// SAMPLE BY. Throws QueryError.
+std::vector<uint64_t> run_query(const Dataset& ds, const std::string& tql, const uint64_t* rows, size_t n, uint64_t seed);
 
 /// The names of the functions TQL knows, for error messages and docs.
 const std::vector<std::string>& tql_functions();

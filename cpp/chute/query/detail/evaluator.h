@@ -1,6 +1,6 @@
 #pragma once
 // Internal to TQL: the evaluator of a parsed query over a dataset's rows. Row-by-row evaluation
-// lives here; the column-at-a-time path is in vectorized.cpp and the functions in functions.cpp.
+// lives here; the column-at-a-time path is compiled in compile.cpp (nodes in columnar.cpp) and the functions in functions.cpp.
 // Thread-safety: one Evaluator per query, used by one thread.
 #include <algorithm>
 #include <cmath>
@@ -13,20 +13,16 @@
 
 #include "chute/core/random.h"
 #include "chute/dataset/dataset.h"
+#include "chute/query/detail/columnar.h"
 #include "chute/query/detail/value.h"
 #include "chute/query/query.h"
+#include "chute/query/sampling.h"
 
 namespace chute::detail {
 
 class Evaluator {
-  struct Scalars {
-    bool ok = false;
-    std::vector<double> values;
-    const std::vector<std::string>* names = nullptr;
-  };
-
  public:
-  Evaluator(const Dataset& ds, const std::vector<uint64_t>& rows, uint64_t seed) : ds_(ds), rows_(rows), seed_(seed) {}
+  Evaluator(const Dataset& ds, Rows rows, uint64_t seed) : ds_(ds), rows_(rows), seed_(seed) {}
 
   std::vector<uint64_t> run(const tql::Query& q) {
     if (q.select) return run_select(*q.select);
@@ -46,24 +42,15 @@ class Evaluator {
   std::vector<uint64_t> run_select(const tql::Select& s) {
     for (const auto& c : s.columns) check_columns(*c);
     std::vector<size_t> pos;  // positions in rows_
-    std::optional<Vec> mask;
-    if (s.where) mask = vectorized(*s.where);
-    if (mask) {
-      if (mask->is_const) {
-        if (mask->c != 0)
-          for (size_t i = 0; i < rows_.size(); ++i) pos.push_back(i);
-      } else {
-        const auto& v = *mask->col;
-        for (size_t i = 0; i < v.size(); ++i)
-          if (v[i] != 0) pos.push_back(i);
-      }
+    VNodePtr where = s.where ? compile_value(*s.where, rows_) : make_const(1);
+    if (where) {
+      pos = select_nonzero(*where, rows_.size());
     } else {
-      for (size_t i = 0; i < rows_.size(); ++i) {
-        if (!s.where || truth(*s.where, eval(*s.where, i))) pos.push_back(i);
-      }
+      for (size_t i = 0; i < rows_.size(); ++i)
+        if (truth(*s.where, eval(*s.where, i))) pos.push_back(i);
     }
     if (s.sample) pos = sample(s, pos);
-    if (s.order_by) {
+    if (s.order_by && !order_compiled(s, pos)) {
       std::vector<std::pair<Value, size_t>> keyed;
       keyed.reserve(pos.size());
       for (size_t p : pos) {
@@ -97,124 +84,111 @@ class Evaluator {
     return out;
   }
 
-  std::vector<size_t> sample(const tql::Select& s, const std::vector<size_t>& pos) {
-    std::vector<double> w(pos.size());
-    for (size_t k = 0; k < pos.size(); ++k) {
-      size_t p = pos[k];
-      if (s.sample_expr) {
-        Value v = scalar(*s.sample_expr, eval(*s.sample_expr, p));
-        if (v.kind != Value::Kind::Num) fail(*s.sample_expr, "SAMPLE BY needs a numeric weight per row");
-        w[k] = v.num;
-      } else {
-        double acc = 0;
-        for (const auto& c : s.weights) {
-          if (!truth(*c.condition, eval(*c.condition, p))) continue;
-          Value v = scalar(*c.weight, eval(*c.weight, p));
-          if (v.kind != Value::Kind::Num) fail(*c.weight, "a SAMPLE BY weight must be a number");
-          acc = s.sample_mode == "max_weight" ? std::max(acc, v.num) : acc + v.num;
-        }
-        w[k] = acc;
-      }
-      if (!(w[k] >= 0) || !std::isfinite(w[k])) fail(s.sample_expr ? *s.sample_expr : *s.weights[0].weight, "SAMPLE BY weights must be finite and non-negative");
-    }
-    size_t n = pos.size();
-    if (s.has_limit)
-      n = s.limit_percent ? static_cast<size_t>(std::floor(pos.size() * s.limit / 100.0 + 1e-9)) : static_cast<size_t>(s.limit);
-    Rng rng(mix_keys({seed_, 0x53414d504c45ULL}));
-    std::vector<size_t> out;
-    if (s.replace) {
-      std::vector<double> cum(w.size());
-      double total = 0;
-      for (size_t k = 0; k < w.size(); ++k) cum[k] = total += w[k];
-      if (total <= 0) return out;
-      for (size_t i = 0; i < n; ++i) {
-        double u = rng.uniform() * total;
-        size_t k = static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), u) - cum.begin());
-        while (k < w.size() && w[k] <= 0) ++k;  // never a zero-weight row
-        out.push_back(pos[std::min(k, w.size() - 1)]);
-      }
-      return out;
-    }
-    // Without replacement: Efraimidis-Spirakis keys; zero-weight rows follow, in random order.
-    std::vector<std::pair<double, size_t>> keys(w.size());
-    for (size_t k = 0; k < w.size(); ++k) {
-      double u = rng.uniform();
-      keys[k] = {w[k] > 0 ? std::log(std::max(u, 1e-300)) / w[k] : -1e300 - rng.uniform(), k};
-    }
-    std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (size_t i = 0; i < std::min(n, keys.size()); ++i) out.push_back(pos[keys[i].second]);
-    return out;
+  // The query rows at positions `pos` (all of rows_ when pos is every position), so that an
+  // expression compiled over them gives one value per entry of pos.
+  Rows rows_at(const std::vector<size_t>& pos, std::vector<uint64_t>& storage) {
+    if (pos.size() == rows_.size()) return rows_;  // positions are increasing: every position, in order
+    storage.resize(pos.size());
+    for (size_t k = 0; k < pos.size(); ++k) storage[k] = rows_[pos[k]];
+    return Rows{storage.data(), storage.size()};
   }
 
-  // Column-at-a-time evaluation of the common simple predicates: numbers, single-number columns,
-  // class names, comparisons, arithmetic, AND/OR/NOT, IN and BETWEEN. Anything else (text, arrays,
-  // functions, rows a column does not have) returns nullopt and the row-by-row evaluator runs, so
-  // both give the same answers and errors.
-  struct Vec {
-    bool is_const = true;
-    double c = 0;
-    bool is_str = false;
-    std::string str;
-    std::shared_ptr<std::vector<double>> col;
-    const std::vector<std::string>* names = nullptr;
-  };
-
-  const Scalars* scalar_column(const Expr& e) {
-    auto sc = scalars_.find(e.text);
-    if (sc == scalars_.end()) {
-      auto t = tensor(e);
-      Scalars s;
-      s.ok = t->read_scalars(s.values);
-      if (s.ok && t->meta().htype() == "class_label") s.names = &class_names(*t, e.text);
-      sc = scalars_.emplace(e.text, std::move(s)).first;
-    }
-    return sc->second.ok ? &sc->second : nullptr;
+  // ORDER BY over compiled numeric keys; false when the key needs the row-by-row evaluator.
+  bool order_compiled(const tql::Select& s, std::vector<size_t>& pos) {
+    std::vector<uint64_t> storage;
+    VNodePtr key = compile_value(*s.order_by, rows_at(pos, storage));
+    if (!key) return false;
+    std::vector<double> k = evaluate_all(*key, pos.size());
+    std::vector<size_t> order(pos.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (s.descending) std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return k[a] > k[b]; });
+    else std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return k[a] < k[b]; });
+    std::vector<size_t> sorted(pos.size());
+    for (size_t i = 0; i < order.size(); ++i) sorted[i] = pos[order[i]];
+    pos = std::move(sorted);
+    return true;
   }
 
-  template <typename F>
-  static Vec combine(const Vec& a, const Vec& b, size_t n, F f) {
-    Vec out;
-    if (a.is_const && b.is_const) {
-      out.c = f(a.c, b.c);
-      return out;
+  // SAMPLE BY weights over compiled columns; false when an expression needs the row path.
+  bool weights_compiled(const tql::Select& s, const std::vector<size_t>& pos, std::vector<double>& w) {
+    std::vector<uint64_t> storage;
+    Rows sub = rows_at(pos, storage);
+    if (s.sample_expr) {
+      VNodePtr n = compile_value(*s.sample_expr, sub);
+      if (!n) return false;
+      w = evaluate_all(*n, pos.size());
+      return true;
     }
-    out.is_const = false;
-    out.col = std::make_shared<std::vector<double>>(n);
-    double* o = out.col->data();
-    if (a.is_const) {
-      const double* y = b.col->data();
-      for (size_t i = 0; i < n; ++i) o[i] = f(a.c, y[i]);
-    } else if (b.is_const) {
-      const double* x = a.col->data();
-      for (size_t i = 0; i < n; ++i) o[i] = f(x[i], b.c);
-    } else {
-      const double *x = a.col->data(), *y = b.col->data();
-      for (size_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    std::vector<std::pair<VNodePtr, VNodePtr>> clauses;
+    for (const auto& c : s.weights) {
+      VNodePtr cond = compile_value(*c.condition, sub), weight = compile_value(*c.weight, sub);
+      if (!cond || !weight) return false;
+      clauses.emplace_back(std::move(cond), std::move(weight));
     }
-    return out;
-  }
-
-  // A class name on one side of a comparison with a class_label column becomes its index.
-  bool resolve_vec_names(const Expr& e, Vec& a, Vec& b) {
-    for (int k = 0; k < 2; ++k) {
-      Vec& col = k == 0 ? a : b;
-      Vec& other = k == 0 ? b : a;
-      if (other.is_str) {
-        if (!col.names) return false;
-        Value x, y;
-        x.names = col.names;
-        y.kind = Value::Kind::Str;
-        y.str = other.str;
-        resolve_names(e, x, y);
-        other.is_str = false;
-        other.is_const = true;
-        other.c = y.num;
-      }
+    w.assign(pos.size(), 0.0);
+    bool max = s.sample_mode == "max_weight";
+    for (const auto& [cond, weight] : clauses) {
+      std::vector<double> c = evaluate_all(*cond, pos.size()), v = evaluate_all(*weight, pos.size());
+      for (size_t k = 0; k < w.size(); ++k)
+        if (c[k] != 0) w[k] = max ? std::max(w[k], v[k]) : w[k] + v[k];
     }
     return true;
   }
 
-  std::optional<Vec> vectorized(const Expr& e);
+  std::vector<size_t> sample(const tql::Select& s, const std::vector<size_t>& pos) {
+    std::vector<double> w;
+    if (!weights_compiled(s, pos, w)) {
+      w.resize(pos.size());
+      for (size_t k = 0; k < pos.size(); ++k) {
+        size_t p = pos[k];
+        if (s.sample_expr) {
+          Value v = scalar(*s.sample_expr, eval(*s.sample_expr, p));
+          if (v.kind != Value::Kind::Num) fail(*s.sample_expr, "SAMPLE BY needs a numeric weight per row");
+          w[k] = v.num;
+        } else {
+          double acc = 0;
+          for (const auto& c : s.weights) {
+            if (!truth(*c.condition, eval(*c.condition, p))) continue;
+            Value v = scalar(*c.weight, eval(*c.weight, p));
+            if (v.kind != Value::Kind::Num) fail(*c.weight, "a SAMPLE BY weight must be a number");
+            acc = s.sample_mode == "max_weight" ? std::max(acc, v.num) : acc + v.num;
+          }
+          w[k] = acc;
+        }
+      }
+    }
+    for (double x : w)
+      if (!(x >= 0) || !std::isfinite(x))
+        fail(s.sample_expr ? *s.sample_expr : *s.weights[0].weight, "SAMPLE BY weights must be finite and non-negative");
+    size_t n = pos.size();
+    if (s.has_limit)
+      n = s.limit_percent ? static_cast<size_t>(std::floor(pos.size() * s.limit / 100.0 + 1e-9)) : static_cast<size_t>(s.limit);
+    std::vector<size_t> out = chute::weighted_draw(w, n, s.replace, mix_keys({seed_, 0x53414d504c45ULL}));
+    for (size_t& k : out) k = pos[k];
+    return out;
+  }
+
+  // Column-at-a-time: the expression compiled over whole-tensor columns (compile.cpp), or
+  // nullptr when it needs the row-by-row evaluator (json, arrays, functions other than shape()
+  // indexing, contains, row_number and random, rows a column lacks). Both give the same answers.
+  struct Compiled {
+    VNodePtr node;
+    const std::vector<std::string>* names = nullptr;  // class names of a class_label column
+    std::shared_ptr<const BytesColumn> text;           // a text column (node is null)
+    std::optional<std::string> str;                    // a text literal (node is null)
+  };
+  std::optional<Compiled> compile(const Expr& e, Rows rows);
+  VNodePtr compile_value(const Expr& e, Rows rows);
+  std::optional<Compiled> compile_call(const Expr& e, Rows rows);
+  std::optional<Compiled> compile_compare(const Expr& e, VOp op, Rows rows);
+  std::optional<Compiled> compile_compare(const Expr& e, VOp op, Rows rows, const ExprPtr& l, const ExprPtr& r);
+  bool covers(uint64_t column_rows, Rows rows);
+
+  std::shared_ptr<const NumberColumn> number_column(const std::string& name) {
+    auto it = number_columns_.find(name);
+    if (it == number_columns_.end()) it = number_columns_.emplace(name, ds_.tensor(name)->number_column()).first;
+    return it->second;
+  }
 
   void check_columns(const Expr& e) {
     if (e.kind == Expr::Kind::Column) tensor(e);
@@ -232,11 +206,14 @@ class Evaluator {
 
   Value column(const Expr& e, size_t p) {
     // Single-number tensors (labels, scalar fields) are read in one pass over their chunks.
-    if (const Scalars* sc = scalar_column(e)) {
+    tensor(e);
+    if (auto nc = number_column(e.text)) {
       uint64_t row = rows_[p];
-      if (row >= sc->values.size()) return Value();
-      Value v = Value::number(sc->values[row]);
-      v.names = sc->names;
+      if (row >= nc->rows) return Value();
+      double x;
+      nc->gather(&row, 0, 1, &x);
+      Value v = Value::number(x);
+      if (ds_.tensor(e.text)->meta().htype() == "class_label") v.names = &class_names(*ds_.tensor(e.text), e.text);
       return v;
     }
     auto& cache = columns_[e.text];
@@ -530,10 +507,11 @@ class Evaluator {
   Value call(const Expr& e, size_t p);
 
   const Dataset& ds_;
-  const std::vector<uint64_t>& rows_;
+  Rows rows_;
   uint64_t seed_;
+  std::optional<uint64_t> max_row_;
   std::unordered_map<std::string, std::vector<std::pair<bool, Value>>> columns_;
-  std::unordered_map<std::string, Scalars> scalars_;
+  std::unordered_map<std::string, std::shared_ptr<const NumberColumn>> number_columns_;
   std::map<std::string, std::vector<std::string>> names_;
 };
 

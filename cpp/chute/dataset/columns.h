@@ -1,0 +1,49 @@
+#pragma once
+// Whole-tensor columns for queries: one pass over a tensor's chunks gives every row's value (or
+// shape) in one flat array, which a query evaluates block by block. Tensor caches them until it
+// grows (samples are immutable once appended, so the length is the version).
+// Thread-safety: immutable once built; shared between queries through shared_ptr<const ...>.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chute/core/dtype.h"
+
+namespace chute {
+
+/// One number per row, in the tensor's dtype, back to back.
+struct NumberColumn {
+  DType dtype = DType::UInt8;
+  uint64_t rows = 0;
+  std::vector<uint8_t> data;
+
+  /// Row values [begin, begin + n) ... gathered through `index` (positions of rows; null: the
+  /// identity) converted to double into `out`.
+  void gather(const uint64_t* index, size_t begin, size_t n, double* out) const;
+  size_t memory_bytes() const { return data.capacity(); }
+};
+
+/// Every row's stored bytes (text, json) back to back; row i is blob[offsets[i], offsets[i+1]).
+struct BytesColumn {
+  uint64_t rows = 0;
+  std::vector<uint64_t> offsets;
+  std::string blob;
+
+  std::string_view at(uint64_t row) const {
+    return std::string_view(blob).substr(offsets[row], offsets[row + 1] - offsets[row]);
+  }
+  size_t memory_bytes() const { return blob.capacity() + offsets.capacity() * 8; }
+};
+
+/// Every row's shape from the chunk headers (no sample data read). Rows all have `ndim` dims
+/// (a tensor whose rows differ in rank gets no shape column); row i's are dims[i*ndim, (i+1)*ndim).
+struct ShapeColumn {
+  uint64_t rows = 0;
+  size_t ndim = 0;
+  std::vector<uint32_t> dims;
+  size_t memory_bytes() const { return dims.capacity() * 4; }
+};
+
+}  // namespace chute

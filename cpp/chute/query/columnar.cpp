@@ -1,0 +1,274 @@
+#include "chute/query/detail/columnar.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "chute/core/thread_pool.h"
+
+namespace chute::detail {
+
+bool vop_from(const std::string& t, VOp& op) {
+  static const std::pair<const char*, VOp> ops[] = {
+      {"+", VOp::Add}, {"-", VOp::Sub}, {"*", VOp::Mul}, {"/", VOp::Div}, {"%", VOp::Mod}, {"==", VOp::Eq}, {"!=", VOp::Ne},
+      {"<", VOp::Lt},  {"<=", VOp::Le}, {">", VOp::Gt},  {">=", VOp::Ge}, {"AND", VOp::And}, {"OR", VOp::Or}};
+  for (const auto& [name, o] : ops)
+    if (t == name) {
+      op = o;
+      return true;
+    }
+  return false;
+}
+
+namespace {
+
+struct Const final : VNode {
+  explicit Const(double v) {
+    is_const = true;
+    c = v;
+  }
+  void eval(size_t, size_t n, double* out, Scratch&, size_t) const override { std::fill(out, out + n, c); }
+};
+
+struct NumberCol final : VNode {
+  NumberCol(std::shared_ptr<const NumberColumn> col, Rows rows) : col(std::move(col)), rows(rows) {}
+  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override { col->gather(rows.data, begin, n, out); }
+  std::shared_ptr<const NumberColumn> col;
+  Rows rows;
+};
+
+struct ShapeDim final : VNode {
+  ShapeDim(std::shared_ptr<const ShapeColumn> col, size_t dim, Rows rows) : col(std::move(col)), dim(dim), rows(rows) {}
+  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override {
+    const uint32_t* d = col->dims.data() + dim;
+    size_t nd = col->ndim;
+    for (size_t i = 0; i < n; ++i) out[i] = d[rows[begin + i] * nd];
+  }
+  std::shared_ptr<const ShapeColumn> col;
+  size_t dim;
+  Rows rows;
+};
+
+struct TextTest final : VNode {
+  TextTest(std::shared_ptr<const BytesColumn> col, Rows rows, std::function<bool(std::string_view)> test)
+      : col(std::move(col)), rows(rows), test(std::move(test)) {}
+  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override {
+    for (size_t i = 0; i < n; ++i) out[i] = test(col->at(rows[begin + i])) ? 1 : 0;
+  }
+  std::shared_ptr<const BytesColumn> col;
+  Rows rows;
+  std::function<bool(std::string_view)> test;
+};
+
+// contains(text, 'literal'): for the rows 0..n-1 in order, one memmem scan over the block's bytes
+// (Boyer-Moore-Horspool) and each match mapped to its row; otherwise row by row.
+struct TextContains final : VNode {
+  TextContains(std::shared_ptr<const BytesColumn> col, Rows rows, std::string pat)
+      : col(std::move(col)), rows(rows), pat(std::move(pat)), search(this->pat.begin(), this->pat.end()) {}
+  const char* find(const char* lo, const char* hi) const {
+    auto [at, end] = search(lo, hi);
+    return at == hi ? nullptr : at;
+  }
+  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override {
+    const char* blob = col->blob.data();
+    const uint64_t* off = col->offsets.data();
+    if (rows.data != nullptr || pat.empty()) {
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t r = rows[begin + i];
+        out[i] = find(blob + off[r], blob + off[r + 1]) != nullptr;
+      }
+      return;
+    }
+    std::fill(out, out + n, 0.0);
+    uint64_t end = off[begin + n];
+    uint64_t at = off[begin];
+    size_t row = begin;
+    while (at < end) {
+      const char* hit = find(blob + at, blob + end);
+      if (!hit) break;
+      uint64_t x = static_cast<uint64_t>(hit - blob);
+      while (off[row + 1] <= x) ++row;  // the row holding the match's first byte
+      if (x + pat.size() <= off[row + 1]) {
+        out[row - begin] = 1;
+        at = off[row + 1];  // this row matched: go on from the next one
+      } else {
+        at = x + 1;  // the match spans two rows
+      }
+    }
+  }
+  std::shared_ptr<const BytesColumn> col;
+  Rows rows;
+  std::string pat;
+  std::boyer_moore_horspool_searcher<std::string::const_iterator> search;
+};
+
+struct Lookup final : VNode {
+  Lookup(VNodePtr a, std::vector<double> table) : a(std::move(a)), table(std::move(table)) {}
+  void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const override {
+    a->eval(begin, n, out, s, depth + 1);
+    double size = static_cast<double>(table.size());
+    for (size_t i = 0; i < n; ++i) out[i] = out[i] >= 0 && out[i] < size ? table[static_cast<size_t>(out[i])] : 0;
+  }
+  VNodePtr a;
+  std::vector<double> table;
+};
+
+struct Not final : VNode {
+  explicit Not(VNodePtr a) : a(std::move(a)) {}
+  void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const override {
+    a->eval(begin, n, out, s, depth + 1);
+    for (size_t i = 0; i < n; ++i) out[i] = out[i] != 0 ? 0 : 1;
+  }
+  VNodePtr a;
+};
+
+template <VOp Op>
+struct Binary final : VNode {
+  Binary(VNodePtr a, VNodePtr b) : a(std::move(a)), b(std::move(b)) {}
+  void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const override {
+    if (b->is_const) {  // the common `column op constant`: one pass, no second buffer
+      a->eval(begin, n, out, s, depth + 1);
+      const double y = b->c;
+      for (size_t i = 0; i < n; ++i) out[i] = apply(Op, out[i], y);
+      return;
+    }
+    if (a->is_const) {
+      b->eval(begin, n, out, s, depth + 1);
+      const double x = a->c;
+      for (size_t i = 0; i < n; ++i) out[i] = apply(Op, x, out[i]);
+      return;
+    }
+    double* tmp = s.at(depth);
+    a->eval(begin, n, out, s, depth + 1);
+    b->eval(begin, n, tmp, s, depth + 1);
+    for (size_t i = 0; i < n; ++i) out[i] = apply(Op, out[i], tmp[i]);
+  }
+  VNodePtr a, b;
+};
+
+struct In final : VNode {
+  In(VNodePtr a, std::vector<double> set, bool negated) : a(std::move(a)), set(std::move(set)), negated(negated) {}
+  void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const override {
+    a->eval(begin, n, out, s, depth + 1);
+    for (size_t i = 0; i < n; ++i) {
+      bool found = std::find(set.begin(), set.end(), out[i]) != set.end();
+      out[i] = found != negated ? 1 : 0;
+    }
+  }
+  VNodePtr a;
+  std::vector<double> set;
+  bool negated;
+};
+
+template <VOp Op>
+VNodePtr binary_of(VNodePtr a, VNodePtr b) {
+  return std::make_unique<Binary<Op>>(std::move(a), std::move(b));
+}
+
+// Runs fn(begin, n) over [0, total) in blocks, in `pieces` contiguous parts on the shared pool;
+// part k's results go to slot k so the caller can keep the order.
+template <typename F>
+void for_blocks(size_t total, size_t pieces, F fn) {
+  size_t per = (total + pieces - 1) / pieces;
+  get_shared_pool()->parallel_for(pieces, [&](size_t k) {
+    Scratch s;
+    std::vector<double> buf(kBlock);
+    size_t lo = k * per, hi = std::min(total, lo + per);
+    for (size_t b = lo; b < hi; b += kBlock) fn(k, b, std::min(kBlock, hi - b), buf.data(), s);
+  });
+}
+
+size_t pieces_for(size_t n) {
+  size_t blocks = (n + kBlock - 1) / kBlock;
+  size_t threads = get_shared_pool()->size() + 1;
+  return std::max<size_t>(1, std::min(blocks, threads * 4));
+}
+
+}  // namespace
+
+VNodePtr make_const(double c) { return std::make_unique<Const>(c); }
+VNodePtr make_number_column(std::shared_ptr<const NumberColumn> col, Rows rows) {
+  return std::make_unique<NumberCol>(std::move(col), rows);
+}
+VNodePtr make_shape_dim(std::shared_ptr<const ShapeColumn> col, size_t dim, Rows rows) {
+  return std::make_unique<ShapeDim>(std::move(col), dim, rows);
+}
+VNodePtr make_text_test(std::shared_ptr<const BytesColumn> col, Rows rows, std::function<bool(std::string_view)> test) {
+  return std::make_unique<TextTest>(std::move(col), rows, std::move(test));
+}
+VNodePtr make_text_contains(std::shared_ptr<const BytesColumn> col, Rows rows, std::string literal) {
+  return std::make_unique<TextContains>(std::move(col), rows, std::move(literal));
+}
+VNodePtr make_lookup(VNodePtr child, std::vector<double> table) { return std::make_unique<Lookup>(std::move(child), std::move(table)); }
+VNodePtr make_in(VNodePtr a, std::vector<double> set, bool negated) {
+  if (a->is_const) {
+    bool found = std::find(set.begin(), set.end(), a->c) != set.end();
+    return make_const(found != negated ? 1 : 0);
+  }
+  return std::make_unique<In>(std::move(a), std::move(set), negated);
+}
+
+VNodePtr make_not(VNodePtr a) {
+  if (a->is_const) return make_const(a->c != 0 ? 0 : 1);
+  return std::make_unique<Not>(std::move(a));
+}
+
+VNodePtr make_binary(VOp op, VNodePtr a, VNodePtr b) {
+  if (a->is_const && b->is_const) return make_const(apply(op, a->c, b->c));
+  switch (op) {
+    case VOp::Add: return binary_of<VOp::Add>(std::move(a), std::move(b));
+    case VOp::Sub: return binary_of<VOp::Sub>(std::move(a), std::move(b));
+    case VOp::Mul: return binary_of<VOp::Mul>(std::move(a), std::move(b));
+    case VOp::Div: return binary_of<VOp::Div>(std::move(a), std::move(b));
+    case VOp::Mod: return binary_of<VOp::Mod>(std::move(a), std::move(b));
+    case VOp::Eq: return binary_of<VOp::Eq>(std::move(a), std::move(b));
+    case VOp::Ne: return binary_of<VOp::Ne>(std::move(a), std::move(b));
+    case VOp::Lt: return binary_of<VOp::Lt>(std::move(a), std::move(b));
+    case VOp::Le: return binary_of<VOp::Le>(std::move(a), std::move(b));
+    case VOp::Gt: return binary_of<VOp::Gt>(std::move(a), std::move(b));
+    case VOp::Ge: return binary_of<VOp::Ge>(std::move(a), std::move(b));
+    case VOp::And: return binary_of<VOp::And>(std::move(a), std::move(b));
+    case VOp::Or: return binary_of<VOp::Or>(std::move(a), std::move(b));
+  }
+  return nullptr;
+}
+
+std::vector<size_t> select_nonzero(const VNode& root, size_t n) {
+  if (root.is_const) {
+    std::vector<size_t> all;
+    if (root.c != 0) {
+      all.resize(n);
+      for (size_t i = 0; i < n; ++i) all[i] = i;
+    }
+    return all;
+  }
+  size_t pieces = pieces_for(n);
+  std::vector<std::vector<size_t>> parts(pieces);
+  for_blocks(n, pieces, [&](size_t k, size_t begin, size_t len, double* buf, Scratch& s) {
+    root.eval(begin, len, buf, s, 0);
+    auto& out = parts[k];
+    for (size_t i = 0; i < len; ++i)
+      if (buf[i] != 0) out.push_back(begin + i);
+  });
+  size_t total = 0;
+  for (const auto& p : parts) total += p.size();
+  std::vector<size_t> out;
+  out.reserve(total);
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+std::vector<double> evaluate_all(const VNode& root, size_t n) {
+  std::vector<double> out(n);
+  if (root.is_const) {
+    std::fill(out.begin(), out.end(), root.c);
+    return out;
+  }
+  for_blocks(n, pieces_for(n), [&](size_t, size_t begin, size_t len, double*, Scratch& s) {
+    root.eval(begin, len, out.data() + begin, s, 0);
+  });
+  return out;
+}
+
+}  // namespace chute::detail
