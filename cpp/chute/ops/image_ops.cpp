@@ -171,41 +171,63 @@ void random_resized_crop_box(uint32_t height, uint32_t width, const ImageOp& op,
   x = (width - w) / 2;
 }
 
+namespace {
+
+constexpr int kResizeBits = 11, kResizeOne = 1 << kResizeBits;
+
+// One output row from a vertically blended row: each pixel interpolates two neighbours (C channels
+// each) with its weight. Per pixel, not per channel, so the tables are read once for C values.
+template <int C>
+void resize_row(const int32_t* bl, const int32_t* px, const int32_t* wt, int32_t step, uint32_t dw, uint8_t* o) {
+  constexpr int32_t kRound = 1 << (2 * kResizeBits - 1);
+  for (uint32_t x = 0; x < dw; ++x, o += C) {
+    const int32_t* p = bl + px[x];
+    const int32_t w = wt[x];
+    for (int k = 0; k < C; ++k) {
+      int32_t a = p[k], b = p[k + step];
+      o[k] = static_cast<uint8_t>(((a << kResizeBits) + (b - a) * w + kRound) >> (2 * kResizeBits));
+    }
+  }
+}
+
+}  // namespace
+
 void resize_bilinear(const uint8_t* src, uint32_t sh, uint32_t sw, uint32_t c, uint8_t* dst, uint32_t dh, uint32_t dw) {
   // Separable fixed-point bilinear, vertical pass first: the two source rows are blended into an
   // int32 row (a contiguous, vectorizable loop; values < 2^19), then each output pixel
   // interpolates that row horizontally (< 2^31 before the final shift: no overflow).
-  constexpr int kBits = 11, kOne = 1 << kBits;
-  thread_local std::vector<int32_t> xoff, xw, blend;
+  thread_local std::vector<int32_t> px, xw, blend;
   const size_t n = static_cast<size_t>(dw) * c, srow = static_cast<size_t>(sw) * c;
-  xoff.resize(n);
-  xw.resize(n);
+  px.resize(dw);
+  xw.resize(dw);
   blend.resize(srow + c);
   const double sx = static_cast<double>(sw) / dw, sy = static_cast<double>(sh) / dh;
   for (uint32_t x = 0; x < dw; ++x) {
     double f = std::clamp((x + 0.5) * sx - 0.5, 0.0, static_cast<double>(sw - 1));
     int i = sw == 1 ? 0 : std::min(static_cast<int>(f), static_cast<int>(sw) - 2);
-    int32_t w = sw == 1 ? 0 : static_cast<int32_t>(std::lround((f - i) * kOne));
-    for (uint32_t k = 0; k < c; ++k) {
-      xoff[x * c + k] = static_cast<int32_t>(i * c + k);
-      xw[x * c + k] = w;
-    }
+    px[x] = static_cast<int32_t>(i * c);
+    xw[x] = sw == 1 ? 0 : static_cast<int32_t>(std::lround((f - i) * kResizeOne));
   }
   const int32_t step = sw == 1 ? 0 : static_cast<int32_t>(c);
   for (uint32_t y = 0; y < dh; ++y) {
     double f = std::clamp((y + 0.5) * sy - 0.5, 0.0, static_cast<double>(sh - 1));
     int j = sh == 1 ? 0 : std::min(static_cast<int>(f), static_cast<int>(sh) - 2);
-    int32_t wy = sh == 1 ? 0 : static_cast<int32_t>(std::lround((f - j) * kOne));
+    int32_t wy = sh == 1 ? 0 : static_cast<int32_t>(std::lround((f - j) * kResizeOne));
     const uint8_t* r0 = src + static_cast<size_t>(j) * srow;
     const uint8_t* r1 = sh == 1 ? r0 : r0 + srow;
     int32_t* bl = blend.data();
-    for (size_t q = 0; q < srow; ++q) bl[q] = (static_cast<int32_t>(r0[q]) << kBits) + (r1[q] - r0[q]) * wy;
-    const int32_t* off = xoff.data();
-    const int32_t* wt = xw.data();
+    for (size_t q = 0; q < srow; ++q) bl[q] = (static_cast<int32_t>(r0[q]) << kResizeBits) + (r1[q] - r0[q]) * wy;
     uint8_t* o = dst + static_cast<size_t>(y) * n;
-    for (size_t q = 0; q < n; ++q) {
-      int32_t a = bl[off[q]], b = bl[off[q] + step];
-      o[q] = static_cast<uint8_t>(((a << kBits) + (b - a) * wt[q] + (1 << (2 * kBits - 1))) >> (2 * kBits));
+    switch (c) {
+      case 1: resize_row<1>(bl, px.data(), xw.data(), step, dw, o); break;
+      case 3: resize_row<3>(bl, px.data(), xw.data(), step, dw, o); break;
+      case 4: resize_row<4>(bl, px.data(), xw.data(), step, dw, o); break;
+      default:
+        for (uint32_t x = 0; x < dw; ++x)
+          for (uint32_t k = 0; k < c; ++k) {
+            int32_t a = bl[px[x] + k], b = bl[px[x] + k + step];
+            o[x * c + k] = static_cast<uint8_t>(((a << kResizeBits) + (b - a) * xw[x] + (1 << (2 * kResizeBits - 1))) >> (2 * kResizeBits));
+          }
     }
   }
 }
