@@ -8,7 +8,8 @@
    zero-copy). Best of 3 (chute's first query also reads the column from the dataset's chunks into
    its column cache; that first time is reported on its own). Rows/s and ratios; results verified equal.
 2. A query mixing text `contains` and `shape()` over 1M rows, against a Python loop and DuckDB
-   (first and best of 3, as above).
+   (first and best of 3, as above); vector search (ORDER BY l2_norm(emb - ARRAY[...]) LIMIT 10 over
+   200k 128-d embeddings) against numpy.
 3. `sample_by` over 10M weights (an array, and a TQL weight expression), against numpy's
    `Generator.choice(p=...)`.
 4. The parser fuzz: 100,000 queries from a grammar of TQL (valid and broken), none may crash the
@@ -98,6 +99,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=10_000_000)
     p.add_argument("--text-rows", type=int, default=1_000_000)
+    p.add_argument("--emb-rows", type=int, default=200_000)
     p.add_argument("--fuzz", type=int, default=100_000)
     p.add_argument("--out", default=os.path.join(HERE, "results", "query.json"))
     args = p.parse_args()
@@ -162,6 +164,26 @@ def main() -> None:
                                      "chute_first_query_s": t_first2, "chute_s": t_chute2, "python_s": t_py, "duckdb_s": t_duck2}
         print(f"{q!r} over {n:,} rows: chute {t_chute2:.4f} s (first query {t_first2:.3f} s), python loop {t_py:.3f} s, "
               f"duckdb {t_duck2:.4f} s (chute/duckdb {t_duck2 / t_chute2:.3f}x)", flush=True)
+
+        # ---- 2b. vector search: ORDER BY l2_norm over embeddings ----
+        ne, dim = args.emb_rows, 128
+        emb = rng.normal(size=(ne, dim)).astype(np.float32)
+        ds3 = chute.empty(os.path.join(tmp, "emb"))
+        ds3.create_tensor("emb", htype="embedding", dtype="float32")
+        with ds3:
+            ds3.emb.extend(emb)
+        ds3 = chute.load(ds3.path, read_only=True)
+        qv = rng.normal(size=dim)
+        q3 = "SELECT * ORDER BY l2_norm(emb - ARRAY[" + ", ".join(f"{x:.6f}" for x in qv) + "]) LIMIT 10"
+        qv = np.array([float(f"{x:.6f}") for x in qv])
+        t_first3, _ = best(lambda: ds3.query(q3), k=1)
+        t_chute3, view3 = best(lambda: ds3.query(q3))
+        t_np3, want3 = best(lambda: np.argsort(np.sqrt(((emb.astype(np.float64) - qv) ** 2).sum(1)), kind="stable")[:10])
+        assert view3.sample_indices == list(want3)
+        res["vector_search"] = {"rows": ne, "dim": dim, "chute_s": t_chute3, "chute_first_query_s": t_first3, "numpy_s": t_np3,
+                                "chute_vs_numpy": t_np3 / t_chute3}
+        print(f"ORDER BY l2_norm(emb - ARRAY[...]) LIMIT 10 over {ne:,} x {dim}: chute {t_chute3:.3f} s "
+              f"(first query {t_first3:.3f} s), numpy {t_np3:.3f} s ({t_np3 / t_chute3:.2f}x)", flush=True)
 
         # ---- 3. sample_by over 10M weights ----
         w = rng.random(args.rows)

@@ -185,16 +185,19 @@ def big(tmp_path_factory):
     ds.create_tensor("text", htype="text", max_chunk_size=64 * 1024)
     ds.create_tensor("val", dtype="float32", max_chunk_size=64 * 1024)
     ds.create_tensor("boxes", htype="bbox")
+    ds.create_tensor("emb", htype="embedding", dtype="float32")
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
     with ds:
+        ds.emb.extend(emb)
         ds.labels.extend(labels[:, None])
         ds.text.extend(text)
         ds.val.extend(vals[:, None])
         ds.boxes.extend([np.zeros((k, 4), np.float32) for k in nbox])
-    return chute.load(ds.path, read_only=True), labels, text, vals, nbox
+    return chute.load(ds.path, read_only=True), labels, text, vals, nbox, emb
 
 
 def test_column_at_a_time_matches_python_on_many_blocks(big):
-    ds, labels, text, vals, nbox = big
+    ds, labels, text, vals, nbox, _ = big
     n = len(labels)
     where = lambda mask: list(np.flatnonzero(mask))  # noqa: E731
     assert rows(ds, "SELECT * WHERE labels == 'bird'") == where(labels == 2)
@@ -213,8 +216,29 @@ def test_column_at_a_time_matches_python_on_many_blocks(big):
     assert got == list(want[np.argsort(-vals[want], kind="stable")][:100])
 
 
+def test_vector_functions_over_an_embedding_column(big):
+    ds, labels, _, vals, _, emb = big
+    e = emb.astype(np.float64)
+    q = np.array([0.5, -1, 0, 2, 0, 0, 1, -0.25])
+    qs = ", ".join(str(x) for x in q)
+    l2 = np.sqrt(((e - q) ** 2).sum(1))
+    assert rows(ds, f"SELECT * ORDER BY l2_norm(emb - ARRAY[{qs}]) LIMIT 10") == list(np.argsort(l2, kind="stable")[:10])
+    cos = (e @ q) / np.sqrt((e * e).sum(1) * (q @ q))
+    assert rows(ds, f"SELECT * ORDER BY cosine_similarity(emb, ARRAY[{qs}]) DESC LIMIT 5") == list(np.argsort(-cos, kind="stable")[:5])
+    assert rows(ds, f"SELECT * WHERE dot(ARRAY[{qs}], emb) > 3 AND labels == 'dog'") == list(np.flatnonzero((e @ q > 3) & (labels == 1)))
+    assert rows(ds, "SELECT * WHERE emb[2] > 1.5 OR emb[-1] < -2.5") == list(np.flatnonzero((e[:, 2] > 1.5) | (e[:, -1] < -2.5)))
+    assert rows(ds, "SELECT * WHERE amax(emb * 2 + 1) > 6 AND l1_norm(-emb) < 9") == list(
+        np.flatnonzero(((e * 2 + 1).max(1) > 6) & (np.abs(e).sum(1) < 9)))
+    assert rows(ds, "SELECT * WHERE avg(emb) > 0.5 OR linf_norm(emb) > 3.2") == list(
+        np.flatnonzero((e.mean(1) > 0.5) | (np.abs(e).max(1) > 3.2)))
+    with pytest.raises(chute.QueryError, match="same length"):
+        ds.query("SELECT * ORDER BY dot(emb, ARRAY[1, 2])")
+    with pytest.raises(chute.QueryError, match="different sizes"):
+        ds.query("SELECT * WHERE sum(emb - ARRAY[1, 2]) > 0")
+
+
 def test_column_at_a_time_on_a_view(big):
-    ds, labels, text, vals, _ = big
+    ds, labels, text, vals, _, _ = big
     picked = list(range(40_000, 100, -7))  # explicit rows, out of order
     view = ds[picked]
     assert rows(view, "SELECT * WHERE labels == 'dog' AND contains(text, 'red')") == [

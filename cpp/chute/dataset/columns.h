@@ -13,15 +13,20 @@
 
 namespace chute {
 
-/// One number per row, in the tensor's dtype, back to back.
+/// Rows of one fixed shape (`width` numbers each: one for labels and scalars, k for embeddings),
+/// in the tensor's dtype, back to back.
 struct NumberColumn {
   DType dtype = DType::UInt8;
   uint64_t rows = 0;
+  size_t width = 1;
+  Shape sample_shape;
   std::vector<uint8_t> data;
 
-  /// Row values [begin, begin + n) ... gathered through `index` (positions of rows; null: the
-  /// identity) converted to double into `out`.
+  /// For width 1: the values of rows index[begin..begin+n) (index == nullptr: rows begin..begin+n)
+  /// as doubles into `out`.
   void gather(const uint64_t* index, size_t begin, size_t n, double* out) const;
+  /// Row `row`'s `width` numbers as doubles into `out`.
+  void row(uint64_t row, double* out) const;
   size_t memory_bytes() const { return data.capacity(); }
 };
 

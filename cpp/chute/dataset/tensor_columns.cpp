@@ -21,7 +21,11 @@ void gather_as_double(const uint8_t* data, const uint64_t* index, size_t begin, 
   }
 }
 
-// The cached column if it still covers every row, else a fresh one from `build` (cached too).
+// Columns above this size are built for each query instead of being kept.
+constexpr size_t kKeepBytes = size_t{256} << 20;
+
+// The cached column if it still covers every row, else a fresh one from `build` (cached too,
+// unless it is larger than kKeepBytes).
 template <typename C, typename F>
 std::shared_ptr<const C> cached(std::mutex& mu, std::shared_ptr<const C>& slot, uint64_t length, F build) {
   {
@@ -30,28 +34,40 @@ std::shared_ptr<const C> cached(std::mutex& mu, std::shared_ptr<const C>& slot, 
   }
   std::shared_ptr<const C> col = build();
   std::lock_guard lock(mu);
-  if (col) slot = col;
+  if (col && col->memory_bytes() <= kKeepBytes) slot = col;
   return col;
+}
+
+template <typename F>
+void with_type(DType d, F f) {
+  switch (d) {
+    case DType::Bool:
+    case DType::UInt8: return f(uint8_t{});
+    case DType::Int8: return f(int8_t{});
+    case DType::UInt16: return f(uint16_t{});
+    case DType::Int16: return f(int16_t{});
+    case DType::UInt32: return f(uint32_t{});
+    case DType::Int32: return f(int32_t{});
+    case DType::UInt64: return f(uint64_t{});
+    case DType::Int64: return f(int64_t{});
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    default: return;
+  }
 }
 
 }  // namespace
 
 void NumberColumn::gather(const uint64_t* index, size_t begin, size_t n, double* out) const {
-  const uint8_t* p = data.data();
-  switch (dtype) {
-    case DType::Bool:
-    case DType::UInt8: return gather_as_double<uint8_t>(p, index, begin, n, out);
-    case DType::Int8: return gather_as_double<int8_t>(p, index, begin, n, out);
-    case DType::UInt16: return gather_as_double<uint16_t>(p, index, begin, n, out);
-    case DType::Int16: return gather_as_double<int16_t>(p, index, begin, n, out);
-    case DType::UInt32: return gather_as_double<uint32_t>(p, index, begin, n, out);
-    case DType::Int32: return gather_as_double<int32_t>(p, index, begin, n, out);
-    case DType::UInt64: return gather_as_double<uint64_t>(p, index, begin, n, out);
-    case DType::Int64: return gather_as_double<int64_t>(p, index, begin, n, out);
-    case DType::Float32: return gather_as_double<float>(p, index, begin, n, out);
-    case DType::Float64: return gather_as_double<double>(p, index, begin, n, out);
-    default: return;
-  }
+  with_type(dtype, [&](auto t) { gather_as_double<decltype(t)>(data.data(), index, begin, n, out); });
+}
+
+void NumberColumn::row(uint64_t r, double* out) const {
+  with_type(dtype, [&](auto t) {
+    using T = decltype(t);
+    const T* v = reinterpret_cast<const T*>(data.data()) + r * width;
+    for (size_t i = 0; i < width; ++i) out[i] = static_cast<double>(v[i]);
+  });
 }
 
 std::shared_ptr<const NumberColumn> Tensor::number_column() const {
@@ -60,12 +76,15 @@ std::shared_ptr<const NumberColumn> Tensor::number_column() const {
     const auto& j = meta_.json();
     const auto mn = j.value("min_shape", nlohmann::json::array()), mx = j.value("max_shape", nlohmann::json::array());
     if (meta_.is_bytes_htype() || !meta_.has_dtype() || meta_.sample_compression() != Compression::None ||
-        !tiles_.empty() || mn != mx || mn.size() != 1 || mn[0] != 1)
+        !tiles_.empty() || mn != mx || !mn.is_array())
       return nullptr;
     auto col = std::make_shared<NumberColumn>();
     col->dtype = meta_.dtype();
     if (col->dtype == DType::Float16 || col->dtype == DType::Str || col->dtype == DType::Object) return nullptr;
-    size_t item = dtype_size(col->dtype);
+    for (const auto& d : mn) col->sample_shape.push_back(d.get<uint64_t>());
+    col->width = static_cast<size_t>(num_elements(col->sample_shape));
+    if (col->width == 0) return nullptr;
+    size_t item = dtype_size(col->dtype) * col->width;
     col->rows = meta_.length();
     col->data.resize(col->rows * item);
     uint64_t next = 0;

@@ -161,6 +161,85 @@ struct In final : VNode {
   bool negated;
 };
 
+struct ArrayColumn final : ANode {
+  ArrayColumn(std::shared_ptr<const NumberColumn> col, Rows rows) : col(std::move(col)), rows(rows) { width = this->col->width; }
+  void row(size_t p, double* out, Scratch&, size_t) const override { col->row(rows[p], out); }
+  std::shared_ptr<const NumberColumn> col;
+  Rows rows;
+};
+
+struct ArrayConst final : ANode {
+  explicit ArrayConst(std::vector<double> v) : values(std::move(v)) { width = values.size(); }
+  void row(size_t, double* out, Scratch&, size_t) const override { std::copy(values.begin(), values.end(), out); }
+  std::vector<double> values;
+};
+
+struct ArrayBinary final : ANode {
+  ArrayBinary(VOp op, ANodePtr a, ANodePtr b) : op(op), a(std::move(a)), b(std::move(b)) { width = this->a->width; }
+  void row(size_t p, double* out, Scratch& s, size_t depth) const override {
+    double* tmp = s.at(depth);
+    a->row(p, out, s, depth + 1);
+    b->row(p, tmp, s, depth + 1);
+    for (size_t j = 0; j < width; ++j) out[j] = apply(op, out[j], tmp[j]);
+  }
+  VOp op;
+  ANodePtr a, b;
+};
+
+struct ArrayScalar final : ANode {
+  ArrayScalar(VOp op, ANodePtr a, double c, bool scalar_first) : op(op), a(std::move(a)), c(c), scalar_first(scalar_first) {
+    width = this->a->width;
+  }
+  void row(size_t p, double* out, Scratch& s, size_t depth) const override {
+    a->row(p, out, s, depth + 1);
+    for (size_t j = 0; j < width; ++j) out[j] = scalar_first ? apply(op, c, out[j]) : apply(op, out[j], c);
+  }
+  VOp op;
+  ANodePtr a;
+  double c;
+  bool scalar_first;
+};
+
+struct Reduce final : VNode {
+  Reduce(std::string f, ANodePtr a) : f(std::move(f)), a(std::move(a)) {}
+  void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const override {
+    double* buf = s.at(depth);
+    for (size_t i = 0; i < n; ++i) {
+      a->row(begin + i, buf, s, depth + 1);
+      out[i] = reduce_numbers(f, buf, a->width);
+    }
+  }
+  std::string f;
+  ANodePtr a;
+};
+
+struct Dot final : VNode {
+  Dot(bool cosine, ANodePtr a, ANodePtr b) : cosine(cosine), a(std::move(a)), b(std::move(b)) {}
+  void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const override {
+    double *x = s.at(depth), *y = s.at(depth + 1);
+    for (size_t i = 0; i < n; ++i) {
+      a->row(begin + i, x, s, depth + 2);
+      b->row(begin + i, y, s, depth + 2);
+      out[i] = dot_or_cosine(cosine, x, y, a->width);
+    }
+  }
+  bool cosine;
+  ANodePtr a, b;
+};
+
+struct Element final : VNode {
+  Element(ANodePtr a, size_t i) : a(std::move(a)), i(i) {}
+  void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const override {
+    double* buf = s.at(depth);
+    for (size_t k = 0; k < n; ++k) {
+      a->row(begin + k, buf, s, depth + 1);
+      out[k] = buf[i];
+    }
+  }
+  ANodePtr a;
+  size_t i;
+};
+
 template <VOp Op>
 VNodePtr binary_of(VNodePtr a, VNodePtr b) {
   return std::make_unique<Binary<Op>>(std::move(a), std::move(b));
@@ -208,6 +287,18 @@ VNodePtr make_in(VNodePtr a, std::vector<double> set, bool negated) {
   }
   return std::make_unique<In>(std::move(a), std::move(set), negated);
 }
+
+ANodePtr make_array_column(std::shared_ptr<const NumberColumn> col, Rows rows) {
+  return std::make_unique<ArrayColumn>(std::move(col), rows);
+}
+ANodePtr make_array_const(std::vector<double> values) { return std::make_unique<ArrayConst>(std::move(values)); }
+ANodePtr make_array_binary(VOp op, ANodePtr a, ANodePtr b) { return std::make_unique<ArrayBinary>(op, std::move(a), std::move(b)); }
+ANodePtr make_array_scalar(VOp op, ANodePtr a, double c, bool scalar_first) {
+  return std::make_unique<ArrayScalar>(op, std::move(a), c, scalar_first);
+}
+VNodePtr make_reduce(std::string f, ANodePtr a) { return std::make_unique<Reduce>(std::move(f), std::move(a)); }
+VNodePtr make_dot(bool cosine, ANodePtr a, ANodePtr b) { return std::make_unique<Dot>(cosine, std::move(a), std::move(b)); }
+VNodePtr make_element(ANodePtr a, size_t i) { return std::make_unique<Element>(std::move(a), i); }
 
 VNodePtr make_not(VNodePtr a) {
   if (a->is_const) return make_const(a->c != 0 ? 0 : 1);

@@ -55,8 +55,14 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
       auto t = tensor(e);
       if (auto nc = number_column(e.text)) {
         if (!covers(nc->rows, rows)) return std::nullopt;  // a missing value: the row path handles nulls
-        auto c = value(make_number_column(nc, rows));
-        if (t->meta().htype() == "class_label") c->names = &class_names(*t, e.text);
+        if (nc->width == 1) {
+          auto c = value(make_number_column(nc, rows));
+          if (t->meta().htype() == "class_label") c->names = &class_names(*t, e.text);
+          return c;
+        }
+        if (t->meta().htype() == "class_label" || nc->width > kBlock) return std::nullopt;
+        Compiled c;
+        c.arr = make_array_column(nc, rows);
         return c;
       }
       if (t->meta().htype() != "text") return std::nullopt;
@@ -66,21 +72,41 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
       c.text = std::move(bc);
       return c;
     }
+    case Expr::Kind::Array: {
+      std::vector<double> items;
+      for (const auto& x : e.args) {  // constant items (-1, 2 * 3): folded at compile time
+        auto item = compile(*x, rows);
+        if (!item || !item->node || !item->node->is_const) return std::nullopt;
+        items.push_back(item->node->c);
+      }
+      if (items.size() < 2 || items.size() > kBlock) return std::nullopt;  // one item acts as a number: the row path
+      Compiled c;
+      c.arr = make_array_const(std::move(items));
+      return c;
+    }
     case Expr::Kind::Unary: {
-      auto a = compile_value(*e.args[0], rows);
+      auto a = compile(*e.args[0], rows);
       if (!a) return std::nullopt;
-      if (e.text == "NOT") return value(make_not(std::move(a)));
-      return value(make_binary(VOp::Sub, make_const(0), std::move(a)));
+      if (a->arr && e.text != "NOT") {
+        Compiled c;
+        c.arr = make_array_scalar(VOp::Sub, std::move(a->arr), 0, true);
+        return c;
+      }
+      if (!a->node) return std::nullopt;
+      if (e.text == "NOT") return value(make_not(std::move(a->node)));
+      return value(make_binary(VOp::Sub, make_const(0), std::move(a->node)));
     }
     case Expr::Kind::Binary: {
       VOp op;
       if (!vop_from(e.text, op)) return std::nullopt;
       if (is_compare(op)) return compile_compare(e, op, rows);
-      auto a = compile_value(*e.args[0], rows);
+      auto a = compile(*e.args[0], rows);
       if (!a) return std::nullopt;
-      auto b = compile_value(*e.args[1], rows);
+      auto b = compile(*e.args[1], rows);
       if (!b) return std::nullopt;
-      return value(make_binary(op, std::move(a), std::move(b)));
+      if (a->arr || b->arr) return compile_array_math(e, op, *a, *b);
+      if (!a->node || !b->node) return std::nullopt;
+      return value(make_binary(op, std::move(a->node), std::move(b->node)));
     }
     case Expr::Kind::In: {
       auto a = compile(*e.args[0], rows);
@@ -95,10 +121,10 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
           y.str = item.text;
           resolve_names(e, x, y);
           set.push_back(y.num);
-        } else if (item.kind == Expr::Kind::Number || item.kind == Expr::Kind::Bool) {
-          set.push_back(item.number);
         } else {
-          return std::nullopt;
+          auto c = compile(item, rows);
+          if (!c || !c->node || !c->node->is_const) return std::nullopt;
+          set.push_back(c->node->c);
         }
       }
       return value(make_in(std::move(a->node), std::move(set), e.negated));
@@ -112,8 +138,21 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
     }
     case Expr::Kind::Call: return compile_call(e, rows);
     case Expr::Kind::Index: {
-      // shape(t)[i]: one dimension of every row's shape, from the chunk headers.
       const Expr& inner = *e.args[0];
+      if (inner.kind == Expr::Kind::Column && e.slices.size() == 1 && !e.slices[0].is_range &&
+          e.slices[0].start->kind == Expr::Kind::Number) {
+        // t[i] on a column of 1-D arrays: one element per row.
+        tensor(inner);
+        auto nc = number_column(inner.text);
+        if (!nc || nc->width == 1 || nc->sample_shape.size() != 1) return std::nullopt;
+        auto a = compile(inner, rows);
+        if (!a || !a->arr) return std::nullopt;
+        auto i = static_cast<int64_t>(e.slices[0].start->number);
+        if (i < 0) i += static_cast<int64_t>(nc->width);
+        if (i < 0 || i >= static_cast<int64_t>(nc->width)) return std::nullopt;  // null per row: the row path
+        return value(make_element(std::move(a->arr), static_cast<size_t>(i)));
+      }
+      // shape(t)[i]: one dimension of every row's shape, from the chunk headers.
       if (inner.kind != Expr::Kind::Call || inner.text != "shape" || inner.args.size() != 1 ||
           inner.args[0]->kind != Expr::Kind::Column || e.slices.size() != 1 || e.slices[0].is_range ||
           e.slices[0].start->kind != Expr::Kind::Number)
@@ -127,6 +166,22 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
     }
     default: return std::nullopt;
   }
+}
+
+std::optional<Evaluator::Compiled> Evaluator::compile_array_math(const Expr&, VOp op, Compiled& a, Compiled& b) {
+  if (op != VOp::Add && op != VOp::Sub && op != VOp::Mul && op != VOp::Div && op != VOp::Mod) return std::nullopt;
+  Compiled c;
+  if (a.arr && b.arr) {
+    if (a.arr->width != b.arr->width) return std::nullopt;  // the row path reports the size mismatch
+    c.arr = make_array_binary(op, std::move(a.arr), std::move(b.arr));
+  } else if (a.arr && b.node && b.node->is_const) {
+    c.arr = make_array_scalar(op, std::move(a.arr), b.node->c, false);
+  } else if (b.arr && a.node && a.node->is_const) {
+    c.arr = make_array_scalar(op, std::move(b.arr), a.node->c, true);
+  } else {
+    return std::nullopt;
+  }
+  return c;
 }
 
 std::optional<Evaluator::Compiled> Evaluator::compile_compare(const Expr& e, VOp op, Rows rows) {
@@ -184,6 +239,18 @@ std::optional<Evaluator::Compiled> Evaluator::compile_call(const Expr& e, Rows r
       Rng r(mix_keys({seed, row, 0x52414e44ULL}));
       return r.uniform();
     }));
+  }
+  if (is_reduction(f) && e.args.size() == 1) {
+    auto a = compile(*e.args[0], rows);
+    if (a && a->arr) return value(make_reduce(f, std::move(a->arr)));
+    return std::nullopt;
+  }
+  if ((f == "dot" || f == "cosine_similarity") && e.args.size() == 2) {
+    auto a = compile(*e.args[0], rows);
+    if (!a || !a->arr) return std::nullopt;
+    auto b = compile(*e.args[1], rows);
+    if (!b || !b->arr || a->arr->width != b->arr->width) return std::nullopt;
+    return value(make_dot(f == "cosine_similarity", std::move(a->arr), std::move(b->arr)));
   }
   if (f == "contains" && e.args.size() == 2 && e.args[1]->kind == Expr::Kind::String) {
     std::string pat = e.args[1]->text;

@@ -101,33 +101,12 @@ Value Evaluator::call(const Expr& e, size_t p) {
       if (v.kind == Value::Kind::Null) return v;
       fail(e, f + "() takes numbers");
     }
-    if (f == "sum" || f == "avg" || f == "amin" || f == "amax" || f == "prod" || f == "l1_norm" || f == "l2_norm" ||
-        f == "linf_norm") {
+    if (is_reduction(f)) {
       arity(1);
       Value v = eval(*e.args[0], p);
       if (v.kind == Value::Kind::Null) return v;
       std::vector<double> a = numbers(*e.args[0], v);
-      if (a.empty()) return Value::number(f == "prod" ? 1 : 0);  // Deep Lake's reductions of nothing
-      double r = 0;
-      if (f == "prod") {
-        r = 1;
-        for (double x : a) r *= x;
-      } else if (f == "sum" || f == "avg") {
-        for (double x : a) r += x;
-        if (f == "avg") r /= static_cast<double>(a.size());
-      } else if (f == "amin") {
-        r = *std::min_element(a.begin(), a.end());
-      } else if (f == "amax") {
-        r = *std::max_element(a.begin(), a.end());
-      } else if (f == "l1_norm") {
-        for (double x : a) r += std::fabs(x);
-      } else if (f == "l2_norm") {
-        for (double x : a) r += x * x;
-        r = std::sqrt(r);
-      } else {
-        for (double x : a) r = std::max(r, std::fabs(x));
-      }
-      return Value::number(r);
+      return Value::number(reduce_numbers(f, a.data(), a.size()));
     }
     if (f == "dot" || f == "cosine_similarity") {
       arity(2);
@@ -136,14 +115,7 @@ Value Evaluator::call(const Expr& e, size_t p) {
       std::vector<double> a = numbers(*e.args[0], va), b = numbers(*e.args[1], vb);
       if (a.size() != b.size())
         fail(e, f + "() needs vectors of the same length, got " + std::to_string(a.size()) + " and " + std::to_string(b.size()));
-      double d = 0, na = 0, nb = 0;
-      for (size_t i = 0; i < a.size(); ++i) {
-        d += a[i] * b[i];
-        na += a[i] * a[i];
-        nb += b[i] * b[i];
-      }
-      if (f == "dot") return Value::number(d);
-      return Value::number(na == 0 || nb == 0 ? 0 : d / std::sqrt(na * nb));
+      return Value::number(dot_or_cosine(f == "cosine_similarity", a.data(), b.data(), a.size()));
     }
     std::string known;
     for (const auto& n : tql_functions()) known += (known.empty() ? "" : ", ") + n;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "chute/dataset/columns.h"
+#include "chute/query/detail/value.h"
 
 namespace chute::detail {
 
@@ -47,6 +48,16 @@ struct VNode {
   double c = 0;
 };
 using VNodePtr = std::unique_ptr<VNode>;
+
+/// An expression giving one fixed-size array per row (an embedding column, ARRAY[...], arithmetic
+/// on them). Reductions and dot products turn it into a VNode.
+struct ANode {
+  virtual ~ANode() = default;
+  /// The `width` values of position p into out; deeper nodes use s.at(depth...).
+  virtual void row(size_t p, double* out, Scratch& s, size_t depth) const = 0;
+  size_t width = 0;
+};
+using ANodePtr = std::unique_ptr<ANode>;
 
 enum class VOp { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
 
@@ -82,6 +93,19 @@ VNodePtr make_text_contains(std::shared_ptr<const BytesColumn> col, Rows rows, s
 /// table[x] for a child giving small non-negative integers (class label -> 1/0), else 0.
 VNodePtr make_lookup(VNodePtr child, std::vector<double> table);
 VNodePtr make_not(VNodePtr a);
+
+/// Arrays: a column whose rows are `width` numbers; constants; elementwise arithmetic (b may be a
+/// constant VNode broadcast over a's elements).
+ANodePtr make_array_column(std::shared_ptr<const NumberColumn> col, Rows rows);
+ANodePtr make_array_const(std::vector<double> values);
+ANodePtr make_array_binary(VOp op, ANodePtr a, ANodePtr b);
+ANodePtr make_array_scalar(VOp op, ANodePtr a, double c, bool scalar_first);
+/// reduce_numbers(f, row) per row (sum, avg, amin, amax, prod, l1/l2/linf_norm).
+VNodePtr make_reduce(std::string f, ANodePtr a);
+/// dot or cosine_similarity of two arrays of the same width, per row.
+VNodePtr make_dot(bool cosine, ANodePtr a, ANodePtr b);
+/// Element i of each row's array.
+VNodePtr make_element(ANodePtr a, size_t i);
 VNodePtr make_binary(VOp op, VNodePtr a, VNodePtr b);
 VNodePtr make_in(VNodePtr a, std::vector<double> set, bool negated);
 

@@ -175,11 +175,13 @@ class Evaluator {
     VNodePtr node;
     const std::vector<std::string>* names = nullptr;  // class names of a class_label column
     std::shared_ptr<const BytesColumn> text;           // a text column (node is null)
+    ANodePtr arr;                                      // one fixed-size array per row (node is null)
     std::optional<std::string> str;                    // a text literal (node is null)
   };
   std::optional<Compiled> compile(const Expr& e, Rows rows);
   VNodePtr compile_value(const Expr& e, Rows rows);
   std::optional<Compiled> compile_call(const Expr& e, Rows rows);
+  std::optional<Compiled> compile_array_math(const Expr& e, VOp op, Compiled& a, Compiled& b);
   std::optional<Compiled> compile_compare(const Expr& e, VOp op, Rows rows);
   std::optional<Compiled> compile_compare(const Expr& e, VOp op, Rows rows, const ExprPtr& l, const ExprPtr& r);
   bool covers(uint64_t column_rows, Rows rows);
@@ -207,7 +209,7 @@ class Evaluator {
   Value column(const Expr& e, size_t p) {
     // Single-number tensors (labels, scalar fields) are read in one pass over their chunks.
     tensor(e);
-    if (auto nc = number_column(e.text)) {
+    if (auto nc = number_column(e.text); nc && nc->width == 1) {
       uint64_t row = rows_[p];
       if (row >= nc->rows) return Value();
       double x;

@@ -1,5 +1,6 @@
 #pragma once
 // Internal to the TQL evaluator: the value of an expression for one row, and helpers.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -76,6 +77,50 @@ inline bool glob_match(const char* p, const char* s) {
   if (*p == '*') return glob_match(p + 1, s) || (*s && glob_match(p, s + 1));
   if (*s == 0) return false;
   return (*p == '?' || *p == *s) && glob_match(p + 1, s + 1);
+}
+
+// The reductions TQL's functions apply to one row's numbers (sum, avg, amin, amax, prod and the
+// norms; Deep Lake's reductions of nothing: 0, prod 1), shared by both evaluation paths so that
+// they give identical results.
+inline double reduce_numbers(const std::string& f, const double* a, size_t n) {
+  if (n == 0) return f == "prod" ? 1 : 0;
+  double r = 0;
+  if (f == "prod") {
+    r = 1;
+    for (size_t i = 0; i < n; ++i) r *= a[i];
+  } else if (f == "sum" || f == "avg") {
+    for (size_t i = 0; i < n; ++i) r += a[i];
+    if (f == "avg") r /= static_cast<double>(n);
+  } else if (f == "amin") {
+    r = *std::min_element(a, a + n);
+  } else if (f == "amax") {
+    r = *std::max_element(a, a + n);
+  } else if (f == "l1_norm") {
+    for (size_t i = 0; i < n; ++i) r += std::fabs(a[i]);
+  } else if (f == "l2_norm") {
+    for (size_t i = 0; i < n; ++i) r += a[i] * a[i];
+    r = std::sqrt(r);
+  } else {  // linf_norm
+    for (size_t i = 0; i < n; ++i) r = std::max(r, std::fabs(a[i]));
+  }
+  return r;
+}
+
+inline bool is_reduction(const std::string& f) {
+  return f == "sum" || f == "avg" || f == "amin" || f == "amax" || f == "prod" || f == "l1_norm" || f == "l2_norm" ||
+         f == "linf_norm";
+}
+
+// dot(a, b) or cosine_similarity(a, b) (0 when either vector is all zeros).
+inline double dot_or_cosine(bool cosine, const double* a, const double* b, size_t n) {
+  double d = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  if (!cosine) return d;
+  return na == 0 || nb == 0 ? 0 : d / std::sqrt(na * nb);
 }
 
 inline double to_double(const std::vector<uint8_t>& bytes, size_t i, DType d) {
