@@ -237,6 +237,13 @@ def test_vector_functions_over_an_embedding_column(big):
         ds.query("SELECT * WHERE sum(emb - ARRAY[1, 2]) > 0")
 
 
+def test_order_by_after_sample_by_orders_the_drawn_rows(big):
+    ds, labels, _, vals, _, _ = big
+    got = rows(ds, "SELECT * SAMPLE BY max_weight(labels == 'bird': 1) REPLACE TRUE ORDER BY val DESC")
+    assert len(got) == len(labels) and all(labels[r] == 2 for r in got)
+    assert all(vals[a] >= vals[b] for a, b in zip(got, got[1:]))
+
+
 def test_column_at_a_time_on_a_view(big):
     ds, labels, text, vals, _, _ = big
     picked = list(range(40_000, 100, -7))  # explicit rows, out of order

@@ -38,6 +38,51 @@ struct NumberCol final : VNode {
   Rows rows;
 };
 
+// `column op constant` for comparisons: one typed loop, no intermediate buffer; WHERE selects
+// positions straight from it.
+template <typename T, VOp Op>
+struct CompareColumnConst final : VNode {
+  CompareColumnConst(std::shared_ptr<const NumberColumn> col, Rows rows, double y) : col(std::move(col)), rows(rows), y(y) {}
+  const T* values() const { return reinterpret_cast<const T*>(col->data.data()); }
+  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override {
+    const T* v = values();
+    for (size_t i = 0; i < n; ++i) out[i] = apply(Op, static_cast<double>(v[rows[begin + i]]), y);
+  }
+  bool select(size_t begin, size_t n, std::vector<size_t>& out) const override {
+    const T* v = values();
+    if (rows.data == nullptr) {
+      v += begin;
+      for (size_t i = 0; i < n; ++i)
+        if (apply(Op, static_cast<double>(v[i]), y) != 0) out.push_back(begin + i);
+    } else {
+      for (size_t i = 0; i < n; ++i)
+        if (apply(Op, static_cast<double>(v[rows.data[begin + i]]), y) != 0) out.push_back(begin + i);
+    }
+    return true;
+  }
+  std::shared_ptr<const NumberColumn> col;
+  Rows rows;
+  double y;
+};
+
+template <VOp Op>
+VNodePtr compare_column_const(std::shared_ptr<const NumberColumn> col, Rows rows, double y) {
+  switch (col->dtype) {
+    case DType::Bool:
+    case DType::UInt8: return std::make_unique<CompareColumnConst<uint8_t, Op>>(std::move(col), rows, y);
+    case DType::Int8: return std::make_unique<CompareColumnConst<int8_t, Op>>(std::move(col), rows, y);
+    case DType::UInt16: return std::make_unique<CompareColumnConst<uint16_t, Op>>(std::move(col), rows, y);
+    case DType::Int16: return std::make_unique<CompareColumnConst<int16_t, Op>>(std::move(col), rows, y);
+    case DType::UInt32: return std::make_unique<CompareColumnConst<uint32_t, Op>>(std::move(col), rows, y);
+    case DType::Int32: return std::make_unique<CompareColumnConst<int32_t, Op>>(std::move(col), rows, y);
+    case DType::UInt64: return std::make_unique<CompareColumnConst<uint64_t, Op>>(std::move(col), rows, y);
+    case DType::Int64: return std::make_unique<CompareColumnConst<int64_t, Op>>(std::move(col), rows, y);
+    case DType::Float32: return std::make_unique<CompareColumnConst<float, Op>>(std::move(col), rows, y);
+    case DType::Float64: return std::make_unique<CompareColumnConst<double, Op>>(std::move(col), rows, y);
+    default: return nullptr;
+  }
+}
+
 struct ShapeDim final : VNode {
   ShapeDim(std::shared_ptr<const ShapeColumn> col, size_t dim, Rows rows) : col(std::move(col)), dim(dim), rows(rows) {}
   void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override {
@@ -307,6 +352,19 @@ VNodePtr make_not(VNodePtr a) {
 
 VNodePtr make_binary(VOp op, VNodePtr a, VNodePtr b) {
   if (a->is_const && b->is_const) return make_const(apply(op, a->c, b->c));
+  if (const auto* col = dynamic_cast<const NumberCol*>(a.get()); col && b->is_const) {
+    VNodePtr fused;
+    switch (op) {
+      case VOp::Eq: fused = compare_column_const<VOp::Eq>(col->col, col->rows, b->c); break;
+      case VOp::Ne: fused = compare_column_const<VOp::Ne>(col->col, col->rows, b->c); break;
+      case VOp::Lt: fused = compare_column_const<VOp::Lt>(col->col, col->rows, b->c); break;
+      case VOp::Le: fused = compare_column_const<VOp::Le>(col->col, col->rows, b->c); break;
+      case VOp::Gt: fused = compare_column_const<VOp::Gt>(col->col, col->rows, b->c); break;
+      case VOp::Ge: fused = compare_column_const<VOp::Ge>(col->col, col->rows, b->c); break;
+      default: break;
+    }
+    if (fused) return fused;
+  }
   switch (op) {
     case VOp::Add: return binary_of<VOp::Add>(std::move(a), std::move(b));
     case VOp::Sub: return binary_of<VOp::Sub>(std::move(a), std::move(b));
@@ -337,8 +395,9 @@ std::vector<size_t> select_nonzero(const VNode& root, size_t n) {
   size_t pieces = pieces_for(n);
   std::vector<std::vector<size_t>> parts(pieces);
   for_blocks(n, pieces, [&](size_t k, size_t begin, size_t len, double* buf, Scratch& s) {
-    root.eval(begin, len, buf, s, 0);
     auto& out = parts[k];
+    if (root.select(begin, len, out)) return;
+    root.eval(begin, len, buf, s, 0);
     for (size_t i = 0; i < len; ++i)
       if (buf[i] != 0) out.push_back(begin + i);
   });

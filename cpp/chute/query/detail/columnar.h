@@ -44,6 +44,9 @@ struct VNode {
   virtual ~VNode() = default;
   /// Values of positions [begin, begin + n) (n <= kBlock) into out; deeper nodes use s.at(depth+1...).
   virtual void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const = 0;
+  /// Appends the positions in [begin, begin + n) whose value is non-zero, when the node has a
+  /// faster way than eval and a scan (a column compared with a constant); false otherwise.
+  virtual bool select(size_t, size_t, std::vector<size_t>&) const { return false; }
   bool is_const = false;
   double c = 0;
 };

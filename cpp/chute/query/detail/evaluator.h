@@ -1,6 +1,7 @@
 #pragma once
 // Internal to TQL: the evaluator of a parsed query over a dataset's rows. Row-by-row evaluation
-// lives here; the column-at-a-time path is compiled in compile.cpp (nodes in columnar.cpp) and the functions in functions.cpp.
+// lives here, its functions in functions.cpp; expressions that can run column at a time are
+// compiled in compile.cpp to the nodes of columnar.cpp.
 // Thread-safety: one Evaluator per query, used by one thread.
 #include <algorithm>
 #include <cmath>
@@ -84,10 +85,12 @@ class Evaluator {
     return out;
   }
 
-  // The query rows at positions `pos` (all of rows_ when pos is every position), so that an
-  // expression compiled over them gives one value per entry of pos.
+  // The query rows at positions `pos` (which may repeat and be in any order after SAMPLE BY), so
+  // that an expression compiled over them gives one value per entry of pos.
   Rows rows_at(const std::vector<size_t>& pos, std::vector<uint64_t>& storage) {
-    if (pos.size() == rows_.size()) return rows_;  // positions are increasing: every position, in order
+    bool every = pos.size() == rows_.size();
+    for (size_t k = 0; every && k < pos.size(); ++k) every = pos[k] == k;
+    if (every) return rows_;
     storage.resize(pos.size());
     for (size_t k = 0; k < pos.size(); ++k) storage[k] = rows_[pos[k]];
     return Rows{storage.data(), storage.size()};
