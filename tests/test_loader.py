@@ -308,3 +308,19 @@ def test_prefetch_is_bounded_in_bytes(image_ds, monkeypatch):
     monkeypatch.setattr(L, "PREFETCH_BYTES", 1)  # smaller than one batch: one batch ahead at most
     dl = image_ds.dataloader().batch(8).transform({"images": ops.Resize(64)}).numpy(prefetch_factor=4)
     assert sum(len(b["index"]) for b in dl) == 40
+
+
+@pytest.mark.parametrize("tail", [[], [ops.Normalize(ops.IMAGENET_MEAN, ops.IMAGENET_STD)]])
+def test_flip_after_the_crop_mirrors_the_crop_exactly(image_ds, tail):
+    """RandomHorizontalFlip right after RandomResizedCrop is folded into the resize: p=1 gives the
+    p=0 images mirrored, byte for byte (and the same crops), with or without ops after it."""
+    def load(p):
+        dl = image_ds.dataloader().seed(7).batch(8).transform(
+            {"images": ops.Compose([ops.RandomResizedCrop(24), ops.RandomHorizontalFlip(p)] + tail)}).numpy()
+        return np.concatenate([b["images"] for b in dl])
+
+    plain, flipped = load(0.0), load(1.0)
+    axis = 3 if tail else 2  # width: NHWC uint8, or NCHW float after Normalize
+    assert plain.shape == flipped.shape
+    assert np.array_equal(np.flip(plain, axis=axis), flipped)
+    assert not np.array_equal(plain, flipped)
