@@ -35,8 +35,9 @@ struct Params {
   unsigned long size;
   JpegRegion region;
   uint32_t min_w, min_h, channels;
-  uint8_t* out;
-  uint32_t out_w, out_h;
+  uint8_t* out;                    // the region, packed (jpeg_decode_region)
+  std::vector<uint8_t>* rows_out;  // or libjpeg's rows as they come (jpeg_decode_rows)
+  uint32_t out_w, out_h, left, row_px;
 };
 
 // Returns 0 on success; on failure fills `message`. Only trivially destructible locals live
@@ -80,13 +81,28 @@ int decode_region_c(Params* p, char* message) {
   if (sw < cinfo.output_width) jpeg_crop_scanline(&cinfo, &xoff, &cw);
   else xoff = 0, cw = cinfo.output_width;
   size_t comps = static_cast<size_t>(cinfo.output_components);
+  if (sy > 0) jpeg_skip_scanlines(&cinfo, sy);
+  p->out_w = sw;
+  p->out_h = sh;
+  p->left = sx - xoff;
+  p->row_px = cw;
+  if (p->rows_out) {  // straight into the caller's rows: no copy
+    size_t stride = static_cast<size_t>(cw) * comps;
+    p->rows_out->resize(stride * sh);
+    for (JDIMENSION y = 0; y < sh; ++y) {
+      JSAMPROW rows[1] = {p->rows_out->data() + y * stride};
+      jpeg_read_scanlines(&cinfo, rows, 1);
+    }
+    jpeg_abort_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+  }
   row = static_cast<unsigned char*>(std::malloc(static_cast<size_t>(cw) * comps));
   if (!row) {
     std::snprintf(message, JMSG_LENGTH_MAX, "out of memory");
     jpeg_destroy_decompress(&cinfo);
     return 1;
   }
-  if (sy > 0) jpeg_skip_scanlines(&cinfo, sy);
   size_t left = static_cast<size_t>(sx - xoff) * comps;
   size_t line = static_cast<size_t>(sw) * comps;
   for (JDIMENSION y = 0; y < sh; ++y) {
@@ -94,8 +110,6 @@ int decode_region_c(Params* p, char* message) {
     jpeg_read_scanlines(&cinfo, rows, 1);
     std::memcpy(p->out + y * line, row + left, line);
   }
-  p->out_w = sw;
-  p->out_h = sh;
   jpeg_abort_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
   std::free(row);
@@ -109,11 +123,21 @@ void jpeg_decode_region(std::string_view jpeg, const JpegRegion& region, uint32_
                         uint32_t channels, uint8_t* out, uint32_t& out_width, uint32_t& out_height, const std::string& what) {
   if (channels != 1 && channels != 3) throw DecodeError(what + ": region decode needs 1 or 3 channels");
   Params p{reinterpret_cast<const unsigned char*>(jpeg.data()), static_cast<unsigned long>(jpeg.size()), region,
-           min_width, min_height, channels, out, 0, 0};
+           min_width, min_height, channels, out, nullptr, 0, 0, 0, 0};
   char message[JMSG_LENGTH_MAX] = {0};
   if (decode_region_c(&p, message) != 0) throw DecodeError(what + ": corrupt JPEG (" + message + ")");
   out_width = p.out_w;
   out_height = p.out_h;
+}
+
+void jpeg_decode_rows(std::string_view jpeg, const JpegRegion& region, uint32_t min_width, uint32_t min_height,
+                      uint32_t channels, std::vector<uint8_t>& out, JpegRows& rows, const std::string& what) {
+  if (channels != 1 && channels != 3) throw DecodeError(what + ": region decode needs 1 or 3 channels");
+  Params p{reinterpret_cast<const unsigned char*>(jpeg.data()), static_cast<unsigned long>(jpeg.size()), region,
+           min_width, min_height, channels, nullptr, &out, 0, 0, 0, 0};
+  char message[JMSG_LENGTH_MAX] = {0};
+  if (decode_region_c(&p, message) != 0) throw DecodeError(what + ": corrupt JPEG (" + message + ")");
+  rows = JpegRows{p.out_w, p.out_h, p.left, p.row_px};
 }
 
 }  // namespace chute

@@ -233,7 +233,7 @@ bool has_avx2() {
 }  // namespace
 
 void resize_bilinear(const uint8_t* src, uint32_t sh, uint32_t sw, uint32_t c, uint8_t* dst, uint32_t dh, uint32_t dw,
-                     bool mirror) {
+                     bool mirror, size_t src_stride) {
   // Separable fixed-point bilinear, vertical pass first: the two source rows are blended into an
   // int32 row (a contiguous, vectorizable loop; values < 2^19), then each output pixel
   // interpolates that row horizontally (< 2^31 before the final shift: no overflow).
@@ -255,8 +255,9 @@ void resize_bilinear(const uint8_t* src, uint32_t sh, uint32_t sw, uint32_t c, u
     double f = std::clamp((y + 0.5) * sy - 0.5, 0.0, static_cast<double>(sh - 1));
     int j = sh == 1 ? 0 : std::min(static_cast<int>(f), static_cast<int>(sh) - 2);
     int32_t wy = sh == 1 ? 0 : static_cast<int32_t>(std::lround((f - j) * kResizeOne));
-    const uint8_t* r0 = src + static_cast<size_t>(j) * srow;
-    const uint8_t* r1 = sh == 1 ? r0 : r0 + srow;
+    const size_t stride = src_stride ? src_stride : srow;
+    const uint8_t* r0 = src + static_cast<size_t>(j) * stride;
+    const uint8_t* r1 = sh == 1 ? r0 : r0 + stride;
     int32_t* bl = blend.data();
 #if defined(__x86_64__) && defined(__GNUC__)
     if (has_avx2()) blend_rows_avx2(r0, r1, srow, wy, bl);
@@ -299,18 +300,24 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
     uint32_t y, x, h, w;
     random_resized_crop_box(H, W, op, mix_keys({seed, epoch, index, 0}), y, x, h, w);
     uint32_t ch = channels_ ? channels_ : channels_of(shape);
+    // The crop: `a` holds rows of a.w pixels, the crop is `cw` of them starting at `left`.
+    uint32_t left = 0, cw = 0;
     if (c == Compression::Jpeg && (ch == 1 || ch == 3)) {
-      a.px.resize(static_cast<size_t>(h) * w * ch);
-      uint32_t ow = 0, oh = 0;
-      jpeg_decode_region(stored, JpegRegion{x, y, w, h}, op.width, op.height, ch, a.px.data(), ow, oh, what);
-      a.h = oh;
-      a.w = ow;
+      JpegRows rows;
+      jpeg_decode_rows(stored, JpegRegion{x, y, w, h}, op.width, op.height, ch, a.px, rows, what);
+      a.h = rows.height;
+      a.w = rows.row_pixels;
       a.c = ch;
+      left = rows.left;
+      cw = rows.width;
     } else {
       decode_full(c, stored, shape, dt, 0, 0, b, what);
       convert_channels(b, channels_, a);
       crop(b, y, x, h, w, a);
+      cw = a.w;
     }
+    const uint8_t* crop_px = a.px.data() + static_cast<size_t>(left) * a.c;
+    const size_t crop_stride = static_cast<size_t>(a.w) * a.c;
     // A RandomHorizontalFlip right after the crop is folded into the resize (mirrored tables), and
     // when nothing else follows, the resize writes straight into `out`.
     bool mirror = false;
@@ -321,10 +328,14 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
       first = 2;
     }
     if (first == ops_.size() && (channels_ == 0 || channels_ == a.c)) {
-      resize_bilinear(a.px.data(), a.h, a.w, a.c, out, op.height, op.width, mirror);
+      resize_bilinear(crop_px, a.h, cw, a.c, out, op.height, op.width, mirror, crop_stride);
       return;
     }
-    resize(a, op.height, op.width, b, mirror);
+    b.h = op.height;
+    b.w = op.width;
+    b.c = a.c;
+    b.px.resize(static_cast<size_t>(b.h) * b.w * b.c);
+    resize_bilinear(crop_px, a.h, cw, a.c, b.px.data(), b.h, b.w, mirror, crop_stride);
     std::swap(a, b);
   } else {
     uint32_t min_h = 0, min_w = 0;

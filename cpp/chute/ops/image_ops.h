@@ -55,8 +55,9 @@ class ImagePipeline {
 void random_resized_crop_box(uint32_t height, uint32_t width, const ImageOp& op, uint64_t key, uint32_t& y, uint32_t& x,
                              uint32_t& h, uint32_t& w);
 /// Bilinear resize of an 8-bit HWC image (half-pixel centers, as PIL and OpenCV); `mirror` also
-/// flips it left to right (the same bytes as a flip after the resize).
+/// flips it left to right (the same bytes as a flip after the resize). Source rows are
+/// `src_stride` bytes apart (0: sw * c).
 void resize_bilinear(const uint8_t* src, uint32_t sh, uint32_t sw, uint32_t c, uint8_t* dst, uint32_t dh, uint32_t dw,
-                     bool mirror = false);
+                     bool mirror = false, size_t src_stride = 0);
 
 }  // namespace chute
