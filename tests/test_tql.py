@@ -280,3 +280,19 @@ def test_weighted_draws_never_pick_zero_weights_and_are_deterministic(big):
     assert sorted(perm) == list(range(n)) and set(perm[: n // 1000]) == set(range(0, n, 1000))
     tql = ds.sample_by("max_weight(labels == 'cat': 0, labels != 'cat': 1)", size=5000, seed=1).sample_indices
     assert all(big[1][r] != 0 for r in tql)
+
+
+def test_bool_and_float_columns(tmp_path):
+    ds = chute.empty(str(tmp_path / "flags"))
+    ds.create_tensor("flag", dtype="bool")
+    ds.create_tensor("x", dtype="float64")
+    flags = np.arange(5000) % 3 == 0
+    xs = np.linspace(-2, 2, 5000)
+    with ds:
+        ds.flag.extend(flags[:, None])
+        ds.x.extend(xs[:, None])
+    assert rows(ds, "SELECT * WHERE flag") == list(np.flatnonzero(flags))
+    assert rows(ds, "SELECT * WHERE NOT flag AND x > 1.5") == list(np.flatnonzero(~flags & (xs > 1.5)))
+    assert rows(ds, "SELECT * WHERE flag == TRUE AND x IN (-2, 2)") == \
+        list(np.flatnonzero(flags & np.isin(xs, [-2.0, 2.0])))
+    assert rows(ds, "SELECT * ORDER BY x DESC LIMIT 3") == [4999, 4998, 4997]

@@ -98,6 +98,8 @@ std::shared_ptr<const NumberColumn> Tensor::number_column() const {
       std::memcpy(col->data.data() + next * item, first.data(), count * item);
       next += count;
     }
+    if (col->dtype == DType::Bool)  // any non-zero byte is true, as the row-by-row reader has it
+      for (auto& b : col->data) b = b != 0;
     return col;
   });
 }
