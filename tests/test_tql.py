@@ -296,3 +296,30 @@ def test_bool_and_float_columns(tmp_path):
     assert rows(ds, "SELECT * WHERE flag == TRUE AND x IN (-2, 2)") == \
         list(np.flatnonzero(flags & np.isin(xs, [-2.0, 2.0])))
     assert rows(ds, "SELECT * ORDER BY x DESC LIMIT 3") == [4999, 4998, 4997]
+
+
+def test_row_by_row_queries_run_in_parts_and_fail_cleanly(tmp_path):
+    """json and ragged rows run row by row on the engine's threads: the same rows as one ordered
+    pass, and an error in one row (any part) is a QueryError, not a crash or a hang."""
+    ds = chute.empty(str(tmp_path / "js"))
+    ds.create_tensor("js", htype="json")
+    ds.create_tensor("boxes", htype="bbox")
+    n = 6000
+    docs = [{"w": i % 50, "tag": "x" if i % 2 else "y"} for i in range(n)]
+    with ds:
+        ds.js.extend(docs)
+        ds.boxes.extend([np.full((i % 4, 4), i % 30, np.float32) for i in range(n)])
+    assert rows(ds, "SELECT * WHERE js['w'] > 26 AND js['tag'] == 'x'") == [
+        i for i, d in enumerate(docs) if d["w"] > 26 and d["tag"] == "x"]
+    assert rows(ds, "SELECT * WHERE any(boxes[:, 3] > 25)") == [i for i in range(n) if i % 4 and i % 30 > 25]
+    got = rows(ds, "SELECT * WHERE js['w'] < 3 ORDER BY js['w'] DESC LIMIT 5")
+    assert got == [i for i in range(n) if docs[i]["w"] == 2][:5]
+    picked = ds.sample_by("max_weight(js['tag'] == 'x': 1)", size=2000, seed=2).sample_indices
+    assert all(i % 2 for i in picked)
+    with ds:
+        ds.js.append({"w": "text", "tag": "x"})
+        ds.boxes.append(np.zeros((1, 4), np.float32))
+    with pytest.raises(chute.QueryError, match="type mismatch"):
+        ds.query("SELECT * WHERE js['w'] > 1")
+    with pytest.raises(chute.QueryError, match="ORDER BY needs one number or text"):
+        ds.query("SELECT * ORDER BY boxes")

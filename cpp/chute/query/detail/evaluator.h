@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chute/core/random.h"
+#include "chute/core/thread_pool.h"
 #include "chute/dataset/dataset.h"
 #include "chute/query/detail/columnar.h"
 #include "chute/query/detail/value.h"
@@ -47,19 +48,18 @@ class Evaluator {
     if (where) {
       pos = select_nonzero(*where, rows_.size());
     } else {
-      for (size_t i = 0; i < rows_.size(); ++i)
-        if (truth(*s.where, eval(*s.where, i))) pos.push_back(i);
+      pos = where_row_by_row(*s.where);
     }
     if (s.sample) pos = sample(s, pos);
     if (s.order_by && !order_compiled(s, pos)) {
-      std::vector<std::pair<Value, size_t>> keyed;
-      keyed.reserve(pos.size());
-      for (size_t p : pos) {
-        Value k = scalar(*s.order_by, eval(*s.order_by, p));
+      std::vector<std::pair<Value, size_t>> keyed(pos.size());
+      row_by_row(pos.size(), [&](Evaluator& ev, size_t i) {
+        Value k = scalar(*s.order_by, ev.eval(*s.order_by, pos[i]));
         if (k.kind != Value::Kind::Num && k.kind != Value::Kind::Str && k.kind != Value::Kind::Null)
           fail(*s.order_by, std::string("ORDER BY needs one number or text per row, got ") + kind_name(k.kind));
-        keyed.emplace_back(std::move(k), p);
-      }
+        k.names = nullptr;  // names live in the part's evaluator; keys compare numbers and text only
+        keyed[i] = {std::move(k), pos[i]};
+      });
       auto less = [&](const std::pair<Value, size_t>& a, const std::pair<Value, size_t>& b) {
         const Value &x = a.first, &y = b.first;
         if (x.kind != y.kind) return (x.kind == Value::Kind::Null) != s.descending;  // nulls first ascending
@@ -83,6 +83,29 @@ class Evaluator {
     out.reserve(pos.size());
     for (size_t p : pos) out.push_back(rows_[p]);
     return out;
+  }
+
+  // fn(evaluator, k) for k in [0, n), in contiguous parts on the engine pool, each part with its
+  // own Evaluator (their caches are not shared). parallel_for rethrows the error of the earliest
+  // failing part, so the error is the earliest failing row's, as in one ordered pass.
+  template <typename F>
+  void row_by_row(size_t n, F fn) {
+    auto pool = get_shared_pool();
+    size_t pieces = std::max<size_t>(1, std::min((pool->size() + 1) * 4, n / 256));
+    size_t per = (n + pieces - 1) / pieces;
+    pool->parallel_for(pieces, [&](size_t part) {
+      Evaluator local(ds_, rows_, seed_);
+      for (size_t k = part * per, end = std::min(n, k + per); k < end; ++k) fn(local, k);
+    });
+  }
+
+  std::vector<size_t> where_row_by_row(const Expr& where) {
+    std::vector<uint8_t> keep(rows_.size());
+    row_by_row(rows_.size(), [&](Evaluator& ev, size_t p) { keep[p] = ev.truth(where, ev.eval(where, p)); });
+    std::vector<size_t> pos;
+    for (size_t p = 0; p < keep.size(); ++p)
+      if (keep[p]) pos.push_back(p);
+    return pos;
   }
 
   // The query rows at positions `pos` (which may repeat and be in any order after SAMPLE BY), so
@@ -142,23 +165,23 @@ class Evaluator {
     std::vector<double> w;
     if (!weights_compiled(s, pos, w)) {
       w.resize(pos.size());
-      for (size_t k = 0; k < pos.size(); ++k) {
+      row_by_row(pos.size(), [&](Evaluator& ev, size_t k) {
         size_t p = pos[k];
         if (s.sample_expr) {
-          Value v = scalar(*s.sample_expr, eval(*s.sample_expr, p));
+          Value v = scalar(*s.sample_expr, ev.eval(*s.sample_expr, p));
           if (v.kind != Value::Kind::Num) fail(*s.sample_expr, "SAMPLE BY needs a numeric weight per row");
           w[k] = v.num;
         } else {
           double acc = 0;
           for (const auto& c : s.weights) {
-            if (!truth(*c.condition, eval(*c.condition, p))) continue;
-            Value v = scalar(*c.weight, eval(*c.weight, p));
+            if (!ev.truth(*c.condition, ev.eval(*c.condition, p))) continue;
+            Value v = scalar(*c.weight, ev.eval(*c.weight, p));
             if (v.kind != Value::Kind::Num) fail(*c.weight, "a SAMPLE BY weight must be a number");
             acc = s.sample_mode == "max_weight" ? std::max(acc, v.num) : acc + v.num;
           }
           w[k] = acc;
         }
-      }
+      });
     }
     for (double x : w)
       if (!(x >= 0) || !std::isfinite(x))
@@ -221,13 +244,12 @@ class Evaluator {
       if (ds_.tensor(e.text)->meta().htype() == "class_label") v.names = &class_names(*ds_.tensor(e.text), e.text);
       return v;
     }
-    auto& cache = columns_[e.text];
-    if (cache.empty()) cache.resize(rows_.size());
-    auto& slot = cache[p];
-    if (!slot.first) {
-      slot.second = load(e, rows_[p]);
-      slot.first = true;
-    }
+    // Rows are evaluated one at a time: keep the last row's value of each column, so a column named
+    // twice in an expression is read once per row.
+    auto& slot = columns_[e.text];
+    if (!slot.first || slot.first->position != p) slot.first = Loaded{p};
+    else return slot.second;
+    slot.second = load(e, rows_[p]);
     return slot.second;
   }
 
@@ -515,7 +537,10 @@ class Evaluator {
   Rows rows_;
   uint64_t seed_;
   std::optional<uint64_t> max_row_;
-  std::unordered_map<std::string, std::vector<std::pair<bool, Value>>> columns_;
+  struct Loaded {
+    size_t position;
+  };
+  std::unordered_map<std::string, std::pair<std::optional<Loaded>, Value>> columns_;
   std::unordered_map<std::string, std::shared_ptr<const NumberColumn>> number_columns_;
   std::map<std::string, std::vector<std::string>> names_;
 };
