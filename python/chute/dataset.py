@@ -333,7 +333,7 @@ class Dataset:
         """The dataset rows this view selects, in order."""
         if self._index.is_full:
             return list(range(len(self)))
-        return [int(i) for i in self._index.indices(self._max_len())]
+        return self._index.indices(self._max_len()).tolist()
 
     def _rows(self) -> np.ndarray:
         if self._index.is_full:
