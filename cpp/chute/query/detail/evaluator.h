@@ -2,7 +2,9 @@
 // Internal to TQL: the evaluator of a parsed query over a dataset's rows. Row-by-row evaluation
 // lives here, its functions in functions.cpp; expressions that can run column at a time are
 // compiled in compile.cpp to the nodes of columnar.cpp.
-// Thread-safety: one Evaluator per query, used by one thread.
+// Thread-safety: an Evaluator is used by one thread; the row-by-row parts of a query each get their
+// own. The query's steps (WHERE, SAMPLE BY, ORDER BY, set operations) are in select.cpp, the
+// row-by-row evaluation in rows.cpp.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -26,173 +28,30 @@ class Evaluator {
  public:
   Evaluator(const Dataset& ds, Rows rows, uint64_t seed) : ds_(ds), rows_(rows), seed_(seed) {}
 
-  std::vector<uint64_t> run(const tql::Query& q) {
-    if (q.select) return run_select(*q.select);
-    auto l = run(*q.left), r = run(*q.right);
-    std::sort(l.begin(), l.end());
-    l.erase(std::unique(l.begin(), l.end()), l.end());
-    std::sort(r.begin(), r.end());
-    r.erase(std::unique(r.begin(), r.end()), r.end());
-    std::vector<uint64_t> out;
-    if (q.set_op == "UNION") std::set_union(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
-    else if (q.set_op == "INTERSECT") std::set_intersection(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
-    else std::set_difference(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
-    return out;
-  }
+  std::vector<uint64_t> run(const tql::Query& q);
 
  private:
-  std::vector<uint64_t> run_select(const tql::Select& s) {
-    for (const auto& c : s.columns) check_columns(*c);
-    std::vector<size_t> pos;  // positions in rows_
-    VNodePtr where = s.where ? compile_value(*s.where, rows_) : make_const(1);
-    if (where) {
-      pos = select_nonzero(*where, rows_.size());
-    } else {
-      pos = where_row_by_row(*s.where);
-    }
-    if (s.sample) pos = sample(s, pos);
-    if (s.order_by && !order_compiled(s, pos)) {
-      std::vector<std::pair<Value, size_t>> keyed(pos.size());
-      row_by_row(pos.size(), [&](Evaluator& ev, size_t i) {
-        Value k = scalar(*s.order_by, ev.eval(*s.order_by, pos[i]));
-        if (k.kind != Value::Kind::Num && k.kind != Value::Kind::Str && k.kind != Value::Kind::Null)
-          fail(*s.order_by, std::string("ORDER BY needs one number or text per row, got ") + kind_name(k.kind));
-        k.names = nullptr;  // names live in the part's evaluator; keys compare numbers and text only
-        keyed[i] = {std::move(k), pos[i]};
-      });
-      auto less = [&](const std::pair<Value, size_t>& a, const std::pair<Value, size_t>& b) {
-        const Value &x = a.first, &y = b.first;
-        if (x.kind != y.kind) return (x.kind == Value::Kind::Null) != s.descending;  // nulls first ascending
-        if (x.kind == Value::Kind::Null) return false;
-        bool lt = x.kind == Value::Kind::Num ? x.num < y.num : x.str < y.str;
-        bool gt = x.kind == Value::Kind::Num ? x.num > y.num : x.str > y.str;
-        return s.descending ? gt : lt;
-      };
-      std::stable_sort(keyed.begin(), keyed.end(), less);
-      pos.clear();
-      for (auto& k : keyed) pos.push_back(k.second);
-    }
-    size_t off = std::min<size_t>(s.offset, pos.size());
-    pos.erase(pos.begin(), pos.begin() + static_cast<std::ptrdiff_t>(off));
-    if (s.has_limit && !s.sample) {
-      size_t n = s.limit_percent ? static_cast<size_t>(std::floor(pos.size() * s.limit / 100.0 + 1e-9))
-                                 : static_cast<size_t>(std::max(0.0, s.limit));
-      if (n < pos.size()) pos.resize(n);
-    }
-    std::vector<uint64_t> out;
-    out.reserve(pos.size());
-    for (size_t p : pos) out.push_back(rows_[p]);
-    return out;
-  }
+  std::vector<uint64_t> run_select(const tql::Select& s);
 
   // fn(evaluator, k) for k in [0, n), in contiguous parts on the engine pool, each part with its
   // own Evaluator (their caches are not shared). parallel_for rethrows the error of the earliest
   // failing part, so the error is the earliest failing row's, as in one ordered pass.
   template <typename F>
-  void row_by_row(size_t n, F fn) {
-    auto pool = get_shared_pool();
-    size_t pieces = std::max<size_t>(1, std::min((pool->size() + 1) * 4, n / 256));
-    size_t per = (n + pieces - 1) / pieces;
-    pool->parallel_for(pieces, [&](size_t part) {
-      Evaluator local(ds_, rows_, seed_);
-      for (size_t k = part * per, end = std::min(n, k + per); k < end; ++k) fn(local, k);
-    });
-  }
+  void row_by_row(size_t n, F fn);
 
-  std::vector<size_t> where_row_by_row(const Expr& where) {
-    std::vector<uint8_t> keep(rows_.size());
-    row_by_row(rows_.size(), [&](Evaluator& ev, size_t p) { keep[p] = ev.truth(where, ev.eval(where, p)); });
-    std::vector<size_t> pos;
-    for (size_t p = 0; p < keep.size(); ++p)
-      if (keep[p]) pos.push_back(p);
-    return pos;
-  }
+  std::vector<size_t> where_row_by_row(const Expr& where);
 
   // The query rows at positions `pos` (which may repeat and be in any order after SAMPLE BY), so
   // that an expression compiled over them gives one value per entry of pos.
-  Rows rows_at(const std::vector<size_t>& pos, std::vector<uint64_t>& storage) {
-    bool every = pos.size() == rows_.size();
-    for (size_t k = 0; every && k < pos.size(); ++k) every = pos[k] == k;
-    if (every) return rows_;
-    storage.resize(pos.size());
-    for (size_t k = 0; k < pos.size(); ++k) storage[k] = rows_[pos[k]];
-    return Rows{storage.data(), storage.size()};
-  }
+  Rows rows_at(const std::vector<size_t>& pos, std::vector<uint64_t>& storage);
 
   // ORDER BY over compiled numeric keys; false when the key needs the row-by-row evaluator.
-  bool order_compiled(const tql::Select& s, std::vector<size_t>& pos) {
-    std::vector<uint64_t> storage;
-    VNodePtr key = compile_value(*s.order_by, rows_at(pos, storage));
-    if (!key) return false;
-    std::vector<double> k = evaluate_all(*key, pos.size());
-    std::vector<size_t> order(pos.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    if (s.descending) std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return k[a] > k[b]; });
-    else std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return k[a] < k[b]; });
-    std::vector<size_t> sorted(pos.size());
-    for (size_t i = 0; i < order.size(); ++i) sorted[i] = pos[order[i]];
-    pos = std::move(sorted);
-    return true;
-  }
+  bool order_compiled(const tql::Select& s, std::vector<size_t>& pos);
 
   // SAMPLE BY weights over compiled columns; false when an expression needs the row path.
-  bool weights_compiled(const tql::Select& s, const std::vector<size_t>& pos, std::vector<double>& w) {
-    std::vector<uint64_t> storage;
-    Rows sub = rows_at(pos, storage);
-    if (s.sample_expr) {
-      VNodePtr n = compile_value(*s.sample_expr, sub);
-      if (!n) return false;
-      w = evaluate_all(*n, pos.size());
-      return true;
-    }
-    std::vector<std::pair<VNodePtr, VNodePtr>> clauses;
-    for (const auto& c : s.weights) {
-      VNodePtr cond = compile_value(*c.condition, sub), weight = compile_value(*c.weight, sub);
-      if (!cond || !weight) return false;
-      clauses.emplace_back(std::move(cond), std::move(weight));
-    }
-    w.assign(pos.size(), 0.0);
-    bool max = s.sample_mode == "max_weight";
-    for (const auto& [cond, weight] : clauses) {
-      std::vector<double> c = evaluate_all(*cond, pos.size()), v = evaluate_all(*weight, pos.size());
-      for (size_t k = 0; k < w.size(); ++k)
-        if (c[k] != 0) w[k] = max ? std::max(w[k], v[k]) : w[k] + v[k];
-    }
-    return true;
-  }
+  bool weights_compiled(const tql::Select& s, const std::vector<size_t>& pos, std::vector<double>& w);
 
-  std::vector<size_t> sample(const tql::Select& s, const std::vector<size_t>& pos) {
-    std::vector<double> w;
-    if (!weights_compiled(s, pos, w)) {
-      w.resize(pos.size());
-      row_by_row(pos.size(), [&](Evaluator& ev, size_t k) {
-        size_t p = pos[k];
-        if (s.sample_expr) {
-          Value v = scalar(*s.sample_expr, ev.eval(*s.sample_expr, p));
-          if (v.kind != Value::Kind::Num) fail(*s.sample_expr, "SAMPLE BY needs a numeric weight per row");
-          w[k] = v.num;
-        } else {
-          double acc = 0;
-          for (const auto& c : s.weights) {
-            if (!ev.truth(*c.condition, ev.eval(*c.condition, p))) continue;
-            Value v = scalar(*c.weight, ev.eval(*c.weight, p));
-            if (v.kind != Value::Kind::Num) fail(*c.weight, "a SAMPLE BY weight must be a number");
-            acc = s.sample_mode == "max_weight" ? std::max(acc, v.num) : acc + v.num;
-          }
-          w[k] = acc;
-        }
-      });
-    }
-    for (double x : w)
-      if (!(x >= 0) || !std::isfinite(x))
-        fail(s.sample_expr ? *s.sample_expr : *s.weights[0].weight, "SAMPLE BY weights must be finite and non-negative");
-    size_t n = pos.size();
-    if (s.has_limit)
-      n = s.limit_percent ? static_cast<size_t>(std::floor(pos.size() * s.limit / 100.0 + 1e-9)) : static_cast<size_t>(s.limit);
-    std::vector<size_t> out = chute::weighted_draw(w, n, s.replace, mix_keys({seed_, 0x53414d504c45ULL}));
-    for (size_t& k : out) k = pos[k];
-    return out;
-  }
+  std::vector<size_t> sample(const tql::Select& s, const std::vector<size_t>& pos);
 
   // Column-at-a-time: the expression compiled over whole-tensor columns (compile.cpp), or
   // nullptr when it needs the row-by-row evaluator (json, arrays, functions other than shape()
@@ -212,331 +71,41 @@ class Evaluator {
   std::optional<Compiled> compile_compare(const Expr& e, VOp op, Rows rows, const ExprPtr& l, const ExprPtr& r);
   bool covers(uint64_t column_rows, Rows rows);
 
-  std::shared_ptr<const NumberColumn> number_column(const std::string& name) {
-    auto it = number_columns_.find(name);
-    if (it == number_columns_.end()) it = number_columns_.emplace(name, ds_.tensor(name)->number_column()).first;
-    return it->second;
-  }
+  std::shared_ptr<const NumberColumn> number_column(const std::string& name);
 
-  void check_columns(const Expr& e) {
-    if (e.kind == Expr::Kind::Column) tensor(e);
-    for (const auto& a : e.args) check_columns(*a);
-  }
+  void check_columns(const Expr& e);
 
-  std::shared_ptr<Tensor> tensor(const Expr& e) {
-    if (!ds_.has_tensor(e.text)) {
-      std::string known;
-      for (const auto& n : ds_.tensor_names()) known += (known.empty() ? "" : ", ") + n;
-      fail(e, "unknown tensor '" + e.text + "' (tensors: " + known + ")");
-    }
-    return ds_.tensor(e.text);
-  }
+  std::shared_ptr<Tensor> tensor(const Expr& e);
 
-  Value column(const Expr& e, size_t p) {
-    // Single-number tensors (labels, scalar fields) are read in one pass over their chunks.
-    tensor(e);
-    if (auto nc = number_column(e.text); nc && nc->width == 1) {
-      uint64_t row = rows_[p];
-      if (row >= nc->rows) return Value();
-      double x;
-      nc->gather(&row, 0, 1, &x);
-      Value v = Value::number(x);
-      if (ds_.tensor(e.text)->meta().htype() == "class_label") v.names = &class_names(*ds_.tensor(e.text), e.text);
-      return v;
-    }
-    // Rows are evaluated one at a time: keep the last row's value of each column, so a column named
-    // twice in an expression is read once per row.
-    auto& slot = columns_[e.text];
-    if (!slot.first || slot.first->position != p) slot.first = Loaded{p};
-    else return slot.second;
-    slot.second = load(e, rows_[p]);
-    return slot.second;
-  }
+  Value column(const Expr& e, size_t p);
 
-  Value load(const Expr& e, uint64_t row) {
-    auto t = tensor(e);
-    if (row >= t->length()) return Value();
-    const auto& meta = t->meta();
-    Value v;
-    if (meta.is_bytes_htype()) {
-      std::string b = t->stored_bytes(row);
-      if (meta.htype() == "text") {
-        v.kind = Value::Kind::Str;
-        v.str = std::move(b);
-        return v;
-      }
-      try {
-        return from_json(nlohmann::json::parse(b));
-      } catch (const nlohmann::json::exception&) {
-        fail(e, "tensor '" + e.text + "' row " + std::to_string(row) + " is not valid JSON");
-      }
-    }
-    SampleData s = t->read(row);
-    DType d = meta.has_dtype() ? meta.dtype() : DType::UInt8;
-    size_t n = num_elements(s.shape);
-    std::vector<double> a(n);
-    for (size_t i = 0; i < n; ++i) a[i] = to_double(s.bytes, i, d);
-    v = Value::array(std::move(a), s.shape);
-    if (meta.htype() == "class_label") v.names = &class_names(*t, e.text);
-    return v;
-  }
+  Value load(const Expr& e, uint64_t row);
 
-  const std::vector<std::string>& class_names(const Tensor& t, const std::string& name) {
-    auto it = names_.find(name);
-    if (it != names_.end()) return it->second;
-    std::vector<std::string> n;
-    auto info = t.info();
-    if (info.contains("class_names") && info["class_names"].is_array())
-      for (const auto& x : info["class_names"]) n.push_back(x.is_string() ? x.get<std::string>() : x.dump());
-    return names_[name] = std::move(n);
-  }
+  const std::vector<std::string>& class_names(const Tensor& t, const std::string& name);
 
   // A one-element array acts as its element (labels, scalar tensors).
-  static Value scalar(const Expr&, Value v) {
-    if (v.kind == Value::Kind::Arr && v.arr.size() == 1) return Value::number(v.arr[0]);
-    return v;
-  }
+  static Value scalar(const Expr&, Value v);
 
-  bool truth(const Expr& e, const Value& raw) {
-    Value v = scalar(e, raw);
-    switch (v.kind) {
-      case Value::Kind::Null: return false;
-      case Value::Kind::Num: return v.num != 0;
-      case Value::Kind::Str: fail(e, "a condition gives text; compare it with something");
-      case Value::Kind::Json: return !v.json.is_null() && !(v.json.is_array() && v.json.empty());
-      case Value::Kind::Arr:
-        if (v.arr.empty()) return false;
-        fail(e, "a condition gives " + std::to_string(v.arr.size()) + " values per row; wrap it in any() or all()");
-    }
-    return false;
-  }
+  bool truth(const Expr& e, const Value& raw);
 
-  Value eval(const Expr& e, size_t p) {
-    switch (e.kind) {
-      case Expr::Kind::Number:
-      case Expr::Kind::Bool: return Value::number(e.number);
-      case Expr::Kind::Null: return Value();
-      case Expr::Kind::String: {
-        Value v;
-        v.kind = Value::Kind::Str;
-        v.str = e.text;
-        return v;
-      }
-      case Expr::Kind::Star: fail(e, "'*' is not a value");
-      case Expr::Kind::Array: {
-        std::vector<double> a;
-        for (const auto& x : e.args) {
-          Value v = scalar(*x, eval(*x, p));
-          if (v.kind != Value::Kind::Num) fail(*x, "ARRAY items must be numbers");
-          a.push_back(v.num);
-        }
-        Shape s{a.size()};
-        return Value::array(std::move(a), s);
-      }
-      case Expr::Kind::Column: return column(e, p);
-      case Expr::Kind::Call: return call(e, p);
-      case Expr::Kind::Unary: {
-        if (e.text == "NOT") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) ? 0 : 1);
-        return arith(e, "-", Value::number(0), eval(*e.args[0], p));
-      }
-      case Expr::Kind::Binary: {
-        if (e.text == "AND") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) && truth(*e.args[1], eval(*e.args[1], p)));
-        if (e.text == "OR") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) || truth(*e.args[1], eval(*e.args[1], p)));
-        Value a = eval(*e.args[0], p), b = eval(*e.args[1], p);
-        if (e.text == "+" || e.text == "-" || e.text == "*" || e.text == "/" || e.text == "%") return arith(e, e.text, a, b);
-        return compare(e, e.text, a, b);
-      }
-      case Expr::Kind::In: {
-        Value a = eval(*e.args[0], p);
-        bool found = false;
-        for (size_t i = 1; i < e.args.size() && !found; ++i) found = truth(e, compare(e, "==", a, eval(*e.args[i], p)));
-        return Value::number(found != e.negated);
-      }
-      case Expr::Kind::Between: {
-        Value a = eval(*e.args[0], p);
-        bool in = truth(e, compare(e, ">=", a, eval(*e.args[1], p))) && truth(e, compare(e, "<=", a, eval(*e.args[2], p)));
-        return Value::number(in != e.negated);
-      }
-      case Expr::Kind::Index: return index(e, eval(*e.args[0], p), p);
-    }
-    return Value();
-  }
+  Value eval(const Expr& e, size_t p);
 
   // Maps a class name to its label index when one side is a class_label value.
-  static void resolve_names(const Expr& e, Value& a, Value& b) {
-    if (a.names && b.kind == Value::Kind::Str) {
-      auto it = std::find(a.names->begin(), a.names->end(), b.str);
-      if (it == a.names->end()) {
-        std::string known;
-        for (const auto& n : *a.names) known += (known.empty() ? "" : ", ") + n;
-        fail(e, "'" + b.str + "' is not a class name (class_names: " + known + ")");
-      }
-      b = Value::number(static_cast<double>(it - a.names->begin()));
-    }
-  }
+  static void resolve_names(const Expr& e, Value& a, Value& b);
 
-  Value compare(const Expr& e, const std::string& op, Value a, Value b) {
-    resolve_names(e, a, b);
-    resolve_names(e, b, a);
-    a = scalar(e, a);
-    b = scalar(e, b);
-    auto cmp = [&](double x, double y) {
-      if (op == "==") return x == y;
-      if (op == "!=") return x != y;
-      if (op == "<") return x < y;
-      if (op == "<=") return x <= y;
-      if (op == ">") return x > y;
-      return x >= y;
-    };
-    if (a.kind == Value::Kind::Null || b.kind == Value::Kind::Null) return Value::number(0);
-    if (a.kind == Value::Kind::Json) a = from_json(a.json);
-    if (b.kind == Value::Kind::Json) b = from_json(b.json);
-    if (a.kind == Value::Kind::Str && b.kind == Value::Kind::Str) {
-      int c = a.str.compare(b.str);
-      return Value::number(cmp(c, 0));
-    }
-    if (a.kind == Value::Kind::Str || b.kind == Value::Kind::Str)
-      fail(e, std::string("type mismatch: cannot compare ") + kind_name(a.kind) + " with " + kind_name(b.kind));
-    if (a.kind == Value::Kind::Num && b.kind == Value::Kind::Num) return Value::number(cmp(a.num, b.num));
-    if (a.kind == Value::Kind::Arr || b.kind == Value::Kind::Arr) {
-      const Value& arr = a.kind == Value::Kind::Arr ? a : b;
-      std::vector<double> out(arr.arr.size());
-      for (size_t i = 0; i < out.size(); ++i) {
-        double x = a.kind == Value::Kind::Arr ? a.arr[i] : a.num;
-        double y = b.kind == Value::Kind::Arr ? (b.arr.size() == arr.arr.size() ? b.arr[i] : NAN) : b.num;
-        if (a.kind == Value::Kind::Arr && b.kind == Value::Kind::Arr && a.arr.size() != b.arr.size())
-          fail(e, "arrays of different sizes compared");
-        out[i] = cmp(x, y);
-      }
-      return Value::array(std::move(out), arr.shape);
-    }
-    fail(e, std::string("type mismatch: cannot compare ") + kind_name(a.kind) + " with " + kind_name(b.kind));
-  }
+  Value compare(const Expr& e, const std::string& op, Value a, Value b);
 
-  Value arith(const Expr& e, const std::string& op, Value a, Value b) {
-    a = scalar(e, a);
-    b = scalar(e, b);
-    if (a.kind == Value::Kind::Json) a = from_json(a.json);
-    if (b.kind == Value::Kind::Json) b = from_json(b.json);
-    if (a.kind == Value::Kind::Null || b.kind == Value::Kind::Null) return Value();
-    auto f = [&](double x, double y) {
-      if (op == "+") return x + y;
-      if (op == "-") return x - y;
-      if (op == "*") return x * y;
-      if (op == "/") return y == 0 ? NAN : x / y;
-      return y == 0 ? NAN : std::fmod(x, y);
-    };
-    bool num_a = a.kind == Value::Kind::Num || a.kind == Value::Kind::Arr;
-    bool num_b = b.kind == Value::Kind::Num || b.kind == Value::Kind::Arr;
-    if (!num_a || !num_b) fail(e, std::string("type mismatch: '") + op + "' needs numbers, got " + kind_name(a.kind) + " and " + kind_name(b.kind));
-    if (a.kind == Value::Kind::Num && b.kind == Value::Kind::Num) return Value::number(f(a.num, b.num));
-    const Value& arr = a.kind == Value::Kind::Arr ? a : b;
-    if (a.kind == Value::Kind::Arr && b.kind == Value::Kind::Arr && a.arr.size() != b.arr.size())
-      fail(e, "arrays of different sizes in arithmetic");
-    std::vector<double> out(arr.arr.size());
-    for (size_t i = 0; i < out.size(); ++i)
-      out[i] = f(a.kind == Value::Kind::Arr ? a.arr[i] : a.num, b.kind == Value::Kind::Arr ? b.arr[i] : b.num);
-    return Value::array(std::move(out), arr.shape);
-  }
+  Value arith(const Expr& e, const std::string& op, Value a, Value b);
 
-  Value index(const Expr& e, Value v, size_t p) {
-    if (v.kind == Value::Kind::Json) {
-      if (e.slices.size() != 1 || e.slices[0].is_range) fail(e, "json values take one key or index");
-      Value k = scalar(e, eval(*e.slices[0].start, p));
-      if (k.kind == Value::Kind::Str) {
-        if (!v.json.is_object() || !v.json.contains(k.str)) return Value();
-        return from_json(v.json[k.str]);
-      }
-      if (k.kind == Value::Kind::Num && v.json.is_array()) {
-        long i = static_cast<long>(k.num);
-        if (i < 0) i += static_cast<long>(v.json.size());
-        if (i < 0 || i >= static_cast<long>(v.json.size())) return Value();
-        return from_json(v.json[static_cast<size_t>(i)]);
-      }
-      fail(e, "cannot index json with " + std::string(kind_name(k.kind)));
-    }
-    if (v.kind == Value::Kind::Null) return v;
-    if (v.kind == Value::Kind::Num && v.names) {  // a one-label sample read as a number
-      auto names = v.names;
-      v = Value::array({v.num}, Shape{1});
-      v.names = names;
-    }
-    if (v.kind != Value::Kind::Arr) fail(e, std::string("cannot index ") + kind_name(v.kind));
-    if (e.slices.size() > v.shape.size()) fail(e, "too many indices for an array of " + std::to_string(v.shape.size()) + " dimensions");
-    // Per dimension: the chosen start/stop, whether the dim is kept.
-    std::vector<int64_t> start(v.shape.size()), stop(v.shape.size());
-    std::vector<bool> keep(v.shape.size(), true);
-    for (size_t d = 0; d < v.shape.size(); ++d) {
-      int64_t n = static_cast<int64_t>(v.shape[d]);
-      start[d] = 0;
-      stop[d] = n;
-      if (d >= e.slices.size()) continue;
-      const auto& s = e.slices[d];
-      auto get = [&](const ExprPtr& x, int64_t dflt) {
-        if (!x) return dflt;
-        Value k = scalar(*x, eval(*x, p));
-        if (k.kind != Value::Kind::Num) fail(*x, "array indices must be numbers");
-        int64_t i = static_cast<int64_t>(k.num);
-        return i < 0 ? i + n : i;
-      };
-      if (s.is_range) {
-        start[d] = std::clamp<int64_t>(get(s.start, 0), 0, n);
-        stop[d] = std::clamp<int64_t>(get(s.stop, n), start[d], n);
-      } else {
-        int64_t i = get(s.start, 0);
-        if (i < 0 || i >= n) return Value();  // out of range: null (the row does not match)
-        start[d] = i;
-        stop[d] = i + 1;
-        keep[d] = false;
-      }
-    }
-    Shape out_shape;
-    for (size_t d = 0; d < v.shape.size(); ++d)
-      if (keep[d]) out_shape.push_back(static_cast<uint64_t>(stop[d] - start[d]));
-    std::vector<double> out;
-    std::vector<int64_t> idx(start);
-    bool empty = false;
-    for (size_t d = 0; d < v.shape.size(); ++d) empty |= stop[d] <= start[d];
-    if (!empty) {
-      const int nd = static_cast<int>(v.shape.size());
-      while (true) {
-        size_t flat = 0;
-        for (int d = 0; d < nd; ++d) flat = flat * v.shape[d] + static_cast<size_t>(idx[d]);
-        out.push_back(v.arr[flat]);
-        int d = nd - 1;
-        while (d >= 0) {
-          if (++idx[d] < stop[d]) break;
-          idx[d] = start[d];
-          --d;
-        }
-        if (d < 0) break;
-      }
-    }
-    Value r = Value::array(std::move(out), out_shape);
-    r.names = v.names;
-    return r;
-  }
+  Value index(const Expr& e, Value v, size_t p);
 
-  std::vector<double> numbers(const Expr& e, const Value& v) {
-    if (v.kind == Value::Kind::Arr) return v.arr;
-    if (v.kind == Value::Kind::Num) return {v.num};
-    if (v.kind == Value::Kind::Json && v.json.is_array()) {
-      std::vector<double> out;
-      for (const auto& x : v.json) {
-        if (!x.is_number()) fail(e, "the json list holds a non-number");
-        out.push_back(x.get<double>());
-      }
-      return out;
-    }
-    fail(e, std::string("expected numbers, got ") + kind_name(v.kind));
-  }
+  std::vector<double> numbers(const Expr& e, const Value& v);
 
   Value call(const Expr& e, size_t p);
 
   const Dataset& ds_;
   Rows rows_;
   uint64_t seed_;
-  std::optional<uint64_t> max_row_;
   struct Loaded {
     size_t position;
   };
