@@ -228,7 +228,7 @@ bool Tensor::fetch(uint64_t index, std::string& bytes, Shape& shape) const {
   shape = index_chunk->shape(loc.local_index);
   auto range = index_chunk->sample_range(loc.local_index);
   try {
-    bytes = storage_->read_range(chunk_key(id), range.first, range.second);
+    storage_->read_range_into(chunk_key(id), range.first, range.second, bytes);
   } catch (const IoError& e) {
     throw IoError(what(index) + ": " + e.what());
   }

@@ -148,7 +148,8 @@ void Loader::process(uint64_t b, size_t pos) {
   std::exception_ptr error;
   std::string error_text;
   try {
-    std::string stored;
+    thread_local std::string stored;  // one buffer per worker thread: no allocation per sample
+    if (stored.capacity() > (size_t{64} << 20)) std::string().swap(stored);  // not kept after a huge sample
     Shape shape;
     for (size_t c = 0; c < tensors_.size(); ++c) {
       const LoaderTensor& lt = tensors_[c];

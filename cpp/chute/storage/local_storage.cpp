@@ -100,10 +100,16 @@ std::string LocalStorage::read(std::string_view key) const {
 }
 
 std::string LocalStorage::read_range(std::string_view key, uint64_t offset, uint64_t length) const {
+  std::string out;
+  read_range_into(key, offset, length, out);
+  return out;
+}
+
+void LocalStorage::read_range_into(std::string_view key, uint64_t offset, uint64_t length, std::string& out) const {
   fs::path p = path_of(key);
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw_errno("cannot open", p);
-  std::string out(length, '\0');
+  out.resize(length);
   size_t done = 0;
   while (done < length) {
     ssize_t n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
@@ -119,7 +125,6 @@ std::string LocalStorage::read_range(std::string_view key, uint64_t offset, uint
     done += static_cast<size_t>(n);
   }
   ::close(fd);
-  return out;
 }
 
 std::string LocalStorage::read_prefix(std::string_view key, uint64_t max_bytes, uint64_t& file_size) const {

@@ -20,6 +20,9 @@ class LocalStorage {
   std::string read(std::string_view key) const;
   /// `length` bytes at `offset`; IoError when the file is shorter.
   std::string read_range(std::string_view key, uint64_t offset, uint64_t length) const;
+  /// read_range into `out` (resized to length; its capacity is reused, so a caller that keeps one
+  /// buffer per thread allocates nothing per read).
+  void read_range_into(std::string_view key, uint64_t offset, uint64_t length, std::string& out) const;
   /// The first `max_bytes` of a file (fewer if it is shorter), and the file's size.
   std::string read_prefix(std::string_view key, uint64_t max_bytes, uint64_t& file_size) const;
   /// Writes a new file and makes it durable (fsync of file and folder). Used for chunk files,
