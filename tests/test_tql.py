@@ -323,3 +323,18 @@ def test_row_by_row_queries_run_in_parts_and_fail_cleanly(tmp_path):
         ds.query("SELECT * WHERE js['w'] > 1")
     with pytest.raises(chute.QueryError, match="ORDER BY needs one number or text"):
         ds.query("SELECT * ORDER BY boxes")
+
+
+def test_rows_a_shorter_tensor_lacks_are_nulls_on_every_path(tmp_path):
+    ds = chute.empty(str(tmp_path / "ragged_len"))
+    ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+    ds.create_tensor("text", htype="text")
+    ds.create_tensor("n", dtype="int32")
+    with ds:
+        ds.labels.extend([0, 1, 0, 1, 0, 1])
+        ds.n.extend(np.arange(6, dtype=np.int32)[:, None])
+        ds.text.extend(["x", "y", "xx"])  # rows 3..5 have no text
+    view = ds[[5, 2, 4, 0]]
+    assert rows(view, "SELECT * WHERE contains(text, 'x') OR n == 5") == [5, 2, 0]
+    assert rows(view, "SELECT * WHERE NOT contains(text, 'x') AND labels == 'a'") == [4]
+    assert rows(view, "SELECT * WHERE n >= 2 ORDER BY n DESC") == [5, 4, 2]

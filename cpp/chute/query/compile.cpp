@@ -27,9 +27,15 @@ bool contains_match(const std::string& pat, std::string_view s) {
 
 bool Evaluator::covers(uint64_t column_rows, Rows rows) {
   if (rows.data == nullptr) return rows.size() <= column_rows;
-  uint64_t top = 0;
-  for (size_t i = 0; i < rows.size(); ++i) top = std::max(top, rows.data[i]);
-  return rows.size() == 0 || top < column_rows;
+  if (rows.size() == 0) return true;
+  // Every row set a query compiles over is rows_ or a subset of it (rows_at), so the largest row
+  // of rows_, found once, bounds them all.
+  if (!top_row_) {
+    uint64_t top = 0;
+    for (size_t i = 0; i < rows_.size(); ++i) top = std::max(top, rows_[i]);
+    top_row_ = top;
+  }
+  return *top_row_ < column_rows;
 }
 
 VNodePtr Evaluator::compile_value(const Expr& e, Rows rows) {

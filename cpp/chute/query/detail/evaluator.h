@@ -106,6 +106,7 @@ class Evaluator {
   const Dataset& ds_;
   Rows rows_;
   uint64_t seed_;
+  std::optional<uint64_t> top_row_;  // covers(): the largest row of rows_
   struct Loaded {
     size_t position;
   };
