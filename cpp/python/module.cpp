@@ -355,11 +355,10 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("weighted_draw",
         [](const py::array_t<double, py::array::c_style | py::array::forcecast>& weights, uint64_t n, bool replace, uint64_t seed) {
-          std::vector<double> w(weights.data(), weights.data() + weights.size());
           std::vector<size_t> picked;
           {
-            py::gil_scoped_release release;
-            picked = weighted_draw(w, n, replace, seed);
+            py::gil_scoped_release release;  // `weights` (held by the caller) is read in place
+            picked = weighted_draw(weights.data(), static_cast<size_t>(weights.size()), n, replace, seed);
           }
           return to_numpy(std::vector<uint64_t>(picked.begin(), picked.end()));
         },

@@ -13,6 +13,26 @@
 
 namespace chute {
 
+/// Calls f(T{}) with the C++ type of a numeric dtype (bool as uint8_t); returns false, without
+/// calling it, for float16, str and object.
+template <typename F>
+bool visit_number_type(DType d, F&& f) {
+  switch (d) {
+    case DType::Bool:
+    case DType::UInt8: f(uint8_t{}); return true;
+    case DType::Int8: f(int8_t{}); return true;
+    case DType::UInt16: f(uint16_t{}); return true;
+    case DType::Int16: f(int16_t{}); return true;
+    case DType::UInt32: f(uint32_t{}); return true;
+    case DType::Int32: f(int32_t{}); return true;
+    case DType::UInt64: f(uint64_t{}); return true;
+    case DType::Int64: f(int64_t{}); return true;
+    case DType::Float32: f(float{}); return true;
+    case DType::Float64: f(double{}); return true;
+    default: return false;
+  }
+}
+
 /// Rows of one fixed shape (`width` numbers each: one for labels and scalars, k for embeddings),
 /// in the tensor's dtype, back to back.
 struct NumberColumn {

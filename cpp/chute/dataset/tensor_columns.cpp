@@ -38,32 +38,14 @@ std::shared_ptr<const C> cached(std::mutex& mu, std::shared_ptr<const C>& slot, 
   return col;
 }
 
-template <typename F>
-void with_type(DType d, F f) {
-  switch (d) {
-    case DType::Bool:
-    case DType::UInt8: return f(uint8_t{});
-    case DType::Int8: return f(int8_t{});
-    case DType::UInt16: return f(uint16_t{});
-    case DType::Int16: return f(int16_t{});
-    case DType::UInt32: return f(uint32_t{});
-    case DType::Int32: return f(int32_t{});
-    case DType::UInt64: return f(uint64_t{});
-    case DType::Int64: return f(int64_t{});
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    default: return;
-  }
-}
-
 }  // namespace
 
 void NumberColumn::gather(const uint64_t* index, size_t begin, size_t n, double* out) const {
-  with_type(dtype, [&](auto t) { gather_as_double<decltype(t)>(data.data(), index, begin, n, out); });
+  visit_number_type(dtype, [&](auto t) { gather_as_double<decltype(t)>(data.data(), index, begin, n, out); });
 }
 
 void NumberColumn::row(uint64_t r, double* out) const {
-  with_type(dtype, [&](auto t) {
+  visit_number_type(dtype, [&](auto t) {
     using T = decltype(t);
     const T* v = reinterpret_cast<const T*>(data.data()) + r * width;
     for (size_t i = 0; i < width; ++i) out[i] = static_cast<double>(v[i]);
@@ -80,7 +62,7 @@ std::shared_ptr<const NumberColumn> Tensor::number_column() const {
       return nullptr;
     auto col = std::make_shared<NumberColumn>();
     col->dtype = meta_.dtype();
-    if (col->dtype == DType::Float16 || col->dtype == DType::Str || col->dtype == DType::Object) return nullptr;
+    if (!visit_number_type(col->dtype, [](auto) {})) return nullptr;  // float16, str, object
     for (const auto& d : mn) col->sample_shape.push_back(d.get<uint64_t>());
     col->width = static_cast<size_t>(num_elements(col->sample_shape));
     if (col->width == 0) return nullptr;

@@ -32,12 +32,12 @@ void crop(const Image& in, uint32_t y, uint32_t x, uint32_t h, uint32_t w, Image
     std::memcpy(out.px.data() + r * line, in.px.data() + ((static_cast<size_t>(y) + r) * in.w + x) * in.c, line);
 }
 
-void resize(const Image& in, uint32_t h, uint32_t w, Image& out, bool mirror = false) {
+void resize(const Image& in, uint32_t h, uint32_t w, Image& out) {
   out.h = h;
   out.w = w;
   out.c = in.c;
   out.px.resize(static_cast<size_t>(h) * w * in.c);
-  resize_bilinear(in.px.data(), in.h, in.w, in.c, out.px.data(), h, w, mirror);
+  resize_bilinear(in.px.data(), in.h, in.w, in.c, out.px.data(), h, w);
 }
 
 void flip(Image& img) {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
+#include <type_traits>
 
 #include "chute/core/thread_pool.h"
 
@@ -67,20 +67,11 @@ struct CompareColumnConst final : VNode {
 
 template <VOp Op>
 VNodePtr compare_column_const(std::shared_ptr<const NumberColumn> col, Rows rows, double y) {
-  switch (col->dtype) {
-    case DType::Bool:
-    case DType::UInt8: return std::make_unique<CompareColumnConst<uint8_t, Op>>(std::move(col), rows, y);
-    case DType::Int8: return std::make_unique<CompareColumnConst<int8_t, Op>>(std::move(col), rows, y);
-    case DType::UInt16: return std::make_unique<CompareColumnConst<uint16_t, Op>>(std::move(col), rows, y);
-    case DType::Int16: return std::make_unique<CompareColumnConst<int16_t, Op>>(std::move(col), rows, y);
-    case DType::UInt32: return std::make_unique<CompareColumnConst<uint32_t, Op>>(std::move(col), rows, y);
-    case DType::Int32: return std::make_unique<CompareColumnConst<int32_t, Op>>(std::move(col), rows, y);
-    case DType::UInt64: return std::make_unique<CompareColumnConst<uint64_t, Op>>(std::move(col), rows, y);
-    case DType::Int64: return std::make_unique<CompareColumnConst<int64_t, Op>>(std::move(col), rows, y);
-    case DType::Float32: return std::make_unique<CompareColumnConst<float, Op>>(std::move(col), rows, y);
-    case DType::Float64: return std::make_unique<CompareColumnConst<double, Op>>(std::move(col), rows, y);
-    default: return nullptr;
-  }
+  VNodePtr node;
+  visit_number_type(col->dtype, [&](auto t) {
+    node = std::make_unique<CompareColumnConst<decltype(t), Op>>(col, rows, y);
+  });
+  return node;
 }
 
 struct ShapeDim final : VNode {
@@ -106,8 +97,8 @@ struct TextTest final : VNode {
   std::function<bool(std::string_view)> test;
 };
 
-// contains(text, 'literal'): for the rows 0..n-1 in order, one memmem scan over the block's bytes
-// (Boyer-Moore-Horspool) and each match mapped to its row; otherwise row by row.
+// contains(text, 'literal'): for the rows 0..n-1 in order, one Boyer-Moore-Horspool scan over the
+// block's bytes with each match mapped to its row; otherwise row by row.
 struct TextContains final : VNode {
   TextContains(std::shared_ptr<const BytesColumn> col, Rows rows, std::string pat)
       : col(std::move(col)), rows(rows), pat(std::move(pat)), search(this->pat.begin(), this->pat.end()) {}
@@ -246,7 +237,7 @@ struct ArrayScalar final : ANode {
 };
 
 struct Reduce final : VNode {
-  Reduce(std::string f, ANodePtr a) : f(std::move(f)), a(std::move(a)) {}
+  Reduce(Reduction f, ANodePtr a) : f(f), a(std::move(a)) {}
   void eval(size_t begin, size_t n, double* out, Scratch& s, size_t depth) const override {
     double* buf = s.at(depth);
     for (size_t i = 0; i < n; ++i) {
@@ -254,7 +245,7 @@ struct Reduce final : VNode {
       out[i] = reduce_numbers(f, buf, a->width);
     }
   }
-  std::string f;
+  Reduction f;
   ANodePtr a;
 };
 
@@ -285,9 +276,26 @@ struct Element final : VNode {
   size_t i;
 };
 
-template <VOp Op>
-VNodePtr binary_of(VNodePtr a, VNodePtr b) {
-  return std::make_unique<Binary<Op>>(std::move(a), std::move(b));
+// Calls f(std::integral_constant<VOp, op>{}), so a node can take the operator as a template
+// argument (its loop then inlines the operation).
+template <typename F>
+auto with_op(VOp op, F&& f) {
+  switch (op) {
+    case VOp::Add: return f(std::integral_constant<VOp, VOp::Add>{});
+    case VOp::Sub: return f(std::integral_constant<VOp, VOp::Sub>{});
+    case VOp::Mul: return f(std::integral_constant<VOp, VOp::Mul>{});
+    case VOp::Div: return f(std::integral_constant<VOp, VOp::Div>{});
+    case VOp::Mod: return f(std::integral_constant<VOp, VOp::Mod>{});
+    case VOp::Eq: return f(std::integral_constant<VOp, VOp::Eq>{});
+    case VOp::Ne: return f(std::integral_constant<VOp, VOp::Ne>{});
+    case VOp::Lt: return f(std::integral_constant<VOp, VOp::Lt>{});
+    case VOp::Le: return f(std::integral_constant<VOp, VOp::Le>{});
+    case VOp::Gt: return f(std::integral_constant<VOp, VOp::Gt>{});
+    case VOp::Ge: return f(std::integral_constant<VOp, VOp::Ge>{});
+    case VOp::And: return f(std::integral_constant<VOp, VOp::And>{});
+    case VOp::Or: return f(std::integral_constant<VOp, VOp::Or>{});
+  }
+  return f(std::integral_constant<VOp, VOp::Or>{});  // not reached: every VOp is listed
 }
 
 // Runs fn(begin, n) over [0, total) in blocks, in `pieces` contiguous parts on the shared pool;
@@ -341,7 +349,7 @@ ANodePtr make_array_binary(VOp op, ANodePtr a, ANodePtr b) { return std::make_un
 ANodePtr make_array_scalar(VOp op, ANodePtr a, double c, bool scalar_first) {
   return std::make_unique<ArrayScalar>(op, std::move(a), c, scalar_first);
 }
-VNodePtr make_reduce(std::string f, ANodePtr a) { return std::make_unique<Reduce>(std::move(f), std::move(a)); }
+VNodePtr make_reduce(Reduction f, ANodePtr a) { return std::make_unique<Reduce>(f, std::move(a)); }
 VNodePtr make_dot(bool cosine, ANodePtr a, ANodePtr b) { return std::make_unique<Dot>(cosine, std::move(a), std::move(b)); }
 VNodePtr make_element(ANodePtr a, size_t i) { return std::make_unique<Element>(std::move(a), i); }
 
@@ -352,35 +360,11 @@ VNodePtr make_not(VNodePtr a) {
 
 VNodePtr make_binary(VOp op, VNodePtr a, VNodePtr b) {
   if (a->is_const && b->is_const) return make_const(apply(op, a->c, b->c));
-  if (const auto* col = dynamic_cast<const NumberCol*>(a.get()); col && b->is_const) {
-    VNodePtr fused;
-    switch (op) {
-      case VOp::Eq: fused = compare_column_const<VOp::Eq>(col->col, col->rows, b->c); break;
-      case VOp::Ne: fused = compare_column_const<VOp::Ne>(col->col, col->rows, b->c); break;
-      case VOp::Lt: fused = compare_column_const<VOp::Lt>(col->col, col->rows, b->c); break;
-      case VOp::Le: fused = compare_column_const<VOp::Le>(col->col, col->rows, b->c); break;
-      case VOp::Gt: fused = compare_column_const<VOp::Gt>(col->col, col->rows, b->c); break;
-      case VOp::Ge: fused = compare_column_const<VOp::Ge>(col->col, col->rows, b->c); break;
-      default: break;
-    }
+  if (const auto* col = dynamic_cast<const NumberCol*>(a.get()); col && b->is_const && is_comparison(op)) {
+    VNodePtr fused = with_op(op, [&](auto o) { return compare_column_const<decltype(o)::value>(col->col, col->rows, b->c); });
     if (fused) return fused;
   }
-  switch (op) {
-    case VOp::Add: return binary_of<VOp::Add>(std::move(a), std::move(b));
-    case VOp::Sub: return binary_of<VOp::Sub>(std::move(a), std::move(b));
-    case VOp::Mul: return binary_of<VOp::Mul>(std::move(a), std::move(b));
-    case VOp::Div: return binary_of<VOp::Div>(std::move(a), std::move(b));
-    case VOp::Mod: return binary_of<VOp::Mod>(std::move(a), std::move(b));
-    case VOp::Eq: return binary_of<VOp::Eq>(std::move(a), std::move(b));
-    case VOp::Ne: return binary_of<VOp::Ne>(std::move(a), std::move(b));
-    case VOp::Lt: return binary_of<VOp::Lt>(std::move(a), std::move(b));
-    case VOp::Le: return binary_of<VOp::Le>(std::move(a), std::move(b));
-    case VOp::Gt: return binary_of<VOp::Gt>(std::move(a), std::move(b));
-    case VOp::Ge: return binary_of<VOp::Ge>(std::move(a), std::move(b));
-    case VOp::And: return binary_of<VOp::And>(std::move(a), std::move(b));
-    case VOp::Or: return binary_of<VOp::Or>(std::move(a), std::move(b));
-  }
-  return nullptr;
+  return with_op(op, [&](auto o) -> VNodePtr { return std::make_unique<Binary<decltype(o)::value>>(std::move(a), std::move(b)); });
 }
 
 std::vector<size_t> select_nonzero(const VNode& root, size_t n) {

@@ -16,14 +16,13 @@ struct PerRow final : VNode {
   std::function<double(uint64_t)> f;
 };
 
-bool is_compare(VOp op) { return op == VOp::Eq || op == VOp::Ne || op == VOp::Lt || op == VOp::Le || op == VOp::Gt || op == VOp::Ge; }
-
-bool contains_match(const std::string& pat, std::string_view s) {
-  if (pat.find_first_of("*?") == std::string::npos) return s.find(pat) != std::string_view::npos;
-  return glob_match(("*" + pat + "*").c_str(), std::string(s).c_str());
-}
-
 }  // namespace
+
+std::optional<Evaluator::Compiled> Evaluator::numeric(VNodePtr node) {
+  std::optional<Compiled> c{Compiled{}};
+  c->node = std::move(node);
+  return c;
+}
 
 bool Evaluator::covers(uint64_t column_rows, Rows rows) {
   if (rows.data == nullptr) return rows.size() <= column_rows;
@@ -44,14 +43,9 @@ VNodePtr Evaluator::compile_value(const Expr& e, Rows rows) {
 }
 
 std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) {
-  auto value = [](VNodePtr n) {
-    std::optional<Compiled> c{Compiled{}};
-    c->node = std::move(n);
-    return c;
-  };
   switch (e.kind) {
     case Expr::Kind::Number:
-    case Expr::Kind::Bool: return value(make_const(e.number));
+    case Expr::Kind::Bool: return numeric(make_const(e.number));
     case Expr::Kind::String: {
       Compiled c;
       c.str = e.text;
@@ -62,7 +56,7 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
       if (auto nc = number_column(e.text)) {
         if (!covers(nc->rows, rows)) return std::nullopt;  // a missing value: the row path handles nulls
         if (nc->width == 1) {
-          auto c = value(make_number_column(nc, rows));
+          auto c = numeric(make_number_column(nc, rows));
           if (t->meta().htype() == "class_label") c->names = &class_names(*t, e.text);
           return c;
         }
@@ -99,20 +93,20 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
         return c;
       }
       if (!a->node) return std::nullopt;
-      if (e.text == "NOT") return value(make_not(std::move(a->node)));
-      return value(make_binary(VOp::Sub, make_const(0), std::move(a->node)));
+      if (e.text == "NOT") return numeric(make_not(std::move(a->node)));
+      return numeric(make_binary(VOp::Sub, make_const(0), std::move(a->node)));
     }
     case Expr::Kind::Binary: {
       VOp op;
       if (!vop_from(e.text, op)) return std::nullopt;
-      if (is_compare(op)) return compile_compare(e, op, rows);
+      if (is_comparison(op)) return compile_compare(e, op, rows);
       auto a = compile(*e.args[0], rows);
       if (!a) return std::nullopt;
       auto b = compile(*e.args[1], rows);
       if (!b) return std::nullopt;
       if (a->arr || b->arr) return compile_array_math(e, op, *a, *b);
       if (!a->node || !b->node) return std::nullopt;
-      return value(make_binary(op, std::move(a->node), std::move(b->node)));
+      return numeric(make_binary(op, std::move(a->node), std::move(b->node)));
     }
     case Expr::Kind::In: {
       auto a = compile(*e.args[0], rows);
@@ -121,26 +115,21 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
       for (size_t i = 1; i < e.args.size(); ++i) {
         const Expr& item = *e.args[i];
         if (item.kind == Expr::Kind::String && a->names) {
-          Value x, y;
-          x.names = a->names;
-          y.kind = Value::Kind::Str;
-          y.str = item.text;
-          resolve_names(e, x, y);
-          set.push_back(y.num);
+          set.push_back(class_index(e, *a->names, item.text));
         } else {
           auto c = compile(item, rows);
           if (!c || !c->node || !c->node->is_const) return std::nullopt;
           set.push_back(c->node->c);
         }
       }
-      return value(make_in(std::move(a->node), std::move(set), e.negated));
+      return numeric(make_in(std::move(a->node), std::move(set), e.negated));
     }
     case Expr::Kind::Between: {
       auto ge = compile_compare(e, VOp::Ge, rows, e.args[0], e.args[1]);
       auto le = compile_compare(e, VOp::Le, rows, e.args[0], e.args[2]);
       if (!ge || !le) return std::nullopt;
       auto in = make_binary(VOp::And, std::move(ge->node), std::move(le->node));
-      return value(e.negated ? make_not(std::move(in)) : std::move(in));
+      return numeric(e.negated ? make_not(std::move(in)) : std::move(in));
     }
     case Expr::Kind::Call: return compile_call(e, rows);
     case Expr::Kind::Index: {
@@ -156,7 +145,7 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
         auto i = static_cast<int64_t>(e.slices[0].start->number);
         if (i < 0) i += static_cast<int64_t>(nc->width);
         if (i < 0 || i >= static_cast<int64_t>(nc->width)) return std::nullopt;  // null per row: the row path
-        return value(make_element(std::move(a->arr), static_cast<size_t>(i)));
+        return numeric(make_element(std::move(a->arr), static_cast<size_t>(i)));
       }
       // shape(t)[i]: one dimension of every row's shape, from the chunk headers.
       if (inner.kind != Expr::Kind::Call || inner.text != "shape" || inner.args.size() != 1 ||
@@ -168,7 +157,7 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
       auto d = static_cast<int64_t>(e.slices[0].start->number);
       if (d < 0) d += static_cast<int64_t>(sc->ndim);
       if (d < 0 || d >= static_cast<int64_t>(sc->ndim)) return std::nullopt;  // null per row: the row path
-      return value(make_shape_dim(std::move(sc), static_cast<size_t>(d), rows));
+      return numeric(make_shape_dim(std::move(sc), static_cast<size_t>(d), rows));
     }
     default: return std::nullopt;
   }
@@ -205,13 +194,8 @@ std::optional<Evaluator::Compiled> Evaluator::compile_compare(const Expr& e, VOp
     Compiled& col = k == 0 ? *a : *b;
     Compiled& other = k == 0 ? *b : *a;
     if (col.names && other.str) {
-      Value x, y;
-      x.names = col.names;
-      y.kind = Value::Kind::Str;
-      y.str = *other.str;
-      resolve_names(e, x, y);
+      other.node = make_const(class_index(e, *col.names, *other.str));
       other.str.reset();
-      other.node = make_const(y.num);
     }
   }
   if (a->node && b->node) {
@@ -231,24 +215,16 @@ std::optional<Evaluator::Compiled> Evaluator::compile_compare(const Expr& e, VOp
 }
 
 std::optional<Evaluator::Compiled> Evaluator::compile_call(const Expr& e, Rows rows) {
-  auto value = [](VNodePtr n) {
-    std::optional<Compiled> c{Compiled{}};
-    c->node = std::move(n);
-    return c;
-  };
   const std::string& f = e.text;
   if (f == "row_number" && e.args.empty())
-    return value(std::make_unique<PerRow>(rows, [](uint64_t row) { return static_cast<double>(row); }));
+    return numeric(std::make_unique<PerRow>(rows, [](uint64_t row) { return static_cast<double>(row); }));
   if (f == "random" && e.args.empty()) {
     uint64_t seed = seed_;
-    return value(std::make_unique<PerRow>(rows, [seed](uint64_t row) {
-      Rng r(mix_keys({seed, row, 0x52414e44ULL}));
-      return r.uniform();
-    }));
+    return numeric(std::make_unique<PerRow>(rows, [seed](uint64_t row) { return row_random(seed, row); }));
   }
-  if (is_reduction(f) && e.args.size() == 1) {
+  if (auto reduction = reduction_from(f); reduction && e.args.size() == 1) {
     auto a = compile(*e.args[0], rows);
-    if (a && a->arr) return value(make_reduce(f, std::move(a->arr)));
+    if (a && a->arr) return numeric(make_reduce(*reduction, std::move(a->arr)));
     return std::nullopt;
   }
   if ((f == "dot" || f == "cosine_similarity") && e.args.size() == 2) {
@@ -256,18 +232,18 @@ std::optional<Evaluator::Compiled> Evaluator::compile_call(const Expr& e, Rows r
     if (!a || !a->arr) return std::nullopt;
     auto b = compile(*e.args[1], rows);
     if (!b || !b->arr || a->arr->width != b->arr->width) return std::nullopt;
-    return value(make_dot(f == "cosine_similarity", std::move(a->arr), std::move(b->arr)));
+    return numeric(make_dot(f == "cosine_similarity", std::move(a->arr), std::move(b->arr)));
   }
   if (f == "contains" && e.args.size() == 2 && e.args[1]->kind == Expr::Kind::String) {
     std::string pat = e.args[1]->text;
     auto t = compile(*e.args[0], rows);
     if (!t) return std::nullopt;
-    if (t->text && pat.find_first_of("*?") == std::string::npos) return value(make_text_contains(t->text, rows, pat));
-    if (t->text) return value(make_text_test(t->text, rows, [pat](std::string_view s) { return contains_match(pat, s); }));
+    if (t->text && pat.find_first_of("*?") == std::string::npos) return numeric(make_text_contains(t->text, rows, pat));
+    if (t->text) return numeric(make_text_test(t->text, rows, [pat](std::string_view s) { return contains_match(pat, s); }));
     if (t->node && t->names) {  // a class label: does its class name contain the pattern
       std::vector<double> table;
       for (const auto& name : *t->names) table.push_back(contains_match(pat, name) ? 1 : 0);
-      return value(make_lookup(std::move(t->node), std::move(table)));
+      return numeric(make_lookup(std::move(t->node), std::move(table)));
     }
   }
   return std::nullopt;

@@ -33,17 +33,13 @@ Value Evaluator::call(const Expr& e, size_t p) {
     }
     if (f == "random") {
       arity(0);
-      Rng r(mix_keys({seed_, rows_[p], 0x52414e44ULL}));
-      return Value::number(r.uniform());
+      return Value::number(row_random(seed_, rows_[p]));
     }
     if (f == "contains") {
       arity(2);
       Value t = eval(*e.args[0], p), pat = eval(*e.args[1], p);
       if (pat.kind != Value::Kind::Str) fail(*e.args[1], "contains() takes a text pattern");
-      auto match = [&](const std::string& s) {
-        if (pat.str.find_first_of("*?") == std::string::npos) return s.find(pat.str) != std::string::npos;
-        return glob_match(("*" + pat.str + "*").c_str(), s.c_str());
-      };
+      auto match = [&](const std::string& s) { return contains_match(pat.str, s); };
       if (t.kind == Value::Kind::Str) return Value::number(match(t.str));
       if (t.kind == Value::Kind::Json && t.json.is_array()) {
         for (const auto& x : t.json)
@@ -101,12 +97,12 @@ Value Evaluator::call(const Expr& e, size_t p) {
       if (v.kind == Value::Kind::Null) return v;
       fail(e, f + "() takes numbers");
     }
-    if (is_reduction(f)) {
+    if (auto reduction = reduction_from(f)) {
       arity(1);
       Value v = eval(*e.args[0], p);
       if (v.kind == Value::Kind::Null) return v;
       std::vector<double> a = numbers(*e.args[0], v);
-      return Value::number(reduce_numbers(f, a.data(), a.size()));
+      return Value::number(reduce_numbers(*reduction, a.data(), a.size()));
     }
     if (f == "dot" || f == "cosine_similarity") {
       arity(2);

@@ -153,16 +153,18 @@ Value Evaluator::eval(const Expr& e, size_t p) {
   return Value();
 }
 
-void Evaluator::resolve_names(const Expr& e, Value& a, Value& b) {
-  if (a.names && b.kind == Value::Kind::Str) {
-    auto it = std::find(a.names->begin(), a.names->end(), b.str);
-    if (it == a.names->end()) {
-      std::string known;
-      for (const auto& n : *a.names) known += (known.empty() ? "" : ", ") + n;
-      fail(e, "'" + b.str + "' is not a class name (class_names: " + known + ")");
-    }
-    b = Value::number(static_cast<double>(it - a.names->begin()));
+double Evaluator::class_index(const Expr& e, const std::vector<std::string>& names, const std::string& name) {
+  auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end()) {
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    fail(e, "'" + name + "' is not a class name (class_names: " + known + ")");
   }
+  return static_cast<double>(it - names.begin());
+}
+
+void Evaluator::resolve_names(const Expr& e, Value& a, Value& b) {
+  if (a.names && b.kind == Value::Kind::Str) b = Value::number(class_index(e, *a.names, b.str));
 }
 
 Value Evaluator::compare(const Expr& e, const std::string& op, Value a, Value b) {

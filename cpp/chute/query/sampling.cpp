@@ -12,8 +12,7 @@ namespace {
 
 // Walker's alias method (Vose's construction): column k keeps k with probability prob[k] and
 // gives alias[k] otherwise.
-std::vector<size_t> draw_with_replacement(const std::vector<double>& w, size_t n, uint64_t seed) {
-  size_t m = w.size();
+std::vector<size_t> draw_with_replacement(const double* w, size_t m, size_t n, uint64_t seed) {
   double total = 0;
   size_t heaviest = 0;
   for (size_t k = 0; k < m; ++k) {
@@ -54,14 +53,14 @@ std::vector<size_t> draw_with_replacement(const std::vector<double>& w, size_t n
   return out;
 }
 
-std::vector<size_t> draw_without_replacement(const std::vector<double>& w, size_t n, Rng& rng) {
+std::vector<size_t> draw_without_replacement(const double* w, size_t m, size_t n, Rng& rng) {
   struct Key {
     bool positive;
     double key;  // log(u) / w for positive weights (larger first), a random order for zero weights
     size_t pos;
   };
-  std::vector<Key> keys(w.size());
-  for (size_t k = 0; k < w.size(); ++k) {
+  std::vector<Key> keys(m);
+  for (size_t k = 0; k < m; ++k) {
     double u = std::max(rng.uniform(), 1e-300);
     keys[k] = w[k] > 0 ? Key{true, std::log(u) / w[k], k} : Key{false, u, k};
   }
@@ -79,10 +78,10 @@ std::vector<size_t> draw_without_replacement(const std::vector<double>& w, size_
 
 }  // namespace
 
-std::vector<size_t> weighted_draw(const std::vector<double>& w, size_t n, bool replace, uint64_t seed) {
-  if (replace) return draw_with_replacement(w, n, seed);
+std::vector<size_t> weighted_draw(const double* w, size_t n_weights, size_t n, bool replace, uint64_t seed) {
+  if (replace) return draw_with_replacement(w, n_weights, n, seed);
   Rng rng(seed);
-  return draw_without_replacement(w, n, rng);
+  return draw_without_replacement(w, n_weights, n, rng);
 }
 
 }  // namespace chute

@@ -64,6 +64,10 @@ using ANodePtr = std::unique_ptr<ANode>;
 
 enum class VOp { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
 
+inline bool is_comparison(VOp op) {
+  return op == VOp::Eq || op == VOp::Ne || op == VOp::Lt || op == VOp::Le || op == VOp::Gt || op == VOp::Ge;
+}
+
 /// Op from a TQL binary operator, false when it is not one of VOp.
 bool vop_from(const std::string& text, VOp& op);
 inline double apply(VOp op, double x, double y) {
@@ -104,7 +108,7 @@ ANodePtr make_array_const(std::vector<double> values);
 ANodePtr make_array_binary(VOp op, ANodePtr a, ANodePtr b);
 ANodePtr make_array_scalar(VOp op, ANodePtr a, double c, bool scalar_first);
 /// reduce_numbers(f, row) per row (sum, avg, amin, amax, prod, l1/l2/linf_norm).
-VNodePtr make_reduce(std::string f, ANodePtr a);
+VNodePtr make_reduce(Reduction f, ANodePtr a);
 /// dot or cosine_similarity of two arrays of the same width, per row.
 VNodePtr make_dot(bool cosine, ANodePtr a, ANodePtr b);
 /// Element i of each row's array.

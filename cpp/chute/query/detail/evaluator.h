@@ -63,6 +63,7 @@ class Evaluator {
     ANodePtr arr;                                      // one fixed-size array per row (node is null)
     std::optional<std::string> str;                    // a text literal (node is null)
   };
+  static std::optional<Compiled> numeric(VNodePtr node);  // one number per row
   std::optional<Compiled> compile(const Expr& e, Rows rows);
   VNodePtr compile_value(const Expr& e, Rows rows);
   std::optional<Compiled> compile_call(const Expr& e, Rows rows);
@@ -89,6 +90,9 @@ class Evaluator {
   bool truth(const Expr& e, const Value& raw);
 
   Value eval(const Expr& e, size_t p);
+
+  // The label index of a class name; an unknown name is an error listing the class names.
+  static double class_index(const Expr& e, const std::vector<std::string>& names, const std::string& name);
 
   // Maps a class name to its label index when one side is a class_label value.
   static void resolve_names(const Expr& e, Value& a, Value& b);

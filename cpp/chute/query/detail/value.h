@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "chute/core/dtype.h"
+#include "chute/core/random.h"
 #include "chute/core/error.h"
 #include "chute/query/ast.h"
 
@@ -79,36 +82,46 @@ inline bool glob_match(const char* p, const char* s) {
   return (*p == '?' || *p == *s) && glob_match(p + 1, s + 1);
 }
 
-// The reductions TQL's functions apply to one row's numbers (sum, avg, amin, amax, prod and the
-// norms; Deep Lake's reductions of nothing: 0, prod 1), shared by both evaluation paths so that
-// they give identical results.
-inline double reduce_numbers(const std::string& f, const double* a, size_t n) {
-  if (n == 0) return f == "prod" ? 1 : 0;
-  double r = 0;
-  if (f == "prod") {
-    r = 1;
-    for (size_t i = 0; i < n; ++i) r *= a[i];
-  } else if (f == "sum" || f == "avg") {
-    for (size_t i = 0; i < n; ++i) r += a[i];
-    if (f == "avg") r /= static_cast<double>(n);
-  } else if (f == "amin") {
-    r = *std::min_element(a, a + n);
-  } else if (f == "amax") {
-    r = *std::max_element(a, a + n);
-  } else if (f == "l1_norm") {
-    for (size_t i = 0; i < n; ++i) r += std::fabs(a[i]);
-  } else if (f == "l2_norm") {
-    for (size_t i = 0; i < n; ++i) r += a[i] * a[i];
-    r = std::sqrt(r);
-  } else {  // linf_norm
-    for (size_t i = 0; i < n; ++i) r = std::max(r, std::fabs(a[i]));
-  }
-  return r;
+// The reductions TQL's functions apply to one row's numbers, shared by both evaluation paths so
+// that they give identical results. Deep Lake's reductions of nothing: 0, and 1 for prod.
+enum class Reduction { Sum, Avg, Amin, Amax, Prod, L1, L2, Linf };
+
+inline std::optional<Reduction> reduction_from(const std::string& f) {
+  static const std::pair<const char*, Reduction> names[] = {
+      {"sum", Reduction::Sum},  {"avg", Reduction::Avg},         {"amin", Reduction::Amin},    {"amax", Reduction::Amax},
+      {"prod", Reduction::Prod}, {"l1_norm", Reduction::L1}, {"l2_norm", Reduction::L2}, {"linf_norm", Reduction::Linf}};
+  for (const auto& [name, r] : names)
+    if (f == name) return r;
+  return std::nullopt;
 }
 
-inline bool is_reduction(const std::string& f) {
-  return f == "sum" || f == "avg" || f == "amin" || f == "amax" || f == "prod" || f == "l1_norm" || f == "l2_norm" ||
-         f == "linf_norm";
+inline double reduce_numbers(Reduction f, const double* a, size_t n) {
+  if (n == 0) return f == Reduction::Prod ? 1 : 0;
+  double r = 0;
+  switch (f) {
+    case Reduction::Prod:
+      r = 1;
+      for (size_t i = 0; i < n; ++i) r *= a[i];
+      break;
+    case Reduction::Sum:
+    case Reduction::Avg:
+      for (size_t i = 0; i < n; ++i) r += a[i];
+      if (f == Reduction::Avg) r /= static_cast<double>(n);
+      break;
+    case Reduction::Amin: r = *std::min_element(a, a + n); break;
+    case Reduction::Amax: r = *std::max_element(a, a + n); break;
+    case Reduction::L1:
+      for (size_t i = 0; i < n; ++i) r += std::fabs(a[i]);
+      break;
+    case Reduction::L2:
+      for (size_t i = 0; i < n; ++i) r += a[i] * a[i];
+      r = std::sqrt(r);
+      break;
+    case Reduction::Linf:
+      for (size_t i = 0; i < n; ++i) r = std::max(r, std::fabs(a[i]));
+      break;
+  }
+  return r;
 }
 
 // dot(a, b) or cosine_similarity(a, b) (0 when either vector is all zeros).
@@ -121,6 +134,18 @@ inline double dot_or_cosine(bool cosine, const double* a, const double* b, size_
   }
   if (!cosine) return d;
   return na == 0 || nb == 0 ? 0 : d / std::sqrt(na * nb);
+}
+
+// contains(text, pattern): a substring, or with Deep Lake 3's * and ? wildcards a glob anywhere.
+inline bool contains_match(const std::string& pattern, std::string_view s) {
+  if (pattern.find_first_of("*?") == std::string::npos) return s.find(pattern) != std::string_view::npos;
+  return glob_match(("*" + pattern + "*").c_str(), std::string(s).c_str());
+}
+
+// random() of a row: a pure function of the query's seed and the dataset row.
+inline double row_random(uint64_t seed, uint64_t row) {
+  Rng r(mix_keys({seed, row, 0x52414e44ULL}));
+  return r.uniform();
 }
 
 inline double to_double(const std::vector<uint8_t>& bytes, size_t i, DType d) {
