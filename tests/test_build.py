@@ -1,5 +1,8 @@
 """The build routes the README promises: a wheel that installs in a fresh venv, and the Conan recipe."""
+import ast
+import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +12,10 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
+
+# The oldest Python the package runs on: workers.py calls traceback.format_exception(exc) (one
+# argument, 3.10+), and torch, which the loader's workers and pytorch() need, has no 3.9 builds.
+MIN_PYTHON = (3, 10)
 
 
 def run(cmd, **kw):
@@ -58,3 +65,18 @@ def test_conan_recipe_resolves_offline_to_system_packages(tmp_path):
     run(["cmake", "-S", ROOT, "-B", str(tmp_path / "b"), f"-DCMAKE_TOOLCHAIN_FILE={toolchain}",
          "-DCHUTE_BUILD_PYTHON=OFF", "-DCHUTE_BUILD_TESTS=ON", "-DCMAKE_BUILD_TYPE=Release"], env=env)
     assert (tmp_path / "b" / "build.ninja").exists() or (tmp_path / "b" / "Makefile").exists()
+
+
+def test_requires_python_is_the_real_minimum():
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+        declared = re.search(r'^requires-python\s*=\s*"([^"]*)"', f.read(), re.M).group(1)
+    assert declared == ">=%d.%d" % MIN_PYTHON
+    sources = sorted(glob.glob(os.path.join(ROOT, "python", "chute", "*.py")))
+    assert len(sources) > 10
+    for path in sources:
+        with open(path, encoding="utf-8") as f:
+            src = f.read()
+        try:
+            ast.parse(src, filename=path, feature_version=MIN_PYTHON)
+        except SyntaxError as e:
+            pytest.fail(f"{os.path.relpath(path, ROOT)}:{e.lineno} needs a newer Python than {declared}: {e.msg}")
