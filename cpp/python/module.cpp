@@ -32,6 +32,9 @@ PyObject* g_decode_error = nullptr;
 PyObject* g_invalid_argument = nullptr;
 PyObject* g_key_error = nullptr;
 PyObject* g_query_error = nullptr;
+PyObject* g_locked_error = nullptr;
+PyObject* g_invalid_name = nullptr;
+PyObject* g_resource_error = nullptr;
 
 PyObject* make_exception(py::module_& m, const char* name, std::vector<PyObject*> bases, const char* doc) {
   py::tuple t(bases.size());
@@ -49,6 +52,15 @@ void set_error(PyObject* cls, const char* what) {
   PyObject* msg = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "replace");
   PyErr_SetObject(cls, msg);
   Py_XDECREF(msg);
+}
+
+// JSON the Python layer made from a user's values: a parse error is the caller's, not the engine's.
+nlohmann::json parse_user_json(const std::string& text, const char* what) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument(std::string(what) + " is not valid JSON: " + e.what());
+  }
 }
 
 DType dtype_of(const py::array& a) {
@@ -96,7 +108,7 @@ Shape shape_of(const py::array& a) {
   return s;
 }
 
-DType tensor_dtype(const Tensor& t) { return t.meta().has_dtype() ? t.meta().dtype() : DType::UInt8; }
+DType tensor_dtype(const Tensor& t) { return t.dtype(); }
 
 py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, size_t num_threads, bool aslist) {
   size_t n = indices.size();
@@ -104,21 +116,22 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
   DType dt = tensor_dtype(t);
   size_t item = dtype_size(dt);
   bool same = true;
+  auto pool = get_shared_pool(num_threads);
   {
     py::gil_scoped_release release;
-    for (size_t i = 0; i < n; ++i) {
+    pool->parallel_for(n, [&](size_t i) {
       shapes[i] = t.shape(indices[i]);
-      if (i && shapes[i] != shapes[0]) same = false;
-    }
+      check_decoded_size(shapes[i], dt, "tensor '" + t.name() + "' index " + std::to_string(indices[i]));
+    }, num_threads);
+    for (size_t i = 1; i < n && same; ++i) same = shapes[i] == shapes[0];
   }
-  auto pool = get_shared_pool(num_threads);
   if (same && !aslist && n > 0) {
     auto buf = std::make_shared<Buffer>();
     size_t per = num_elements(shapes[0]) * item;
     {
       py::gil_scoped_release release;
       buf->bytes.resize(per * n);
-      pool->parallel_for(n, [&](size_t i) { t.read_into(indices[i], shapes[i], buf->bytes.data() + i * per); });
+      pool->parallel_for(n, [&](size_t i) { t.read_into(indices[i], shapes[i], buf->bytes.data() + i * per); }, num_threads);
     }
     std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(n)};
     for (auto d : shapes[0]) shape.push_back(static_cast<py::ssize_t>(d));
@@ -131,7 +144,7 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
       bufs[i] = std::make_shared<Buffer>();
       bufs[i]->bytes.resize(num_elements(shapes[i]) * item);
       t.read_into(indices[i], shapes[i], bufs[i]->bytes.data());
-    });
+    }, num_threads);
   }
   py::list out;
   for (size_t i = 0; i < n; ++i) out.append(wrap(bufs[i], numpy_dtype(dt), to_py_shape(shapes[i])));
@@ -201,6 +214,12 @@ PYBIND11_MODULE(_core, m) {
   g_key_error = make_exception(m, "TensorDoesNotExistError", {g_chute_error, PyExc_KeyError}, "No tensor of that name.");
   g_query_error = make_exception(m, "QueryError", {g_chute_error, PyExc_ValueError},
                                  "A TQL query that does not parse or cannot run; .line and .column say where.");
+  g_locked_error = make_exception(m, "DatasetLockedError", {g_io_error},
+                                  "Another process has the dataset open for writing; .holder_pid is its pid (0: unknown).");
+  g_invalid_name = make_exception(m, "InvalidTensorNameError", {g_invalid_argument},
+                                  "A tensor or group name that is empty, leaves the dataset folder, or is reserved.");
+  g_resource_error = make_exception(m, "ResourceError", {g_chute_error, PyExc_MemoryError},
+                                    "Memory or threads the engine needed could not be had, or a size is over its cap.");
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -212,18 +231,30 @@ PYBIND11_MODULE(_core, m) {
       exc.attr("line") = e.line();
       exc.attr("column") = e.column();
       PyErr_SetObject(g_query_error, exc.ptr());
+    } catch (const chute::LockedError& e) {
+      py::str text = py::reinterpret_steal<py::str>(
+          PyUnicode_DecodeUTF8(e.what(), static_cast<Py_ssize_t>(std::strlen(e.what())), "replace"));
+      py::object exc = py::reinterpret_borrow<py::object>(g_locked_error)(text);
+      exc.attr("holder_pid") = e.holder_pid();
+      PyErr_SetObject(g_locked_error, exc.ptr());
     } catch (const chute::IoError& e) {
       set_error(g_io_error, e.what());
     } catch (const chute::FormatError& e) {
       set_error(g_format_error, e.what());
     } catch (const chute::DecodeError& e) {
       set_error(g_decode_error, e.what());
+    } catch (const chute::InvalidNameError& e) {
+      set_error(g_invalid_name, e.what());
     } catch (const chute::InvalidArgument& e) {
       set_error(g_invalid_argument, e.what());
+    } catch (const chute::ResourceError& e) {
+      set_error(g_resource_error, e.what());
     } catch (const chute::KeyError& e) {
       set_error(g_key_error, e.what());
     } catch (const chute::Error& e) {
       set_error(g_chute_error, e.what());
+    } catch (const std::bad_alloc&) {
+      set_error(g_resource_error, "the engine ran out of memory");
     }
   });
 
@@ -231,18 +262,18 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("name", &Tensor::name)
       .def_property_readonly("key", &Tensor::key)
       .def_property_readonly("length", &Tensor::length)
-      .def_property_readonly("htype", [](const Tensor& t) { return t.meta().htype(); })
+      .def_property_readonly("htype", [](const Tensor& t) { return t.htype(); })
       .def_property_readonly("dtype", [](const Tensor& t) -> py::object {
-        if (!t.meta().has_dtype()) return py::none();
-        return py::str(dtype_name(t.meta().dtype()));
+        if (!t.has_dtype()) return py::none();
+        return py::str(dtype_name(t.dtype()));
       })
-      .def_property_readonly("sample_compression", [](const Tensor& t) { return std::string(compression_name(t.meta().sample_compression())); })
-      .def_property_readonly("chunk_compression", [](const Tensor& t) { return std::string(compression_name(t.meta().chunk_compression())); })
-      .def_property_readonly("is_bytes_htype", [](const Tensor& t) { return t.meta().is_bytes_htype(); })
+      .def_property_readonly("sample_compression", [](const Tensor& t) { return std::string(compression_name(t.sample_compression())); })
+      .def_property_readonly("chunk_compression", [](const Tensor& t) { return std::string(compression_name(t.chunk_compression())); })
+      .def_property_readonly("is_bytes_htype", [](const Tensor& t) { return t.is_bytes_htype(); })
       .def_property_readonly("writable", &Tensor::writable)
       .def("meta_json", &Tensor::meta_json)
       .def("info_json", [](const Tensor& t) { return t.info().dump(); })
-      .def("set_info_json", [](Tensor& t, const std::string& s) { t.set_info(nlohmann::json::parse(s)); })
+      .def("set_info_json", [](Tensor& t, const std::string& s) { t.set_info(parse_user_json(s, "tensor info")); })
       .def("num_chunks", &Tensor::num_chunks, py::call_guard<py::gil_scoped_release>())
       .def("nbytes_on_disk", &Tensor::chunk_bytes_on_disk, py::call_guard<py::gil_scoped_release>())
       .def("shape", [](const Tensor& t, uint64_t i) {
@@ -267,6 +298,7 @@ PYBIND11_MODULE(_core, m) {
         {
           py::gil_scoped_release release;
           s = t.shape(i);
+          check_decoded_size(s, tensor_dtype(t), "tensor '" + t.name() + "' index " + std::to_string(i));
           buf->bytes.resize(num_elements(s) * dtype_size(tensor_dtype(t)));
           t.read_into(i, s, buf->bytes.data());
         }
@@ -312,44 +344,48 @@ PYBIND11_MODULE(_core, m) {
       .def_static("open", &Dataset::open, py::arg("path"), py::arg("read_only"), py::call_guard<py::gil_scoped_release>())
       .def_static("create", &Dataset::create, py::arg("path"), py::arg("overwrite"), py::call_guard<py::gil_scoped_release>())
       .def_static("exists", &Dataset::exists)
+      .def_static("remove", &Dataset::remove, py::arg("path"), py::arg("why"), py::call_guard<py::gil_scoped_release>(),
+                  "Deletes a dataset; DatasetLockedError while another process writes it.")
       .def_static("validate_name", &Dataset::validate_name)
       .def_property_readonly("path", &Dataset::path)
       .def_property_readonly("read_only", &Dataset::read_only)
       .def_property_readonly("dirty", &Dataset::dirty)
       .def_property_readonly("orphans_collected", &Dataset::orphans_collected)
+      .def("detach", &Dataset::detach, py::arg("why"), "Refuses every later write through this handle with `why`.")
       .def("tensor_names", &Dataset::tensor_names)
       .def("hidden_tensor_names", &Dataset::hidden_tensor_names)
       .def("groups", &Dataset::groups)
       .def("has_tensor", &Dataset::has_tensor)
       .def("tensor", &Dataset::tensor)
       .def("info_json", [](const Dataset& d) { return d.info().dump(); })
-      .def("set_info_json", [](Dataset& d, const std::string& s) { d.set_info(nlohmann::json::parse(s)); })
+      .def("set_info_json", [](Dataset& d, const std::string& s) { d.set_info(parse_user_json(s, "dataset info")); })
       .def("create_tensor",
            [](Dataset& d, const std::string& name, const std::string& htype, const std::string& dtype,
               const std::string& sample_compression, const std::string& chunk_compression, int64_t max_chunk_size,
               int64_t tiling_threshold, const std::string& meta_extra, const std::string& info) {
              return d.create_tensor(name, htype, dtype, sample_compression, chunk_compression, max_chunk_size, tiling_threshold,
-                                    nlohmann::json::parse(meta_extra), nlohmann::json::parse(info));
+                                    parse_user_json(meta_extra, "tensor meta"), parse_user_json(info, "tensor info"));
            })
       .def("create_group", &Dataset::create_group)
-      .def("query", [](const Dataset& d, const std::string& tql, uint64_t num_rows, uint64_t seed) {
+      .def("query", [](const Dataset& d, const std::string& tql, uint64_t num_rows, uint64_t seed, bool row_by_row) {
         std::vector<uint64_t> out;
         {
           py::gil_scoped_release release;
-          out = run_query(d, tql, nullptr, num_rows, seed);
+          out = run_query(d, tql, nullptr, num_rows, seed, row_by_row);
         }
         return to_numpy(std::move(out));
-      }, py::arg("tql"), py::arg("rows"), py::arg("seed"),
+      }, py::arg("tql"), py::arg("rows"), py::arg("seed"), py::arg("row_by_row") = false,
       "The rows (of 0..rows-1) a TQL query selects, in result order.")
       .def("query", [](const Dataset& d, const std::string& tql,
-                       const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& rows, uint64_t seed) {
+                       const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& rows, uint64_t seed,
+                       bool row_by_row) {
         std::vector<uint64_t> out;
         {
           py::gil_scoped_release release;
-          out = run_query(d, tql, rows.data(), static_cast<size_t>(rows.size()), seed);
+          out = run_query(d, tql, rows.data(), static_cast<size_t>(rows.size()), seed, row_by_row);
         }
         return to_numpy(std::move(out));
-      }, py::arg("tql"), py::arg("rows"), py::arg("seed"),
+      }, py::arg("tql"), py::arg("rows"), py::arg("seed"), py::arg("row_by_row") = false,
       "The rows (of `rows`, which the query sees as its table) a TQL query selects, in result order.")
       .def("flush", &Dataset::flush, py::call_guard<py::gil_scoped_release>());
 
@@ -443,6 +479,9 @@ PYBIND11_MODULE(_core, m) {
       }, py::arg("names"));
 
   m.def("tql_functions", &tql_functions);
+  m.def("release_shared_pool", &release_shared_pool, py::call_guard<py::gil_scoped_release>(),
+        "Drops the process-wide decode pool (its threads end once no running call uses it; the next call "
+        "makes a new one). Called before forking worker processes, so the fork copies no engine thread.");
 
   m.def("image_shape", [](const py::bytes& b, const std::string& compression) {
     std::string_view v = b;
@@ -456,6 +495,7 @@ PYBIND11_MODULE(_core, m) {
     {
       py::gil_scoped_release release;
       s = compressed_image_shape(c, v, "image");
+      check_decoded_size(s, DType::UInt8, "image");
       buf->bytes.resize(num_elements(s));
       decode_sample(c, v, s, DType::UInt8, buf->bytes.data(), "image");
     }

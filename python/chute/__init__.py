@@ -9,13 +9,16 @@ from chute.dataset import Dataset
 from chute.errors import (
     ChuteError,
     DatasetAlreadyExistsError,
+    DatasetLockedError,
     DatasetNotFoundError,
     DecodeError,
     DynamicTensorNumpyError,
     FormatError,
     InvalidTensorNameError,
+    IoError,
     QueryError,
     ReadOnlyModeError,
+    ResourceError,
     SampleAppendError,
     TensorAlreadyExistsError,
     TensorDoesNotExistError,
@@ -31,8 +34,9 @@ from chute.tensor import Tensor
 __version__ = "0.1.0"
 
 __all__ = [
-    "ChuteError", "DataLoader", "Dataset", "DatasetAlreadyExistsError", "DatasetNotFoundError", "DecodeError",
-    "DynamicTensorNumpyError", "FormatError", "InvalidTensorNameError", "QueryError", "ReadOnlyModeError", "Sample",
+    "ChuteError", "DataLoader", "Dataset", "DatasetAlreadyExistsError", "DatasetLockedError", "DatasetNotFoundError",
+    "DecodeError", "DynamicTensorNumpyError", "FormatError", "InvalidTensorNameError", "IoError", "QueryError",
+    "ReadOnlyModeError", "ResourceError", "Sample",
     "SampleAppendError", "Tensor", "TensorAlreadyExistsError", "TensorDoesNotExistError",
     "TensorDtypeMismatchError", "TensorInvalidSampleShapeError", "TransformError", "dataset", "delete",
     "empty", "exists", "ingest_classification", "like", "load", "ops", "random", "read",

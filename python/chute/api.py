@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-import shutil
+import warnings
 
 from chute import _core
 from chute.dataset import Dataset, _create, _open
-from chute.errors import DatasetAlreadyExistsError, DatasetNotFoundError
+from chute.errors import DatasetAlreadyExistsError, DatasetLockedError, DatasetNotFoundError
 
 
 def _path(path) -> str:
@@ -32,14 +32,24 @@ def empty(path, overwrite: bool = False, **kwargs) -> Dataset:
 
 
 def load(path, read_only: bool | None = None, **kwargs) -> Dataset:
-    """Opens an existing dataset. read_only=None opens it for writing when the folder is writable."""
+    """Opens an existing dataset. read_only=None opens it for writing when the folder is writable and
+    no other process writes it, else read-only (with a warning when another process holds the lock);
+    read_only=False raises DatasetLockedError (naming the holder's pid) in that case."""
     p = _path(path)
     if not exists(p):
         if os.path.isdir(p):
             raise DatasetNotFoundError(f"'{p}' is not a dataset: it has no dataset_meta.json")
         raise DatasetNotFoundError(f"no dataset at '{p}'")
     if read_only is None:
-        read_only = not os.access(p, os.W_OK)
+        if not os.access(p, os.W_OK):
+            return _open(p, True)
+        try:
+            return _open(p, False)
+        except DatasetLockedError as e:
+            # Deep Lake 3's behaviour: another writer holds the lock, so this process reads. Every
+            # DDP rank loading the dataset its launcher is writing gets here.
+            warnings.warn(f"{e}; opening it read-only", stacklevel=2)
+            return _open(p, True)
     return _open(p, bool(read_only))
 
 
@@ -67,4 +77,4 @@ def delete(path, force: bool = False, large_ok: bool = False) -> None:
     p = _path(path)
     if not exists(p):
         raise DatasetNotFoundError(f"no dataset at '{p}' to delete")
-    shutil.rmtree(p)
+    _core.Dataset.remove(p, "it was deleted by chute.delete")

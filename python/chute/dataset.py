@@ -10,7 +10,6 @@ import numpy as np
 
 from chute import _core
 from chute.errors import (
-    InvalidTensorNameError,
     ReadOnlyModeError,
     TensorAlreadyExistsError,
     TensorDoesNotExistError,
@@ -27,6 +26,74 @@ class _Root:
     def __init__(self, core: _core.Dataset):
         self.core = core
         self.batch_depth = 0  # > 0 inside `with ds:`; appends are published on exit
+
+
+class DatasetInfo:
+    """dataset_info.json as a mutable mapping (Deep Lake's `ds.info`): `ds.info.update(...)`,
+    `ds.info["k"] = v`, `del ds.info["k"]`, `ds.info.clear()`. Each change is a write: it is
+    published at once, or at the end of a `with ds:` block."""
+
+    def __init__(self, ds: "Dataset"):
+        self._ds = ds
+
+    def _load(self) -> dict:
+        return json.loads(self._ds._root.core.info_json())
+
+    def _store(self, d: dict) -> None:
+        self._ds._check_writable()
+        self._ds._root.core.set_info_json(json.dumps(d, default=_json_default))
+        self._ds._after_write()
+
+    def update(self, *args, **kwargs) -> None:
+        d = self._load()
+        d.update(*args, **kwargs)
+        self._store(d)
+
+    def clear(self) -> None:
+        self._store({})
+
+    def __getitem__(self, key: str):
+        return self._load()[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        d = self._load()
+        del d[key]
+        self._store(d)
+
+    def __getattr__(self, key: str):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        d = self._load()
+        if key in d:
+            return d[key]
+        raise AttributeError(f"dataset info has no '{key}'")
+
+    def __contains__(self, key) -> bool:
+        return key in self._load()
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def keys(self):
+        return self._load().keys()
+
+    def items(self):
+        return self._load().items()
+
+    def get(self, key, default=None):
+        return self._load().get(key, default)
+
+    def __eq__(self, other) -> bool:
+        return self._load() == (other._load() if isinstance(other, DatasetInfo) else other)
+
+    def __repr__(self) -> str:
+        return repr(self._load())
 
 
 class Dataset:
@@ -161,10 +228,7 @@ class Dataset:
             if exist_ok:
                 return Dataset(self._root, full + "/")
             raise TensorAlreadyExistsError(f"group '{name}' already exists")
-        try:
-            self._root.core.create_group(full)
-        except _core.InvalidArgument as e:
-            raise InvalidTensorNameError(str(e)) from None
+        self._root.core.create_group(full)
         self._after_write()
         return Dataset(self._root, full + "/")
 
@@ -227,15 +291,10 @@ class Dataset:
             info["coords"] = kwargs.pop("coords")
         if kwargs:
             raise TypeError(f"create_tensor() got unexpected arguments: {', '.join(kwargs)}")
-        try:
-            core = self._root.core.create_tensor(
-                full, htype, dt or "", sc or "", cc or "", int(max_chunk_size or 0), int(tiling_threshold or 0),
-                json.dumps(meta_extra), json.dumps(info, default=_json_default),
-            )
-        except _core.InvalidArgument as e:
-            if "invalid tensor or group name" in str(e):
-                raise InvalidTensorNameError(str(e)) from None
-            raise
+        core = self._root.core.create_tensor(
+            full, htype, dt or "", sc or "", cc or "", int(max_chunk_size or 0), int(tiling_threshold or 0),
+            json.dumps(meta_extra), json.dumps(info, default=_json_default),
+        )
         self._after_write()
         return Tensor(self, core, name)
 
@@ -308,8 +367,8 @@ class Dataset:
 
     # ---- information ----
     @property
-    def info(self) -> dict:
-        return json.loads(self._root.core.info_json())
+    def info(self) -> DatasetInfo:
+        return DatasetInfo(self)
 
     def summary(self, file=None) -> str:
         rows = [("tensor", "htype", "shape", "dtype", "compression")]

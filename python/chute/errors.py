@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from chute._core import (  # noqa: F401  (re-exported)
     ChuteError,
+    DatasetLockedError,
     DecodeError,
     FormatError,
     InvalidArgument,
+    InvalidTensorNameError,
     IoError,
     QueryError,
+    ResourceError,
     TensorDoesNotExistError,
 )
 
@@ -26,10 +29,6 @@ class ReadOnlyModeError(ChuteError, PermissionError):
 
 class TensorAlreadyExistsError(ChuteError, ValueError):
     """create_tensor with a name that is taken."""
-
-
-class InvalidTensorNameError(ChuteError, ValueError):
-    """A tensor or group name that is empty, absolute, or leaves the dataset folder."""
 
 
 class TensorDtypeMismatchError(ChuteError, TypeError):

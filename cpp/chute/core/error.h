@@ -17,6 +17,16 @@ class IoError : public Error {
   using Error::Error;
 };
 
+/// Another process holds the dataset's write lock; `holder_pid` is its pid when it recorded one.
+class LockedError : public IoError {
+ public:
+  LockedError(const std::string& msg, long holder_pid) : IoError(msg), holder_pid_(holder_pid) {}
+  long holder_pid() const { return holder_pid_; }
+
+ private:
+  long holder_pid_;
+};
+
 /// Bytes on disk do not follow the Deep Lake 3 format (corrupt chunk, encoder or meta).
 class FormatError : public Error {
  public:
@@ -31,6 +41,20 @@ class DecodeError : public Error {
 
 /// The caller passed something the engine cannot accept (wrong dtype, shape, name, mode).
 class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A tensor or group name that cannot be used (empty, leaves the folder, or a name the dataset's
+/// own files use).
+class InvalidNameError : public InvalidArgument {
+ public:
+  using InvalidArgument::InvalidArgument;
+};
+
+/// Memory or threads the engine needed could not be had (an allocation or a thread start failed,
+/// or a decoded size is over the engine's cap).
+class ResourceError : public Error {
  public:
   using Error::Error;
 };

@@ -2,14 +2,30 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <system_error>
+
+#include "chute/core/error.h"
 
 namespace chute {
+namespace {
+thread_local const ThreadPool* t_worker_of = nullptr;  // the pool whose worker this thread is
+}  // namespace
 
 ThreadPool::ThreadPool(size_t num_threads, size_t max_queue) : max_queue_(max_queue), pid_(::getpid()) {
   // Zero workers is valid: parallel_for then runs everything on the calling thread.
   workers_.reserve(num_threads);
-  for (size_t i = 0; i < num_threads; ++i) workers_.emplace_back([this] { run(); });
+  try {
+    for (size_t i = 0; i < num_threads; ++i) workers_.emplace_back([this] { run(); });
+  } catch (const std::system_error& e) {
+    size_t started = workers_.size();
+    num_workers_ = started;
+    shutdown();
+    throw ResourceError("cannot start " + std::to_string(num_threads) + " engine threads (" + std::to_string(started) +
+                        " started): " + e.what() + "; ask for fewer threads");
+  }
+  num_workers_ = workers_.size();
 }
 
 ThreadPool::~ThreadPool() {
@@ -21,21 +37,29 @@ ThreadPool::~ThreadPool() {
   shutdown();
 }
 
+bool ThreadPool::on_worker() const { return t_worker_of == this; }
+
 void ThreadPool::shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && workers_.empty()) return;
     stopping_ = true;
   }
   has_work_.notify_all();
   has_room_.notify_all();
-  for (auto& t : workers_)
+  // One caller joins; a concurrent caller waits here until the joins are done.
+  std::lock_guard<std::mutex> join_lock(join_mu_);
+  for (auto& t : workers_) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();  // the pool's last owner let go on one of its own workers: that worker ends by itself
+      continue;
+    }
     if (t.joinable()) t.join();
+  }
   workers_.clear();
 }
 
 void ThreadPool::submit(std::function<void()> task) {
-  if (workers_.empty()) {
+  if (num_workers_ == 0) {
     task();
     return;
   }
@@ -52,6 +76,7 @@ void ThreadPool::submit(std::function<void()> task) {
 }
 
 void ThreadPool::run() {
+  t_worker_of = this;
   while (true) {
     std::function<void()> task;
     {
@@ -62,11 +87,16 @@ void ThreadPool::run() {
       queue_.pop_front();
     }
     has_room_.notify_one();
-    task();  // tasks catch their own exceptions (parallel_for wraps them)
+    try {
+      task();
+    } catch (...) {
+      // submit()'s contract says tasks catch their own errors; one that does not must still not
+      // terminate the process from a worker thread.
+    }
   }
 }
 
-void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
+void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn, size_t max_threads) {
   if (n == 0) return;
   std::atomic<size_t> next{0};
   std::mutex err_mu;
@@ -85,7 +115,9 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
       }
     }
   };
-  size_t helpers = std::min(workers_.size(), n - 1);
+  size_t helpers = std::min(num_workers_, n - 1);
+  if (max_threads > 0) helpers = std::min(helpers, max_threads - 1);
+  if (on_worker()) helpers = 0;  // nested: the helpers could queue behind this very task
   std::mutex done_mu;
   std::condition_variable done_cv;
   size_t done = 0;
@@ -103,20 +135,37 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   if (first_error) std::rethrow_exception(first_error);
 }
 
+namespace {
+std::mutex g_pool_mu;
+std::shared_ptr<ThreadPool> g_pool;
+}  // namespace
+
 std::shared_ptr<ThreadPool> get_shared_pool(size_t hint) {
-  static std::mutex mu;
-  static std::shared_ptr<ThreadPool> pool;
   size_t want = hint ? hint : std::max(1u, std::thread::hardware_concurrency());
-  std::lock_guard<std::mutex> lock(mu);
-  if (pool && pool->owner_pid() != ::getpid()) {
+  std::lock_guard<std::mutex> lock(g_pool_mu);
+  if (g_pool && g_pool->owner_pid() != ::getpid()) {
     // After fork the old pool's threads are gone; abandon it without joining.
-    new std::shared_ptr<ThreadPool>(std::move(pool));
-    pool.reset();
+    new std::shared_ptr<ThreadPool>(std::move(g_pool));
+    g_pool.reset();
   }
-  // The caller runs one share itself, so want-1 workers give `want` threads in total.
+  // The caller runs one share itself, so want-1 workers give `want` threads in total. The pool only
+  // grows; callers that want fewer threads pass max_threads to parallel_for.
   size_t workers = want - 1;
-  if (!pool || pool->size() != workers) pool = std::make_shared<ThreadPool>(workers);
-  return pool;
+  if (!g_pool || g_pool->size() < workers) g_pool = std::make_shared<ThreadPool>(std::max(workers, g_pool ? g_pool->size() : 0));
+  return g_pool;
+}
+
+void release_shared_pool() {
+  std::shared_ptr<ThreadPool> old;
+  {
+    std::lock_guard<std::mutex> lock(g_pool_mu);
+    if (g_pool && g_pool->owner_pid() != ::getpid()) {
+      new std::shared_ptr<ThreadPool>(std::move(g_pool));
+      g_pool.reset();
+    }
+    old = std::move(g_pool);
+  }
+  // `old` goes out of scope here, outside the lock: the destructor joins when it was the last owner.
 }
 
 }  // namespace chute

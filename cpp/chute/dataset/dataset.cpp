@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "chute/core/error.h"
+#include "chute/format/encoders.h"
 #include "chute/format/version.h"
 
 namespace fs = std::filesystem;
@@ -75,10 +78,143 @@ bool is_string_list(const nlohmann::json& j) {
   return std::all_of(j.begin(), j.end(), [](const nlohmann::json& v) { return v.is_string(); });
 }
 
+// Names at a dataset's root that belong to chute or Deep Lake 3, never to a tensor or group.
+bool is_reserved_root_name(const std::string& seg) {
+  static const std::set<std::string> reserved = {
+      kDatasetMeta, kVersionInfo, kDatasetInfo, kJournal, kLock, "version_control_info.lock", "dataset_lock.lock",
+      "dataset_diff", "queries.json", "queries.lock", "linked_creds.json", "versions", "chunks", "chunks_index",
+      "tiles_index", "tensor_meta.json", "tensor_info.json", "commit_diff", "chunk_set"};
+  return reserved.count(seg) > 0 || seg.rfind(".chute", 0) == 0;
+}
+
+bool is_valid_name(const std::string& name) {
+  try {
+    Dataset::validate_name(name);
+    return true;
+  } catch (const InvalidArgument&) {
+    return false;
+  }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A file a flush may publish: a root meta, or one of a tensor's meta and index files.
+bool is_publishable(const std::string& key) {
+  if (key == kDatasetMeta || key == kDatasetInfo || key == kVersionInfo) return true;
+  for (const char* suffix : {"/tensor_meta.json", "/tensor_info.json", "/commit_diff", "/chunks_index/unsharded",
+                             "/tiles_index/unsharded"}) {
+    if (ends_with(key, suffix)) return is_valid_name(key.substr(0, key.size() - std::strlen(suffix)));
+  }
+  return false;
+}
+
+// A chunk file a flush may delete: "<tensor key>/chunks/<hex id>".
+bool is_chunk_key(const std::string& key) {
+  auto at = key.rfind("/chunks/");
+  return at != std::string::npos && at > 0 && is_chunk_name(key.substr(at + 8)) && is_valid_name(key.substr(0, at));
+}
+
+// The journal of a flush, checked before any of it is used: every rename moves a temp file of
+// chute's onto the file it stands for, every obsolete entry is a chunk file. Anything else (paths
+// outside the dataset, absolute paths, user files) is a FormatError and nothing is touched.
+nlohmann::json checked_journal(const std::string& text, const std::string& what) {
+  nlohmann::json j = parse_json(text, what);
+  auto bad = [&](const std::string& why) -> void { throw FormatError(what + ": corrupt journal (" + why + "); nothing was changed"); };
+  if (!j.is_object() || !j.contains("renames") || !j.contains("obsolete") || !j["renames"].is_array() ||
+      !j["obsolete"].is_array())
+    bad("expected {\"renames\": [...], \"obsolete\": [...]}");
+  for (const auto& r : j["renames"]) {
+    if (!r.is_array() || r.size() != 2 || !r[0].is_string() || !r[1].is_string()) bad("a rename is not [from, to]");
+    std::string from = r[0], to = r[1];
+    if (!is_publishable(to)) bad("'" + to + "' is not a file a flush publishes");
+    if (temp_target(from) != to) bad("'" + from + "' is not a temp file of '" + to + "'");
+  }
+  for (const auto& k : j["obsolete"]) {
+    if (!k.is_string() || !is_chunk_key(k.get<std::string>())) bad("obsolete entry " + k.dump() + " is not a chunk file");
+  }
+  return j;
+}
+
+// fcntl open-file-description lock on one byte of .chute_lock: a writer holds it for writing while
+// it publishes a flush, readers hold it for reading while they read the metas, so a reader never
+// sees half of a flush. (The writer's whole-file flock is separate: OFD locks and flock do not
+// interact on Linux.)
+class PublishLock {
+ public:
+  PublishLock(int fd, short type) : fd_(fd) {
+    if (fd_ < 0) return;
+    struct flock fl;
+    std::memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    while (::fcntl(fd_, F_OFD_SETLKW, &fl) != 0) {
+      if (errno != EINTR) {
+        fd_ = -1;  // a file system without locks: nothing to wait for
+        return;
+      }
+    }
+  }
+  ~PublishLock() {
+    if (fd_ < 0) return;
+    struct flock fl;
+    std::memset(&fl, 0, sizeof fl);
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    ::fcntl(fd_, F_OFD_SETLK, &fl);
+  }
+  PublishLock(const PublishLock&) = delete;
+  PublishLock& operator=(const PublishLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+long read_holder_pid(const std::string& lock_path) {
+  int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[32] = {0};
+  ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  ::close(fd);
+  return n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+}
+
+// Takes the writer's flock on `lock_path` and records this process's pid in it, or throws
+// LockedError naming the holder.
+int take_write_lock(const std::string& path, const std::string& lock_path) {
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw IoError("cannot open '" + lock_path + "' for writing (" + std::strerror(errno) +
+                  "); is the dataset on read-only storage? open it with read_only=True");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    long pid = read_holder_pid(lock_path);
+    throw LockedError("dataset '" + path + "' is open for writing in another process" +
+                          (pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string()) +
+                          "; open it with read_only=True, or close it there first",
+                      pid);
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) {
+    ssize_t ignored = ::pwrite(fd, pid.data(), pid.size(), 0);
+    (void)ignored;  // the pid is for messages only
+  }
+  return fd;
+}
+
 }  // namespace
 
 void Dataset::validate_name(const std::string& name) {
-  auto bad = [&](const std::string& why) { throw InvalidArgument("invalid tensor or group name '" + name + "': " + why); };
+  auto bad = [&](const std::string& why) {
+    std::string shown;
+    for (char c : name) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+    throw InvalidNameError("invalid tensor or group name '" + shown + "': " + why);
+  };
   if (name.empty()) bad("it is empty");
   if (name.find('\\') != std::string::npos) bad("backslashes are not allowed ('/' separates groups)");
   if (name.find('\0') != std::string::npos) bad("NUL characters are not allowed");
@@ -90,6 +226,8 @@ void Dataset::validate_name(const std::string& name) {
     std::string seg = name.substr(start, end - start);
     if (seg.empty()) bad("it has an empty segment ('//' or a trailing '/')");
     if (seg == "." || seg == "..") bad("'.' and '..' segments would leave the dataset folder");
+    if (start == 0 && is_reserved_root_name(seg)) bad("'" + seg + "' is the name of a file the dataset itself keeps");
+    if (seg == "chunks" || seg == "chunks_index" || seg == "tiles_index") bad("'" + seg + "' is a folder name tensors use");
     start = end + 1;
   }
 }
@@ -116,12 +254,7 @@ bool Dataset::exists(const std::string& path) {
 std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only) {
   std::error_code ec;
   if (!fs::is_directory(path, ec)) throw IoError("no dataset at '" + path + "': the folder does not exist");
-  if (!exists(path)) {
-    if (fs::exists(fs::path(path) / kJournal, ec) || fs::exists(fs::path(path) / (std::string(kDatasetMeta) + ".pending"), ec)) {
-      // A create that was killed before its first flush published: nothing was ever flushed.
-    }
-    throw IoError("'" + path + "' is not a Deep Lake dataset: it has no " + kDatasetMeta);
-  }
+  if (!exists(path)) throw IoError("'" + path + "' is not a Deep Lake dataset: it has no " + kDatasetMeta);
   std::unique_lock<std::mutex> writers_lock(g_writers_mu, std::defer_lock);
   if (!read_only) {
     writers_lock.lock();
@@ -130,41 +263,37 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only) 
       if (auto live = it->second.lock()) return live;
   }
   std::shared_ptr<Dataset> ds(new Dataset(path, read_only));
-  if (!read_only) {
-    std::string lock_path = (fs::path(path) / kLock).string();
-    ds->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (ds->lock_fd_ < 0) throw IoError("cannot open '" + lock_path + "' for writing (is the dataset read-only? use read_only=True)");
-    if (::flock(ds->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-      ds->release_lock();
-      throw IoError("dataset '" + path + "' is open for writing in another process; open it with read_only=True");
+  std::string lock_path = (fs::path(path) / kLock).string();
+  if (read_only) {
+    // Never created, never written: a reader on read-only storage or beside a live writer.
+    int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+    {
+      PublishLock reading(fd, F_RDLCK);
+      ds->recover_journal();
+      ds->load();
     }
+    if (fd >= 0) ::close(fd);
+    return ds;
   }
-  ds->recover_journal();
+  ds->lock_fd_ = take_write_lock(path, lock_path);
+  {
+    PublishLock publishing(ds->lock_fd_, F_WRLCK);
+    ds->recover_journal();
+  }
   ds->load();
-  if (!read_only) {
-    for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
-    for (const auto& f : ds->storage_->list("")) {
-      if (f.find(".tmp") != std::string::npos) {
-        ds->storage_->remove(f);
-        ++ds->orphans_collected_;
-      }
-    }
-    writers()[canonical(path)] = ds;
+  for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
+  for (const auto& f : ds->storage_->list("")) {
+    if (is_temp_name(f) && ds->storage_->remove(f)) ++ds->orphans_collected_;
   }
+  writers()[canonical(path)] = ds;
   return ds;
 }
 
 std::shared_ptr<Dataset> Dataset::create(const std::string& path, bool overwrite) {
   std::error_code ec;
-  {
-    // An overwritten dataset's old writer (if any) must not be handed out again.
-    std::lock_guard<std::mutex> lock(g_writers_mu);
-    writers().erase(canonical(path));
-  }
   if (exists(path)) {
     if (!overwrite) throw InvalidArgument("a dataset already exists at '" + path + "'; pass overwrite=True to replace it");
-    fs::remove_all(path, ec);
-    if (ec) throw IoError("cannot delete the dataset at '" + path + "': " + ec.message());
+    remove(path, "it was replaced by chute.empty(overwrite=True)");
   } else if (fs::is_directory(path, ec) && !fs::is_empty(path, ec)) {
     if (!overwrite)
       throw InvalidArgument("'" + path + "' is a folder that is not empty and not a dataset; refusing to create a dataset in it");
@@ -181,18 +310,53 @@ std::shared_ptr<Dataset> Dataset::create(const std::string& path, bool overwrite
   return open(path, false);
 }
 
+void Dataset::remove(const std::string& path, const std::string& why) {
+  if (!exists(path)) throw IoError("no dataset at '" + path + "' to delete");
+  {
+    // A writable handle of this process on the dataset must not write into whatever comes next.
+    std::lock_guard<std::mutex> lock(g_writers_mu);
+    auto it = writers().find(canonical(path));
+    if (it != writers().end()) {
+      if (auto live = it->second.lock()) live->detach(why);
+      writers().erase(it);
+    }
+  }
+  // Another process writing it: refuse. Hold its lock while deleting so none can start meanwhile.
+  int fd = take_write_lock(path, (fs::path(path) / kLock).string());
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  ::close(fd);
+  if (ec) throw IoError("cannot delete the dataset at '" + path + "': " + ec.message());
+}
+
+void Dataset::detach(const std::string& why) {
+  std::unique_lock lock(mu_);
+  if (!detached_.empty()) return;
+  detached_ = "dataset '" + path_ + "' can no longer be written: " + why;
+  for (auto& [name, t] : tensors_) t->detach(detached_);
+  release_lock();
+}
+
 void Dataset::recover_journal() {
   if (!storage_->exists(kJournal)) return;
-  nlohmann::json j = parse_json(storage_->read(kJournal), path_ + "/" + kJournal);
-  try {
-    for (const auto& r : j.at("renames")) {
-      std::string from = r.at(0), to = r.at(1);
-      if (storage_->exists(from)) storage_->rename(from, to);
-    }
-    for (const auto& k : j.at("obsolete")) storage_->remove(k.get<std::string>());
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(path_ + "/" + kJournal + ": corrupt journal (" + e.what() + ")");
+  std::string what = path_ + "/" + kJournal;
+  nlohmann::json j = checked_journal(storage_->read(kJournal), what);
+  if (read_only_) {
+    // The flush was decided but not finished (its writer died): read its files where they are.
+    std::map<std::string, std::string> redirects;
+    for (const auto& r : j["renames"]) redirects[r[1].get<std::string>()] = r[0].get<std::string>();
+    storage_->redirect_reads(std::move(redirects));
+    return;
   }
+  replay_journal(j);
+}
+
+void Dataset::replay_journal(const nlohmann::json& j) {
+  for (const auto& r : j["renames"]) {
+    std::string from = r[0], to = r[1];
+    if (storage_->exists(from)) storage_->rename(from, to);
+  }
+  for (const auto& k : j["obsolete"]) storage_->remove(k.get<std::string>());
   storage_->remove(kJournal);
   fsync_dir(storage_->root());
 }
@@ -201,6 +365,7 @@ void Dataset::load() {
   std::string what = path_ + "/" + kDatasetMeta;
   meta_ = parse_json(storage_->read(kDatasetMeta), what);
   if (!meta_.is_object()) throw FormatError(what + ": expected a JSON object");
+  if (!meta_.contains("tensors")) throw FormatError(what + ": it has no 'tensors' list");
   for (const char* k : {"tensors", "groups", "hidden_tensors"}) {
     if (meta_.contains(k) && !is_string_list(meta_[k])) throw FormatError(what + ": '" + k + "' must be a list of strings");
     if (!meta_.contains(k)) meta_[k] = nlohmann::json::array();
@@ -227,7 +392,12 @@ void Dataset::load() {
   for (const auto& k : meta_["tensors"]) {
     std::string key = k.get<std::string>();
     std::string name = key_to_name.count(key) ? key_to_name[key] : key;
-    validate_name(key);
+    try {
+      validate_name(key);
+      validate_name(name);
+    } catch (const InvalidArgument& e) {
+      throw FormatError(what + ": " + e.what());
+    }
     tensors_[name] = std::make_shared<Tensor>(storage_, cache_, name, key, !read_only_);
   }
   for (auto& [name, t] : tensors_) {
@@ -242,6 +412,11 @@ void Dataset::load() {
 }
 
 std::vector<std::string> Dataset::tensor_names() const {
+  std::shared_lock lock(mu_);
+  return tensor_names_locked();
+}
+
+std::vector<std::string> Dataset::tensor_names_locked() const {
   std::vector<std::string> out;
   const auto& hidden = meta_["hidden_tensors"];
   std::map<std::string, std::string> key_to_name;
@@ -255,34 +430,53 @@ std::vector<std::string> Dataset::tensor_names() const {
 }
 
 std::vector<std::string> Dataset::hidden_tensor_names() const {
+  std::shared_lock lock(mu_);
   std::vector<std::string> out;
   for (const auto& k : meta_["hidden_tensors"]) out.push_back(k.get<std::string>());
   return out;
 }
 
 std::vector<std::string> Dataset::groups() const {
+  std::shared_lock lock(mu_);
   std::vector<std::string> out;
   for (const auto& g : meta_["groups"]) out.push_back(g.get<std::string>());
   return out;
 }
 
+bool Dataset::has_tensor(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  return tensors_.count(name) > 0;
+}
+
 std::shared_ptr<Tensor> Dataset::tensor(const std::string& name) const {
+  std::shared_lock lock(mu_);
   auto it = tensors_.find(name);
   if (it == tensors_.end()) {
     std::string known;
-    for (const auto& n : tensor_names()) known += (known.empty() ? "" : ", ") + n;
+    for (const auto& n : tensor_names_locked()) known += (known.empty() ? "" : ", ") + n;
     throw KeyError("tensor '" + name + "' does not exist in dataset '" + path_ + "' (tensors: " + (known.empty() ? "none" : known) + ")");
   }
   return it->second;
 }
 
+nlohmann::json Dataset::info() const {
+  std::shared_lock lock(mu_);
+  return info_;
+}
+
 void Dataset::check_writable() const {
+  if (!detached_.empty()) throw InvalidArgument(detached_);
   if (read_only_) throw InvalidArgument("dataset '" + path_ + "' is open read-only; load it with read_only=False to write");
 }
 
 void Dataset::create_group(const std::string& name) {
+  std::unique_lock lock(mu_);
   check_writable();
   validate_name(name);
+  create_group_locked(name);
+}
+
+void Dataset::create_group_locked(const std::string& name) {
   std::string g = name;
   while (!g.empty()) {
     if (tensors_.count(g)) throw InvalidArgument("'" + g + "' is a tensor, it cannot be a group");
@@ -298,6 +492,7 @@ std::shared_ptr<Tensor> Dataset::create_tensor(const std::string& name, const st
                                                const std::string& sample_compression, const std::string& chunk_compression,
                                                int64_t max_chunk_size, int64_t tiling_threshold,
                                                const nlohmann::json& meta_extra, const nlohmann::json& info) {
+  std::unique_lock lock(mu_);
   check_writable();
   validate_name(name);
   if (tensors_.count(name)) throw InvalidArgument("tensor '" + name + "' already exists");
@@ -310,9 +505,15 @@ std::shared_ptr<Tensor> Dataset::create_tensor(const std::string& name, const st
   compression_from_name(chunk_compression);
   if (!dtype.empty()) dtype_from_name(dtype);
   auto slash = name.rfind('/');
-  if (slash != std::string::npos) create_group(name.substr(0, slash));
+  // Check the parent groups before anything changes: a tensor on the way is an error.
+  for (std::string g = slash == std::string::npos ? "" : name.substr(0, slash); !g.empty();) {
+    if (tensors_.count(g)) throw InvalidArgument("'" + g + "' is a tensor, it cannot be a group");
+    auto s = g.rfind('/');
+    g = s == std::string::npos ? "" : g.substr(0, s);
+  }
   TensorMeta meta = TensorMeta::make(name.substr(slash == std::string::npos ? 0 : slash + 1), htype, dtype,
                                      sample_compression, chunk_compression, max_chunk_size, tiling_threshold, meta_extra);
+  if (slash != std::string::npos) create_group_locked(name.substr(0, slash));
   storage_->remove_all(name);  // leftovers of a tensor that was never published
   auto t = Tensor::create(storage_, cache_, name, name, std::move(meta), info);
   tensors_[name] = t;
@@ -323,35 +524,49 @@ std::shared_ptr<Tensor> Dataset::create_tensor(const std::string& name, const st
 }
 
 void Dataset::set_info(nlohmann::json info) {
+  std::unique_lock lock(mu_);
   check_writable();
+  if (!info.is_object()) throw InvalidArgument("dataset info must be a JSON object, got " + std::string(info.type_name()));
   info_ = std::move(info);
+  info_dirty_ = true;
   meta_dirty_ = true;
 }
 
 bool Dataset::dirty() const {
+  std::shared_lock lock(mu_);
   if (meta_dirty_) return true;
   return std::any_of(tensors_.begin(), tensors_.end(), [](const auto& kv) { return kv.second->dirty(); });
 }
 
 void Dataset::flush() {
-  if (read_only_ || !dirty()) return;
+  std::unique_lock lock(mu_);
+  if (read_only_) return;
+  if (!detached_.empty()) throw InvalidArgument(detached_);
+  bool any = meta_dirty_ || std::any_of(tensors_.begin(), tensors_.end(), [](const auto& kv) { return kv.second->dirty(); });
+  if (!any) return;
   FlushBatch batch;
   for (auto& [name, t] : tensors_) t->stage(batch);
   if (meta_dirty_) {
     batch.files.emplace_back(kDatasetMeta, meta_.dump());
-    if (!info_.empty()) batch.files.emplace_back(kDatasetInfo, info_.dump());
+    // Written whenever it was set, {} included, and whenever it has content (Deep Lake's files).
+    if (info_dirty_ || !info_.empty()) batch.files.emplace_back(kDatasetInfo, info_.dump());
   }
   // 1. Every new file durable under a temporary name (chunks are already durable).
   nlohmann::json renames = nlohmann::json::array();
   for (auto& [key, content] : batch.files) renames.push_back({storage_->write_temp(key, content), key});
   // 2. The journal: once it exists the flush is decided and will be finished by whoever opens next.
+  //    Readers wait (publish lock) until the renames are done, so none sees half of them.
   nlohmann::json journal = {{"renames", renames}, {"obsolete", batch.obsolete}};
-  storage_->rename(storage_->write_temp(kJournal, journal.dump()), kJournal);
-  // 3. Publish, then forget the journal.
-  recover_journal();
+  {
+    PublishLock publishing(lock_fd_, F_WRLCK);
+    storage_->rename(storage_->write_temp(kJournal, journal.dump()), kJournal);
+    // 3. Publish, then forget the journal.
+    replay_journal(journal);
+  }
   for (auto& [name, t] : tensors_) t->on_committed();
   for (const auto& k : batch.obsolete) cache_->erase(k);
   meta_dirty_ = false;
+  info_dirty_ = false;
 }
 
 }  // namespace chute

@@ -3,10 +3,16 @@
 // tensor. Publishing is crash-safe: a flush writes every changed meta and index file under a
 // temporary name, then a journal naming the renames, then renames. Opening a dataset finishes
 // (or discards) an interrupted flush, so a killed writer leaves the dataset at its last flush.
-// Thread-safety: reads through Tensor objects may run concurrently; create_tensor, flush and
-// appends must come from one thread at a time (the Python layer holds the GIL for them).
+// Processes: one writer per dataset (flock on .chute_lock, holding the writer's pid). Readers never
+// write: they read the last published state, waiting for a flush in progress (an OFD read lock on
+// .chute_lock that a publishing writer holds for writing), and see a dead writer's unfinished
+// flush through its temp files without renaming them.
+// Thread-safety: every method may be called from any thread. create_tensor, create_group,
+// set_info and flush take the dataset's lock exclusively, the lookups share it; samples go
+// through Tensor, which has its own lock (appends exclusive, reads shared).
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -21,9 +27,15 @@ namespace chute {
 class Dataset {
  public:
   static std::shared_ptr<Dataset> open(const std::string& path, bool read_only);
+  /// overwrite=True replaces a dataset: refused (LockedError) while another process writes it; a
+  /// writable handle of this process on it is detached first (its later writes raise).
   static std::shared_ptr<Dataset> create(const std::string& path, bool overwrite);
   static bool exists(const std::string& path);
-  /// Throws InvalidArgument when `name` is not a safe tensor or group name.
+  /// Deletes the dataset folder: refused (LockedError) while another process writes it; a writable
+  /// handle of this process on it is detached first (its later writes raise with `why`).
+  static void remove(const std::string& path, const std::string& why);
+  /// Throws InvalidNameError when `name` is not a safe tensor or group name (including the names of
+  /// files chute or Deep Lake 3 keep at a dataset's root).
   static void validate_name(const std::string& name);
 
   ~Dataset();
@@ -36,7 +48,7 @@ class Dataset {
   std::vector<std::string> tensor_names() const;
   std::vector<std::string> hidden_tensor_names() const;
   std::vector<std::string> groups() const;
-  bool has_tensor(const std::string& name) const { return tensors_.count(name) > 0; }
+  bool has_tensor(const std::string& name) const;
   std::shared_ptr<Tensor> tensor(const std::string& name) const;
 
   std::shared_ptr<Tensor> create_tensor(const std::string& name, const std::string& htype, const std::string& dtype,
@@ -47,17 +59,24 @@ class Dataset {
   /// Publishes everything appended since the last flush, atomically.
   void flush();
   bool dirty() const;
-  nlohmann::json info() const { return info_; }
+  nlohmann::json info() const;
   void set_info(nlohmann::json info);
   /// Chunk files and temp files no index names; removed when a dataset is opened for writing.
   size_t orphans_collected() const { return orphans_collected_; }
+  /// Releases the write lock and makes every later write through this object or its tensors
+  /// raise (the dataset was replaced or deleted). Idempotent.
+  void detach(const std::string& why);
 
  private:
   Dataset(std::string path, bool read_only);
   void load();
+  /// Writer: finishes an unfinished flush (validating its journal first). Reader: reads through it.
   void recover_journal();
+  void replay_journal(const nlohmann::json& journal);
   void release_lock();
   void check_writable() const;
+  std::vector<std::string> tensor_names_locked() const;
+  void create_group_locked(const std::string& name);
 
   std::string path_;
   bool read_only_;
@@ -67,6 +86,9 @@ class Dataset {
   nlohmann::json info_ = nlohmann::json::object();
   bool meta_dirty_ = false;
   std::map<std::string, std::shared_ptr<Tensor>> tensors_;
+  mutable std::shared_mutex mu_;
+  bool info_dirty_ = false;
+  std::string detached_;  // why writes are refused, once detach() ran
   int lock_fd_ = -1;
   size_t orphans_collected_ = 0;
 };

@@ -126,6 +126,26 @@ void Tensor::set_info(nlohmann::json info) {
   info_changed_ = true;
 }
 
+TensorMeta Tensor::meta() const {
+  std::shared_lock lock(mu_);
+  return meta_;
+}
+
+bool Tensor::has_dtype() const {
+  std::shared_lock lock(mu_);
+  return meta_.has_dtype();
+}
+
+DType Tensor::dtype() const {
+  std::shared_lock lock(mu_);
+  return meta_.has_dtype() ? meta_.dtype() : DType::UInt8;
+}
+
+void Tensor::detach(const std::string& why) {
+  std::unique_lock lock(mu_);
+  detached_ = why;
+}
+
 std::string Tensor::meta_json() const {
   std::shared_lock lock(mu_);
   return meta_.serialize();
@@ -300,18 +320,20 @@ void Tensor::decode_tiled(uint64_t index, const TileLayout& layout, uint8_t* out
 SampleData Tensor::read(uint64_t index) const {
   SampleData s;
   s.shape = shape(index);
-  DType dt = meta_.has_dtype() ? meta_.dtype() : DType::UInt8;
+  DType dt = dtype();
   if (meta_.is_bytes_htype()) {
     std::string b = stored_bytes(index);
     s.bytes.assign(b.begin(), b.end());
     return s;
   }
+  check_decoded_size(s.shape, dt, what(index));
   s.bytes.resize(num_elements(s.shape) * dtype_size(dt));
   read_into(index, s.shape, s.bytes.data());
   return s;
 }
 
 void Tensor::check_writable() const {
+  if (!detached_.empty()) throw InvalidArgument("tensor '" + name_ + "': " + detached_);
   if (!writable_) throw InvalidArgument("tensor '" + name_ + "' belongs to a read-only dataset; open it with read_only=False to write");
 }
 
@@ -387,8 +409,9 @@ void Tensor::append_compressed(std::string_view bytes, Compression given) {
   check_writable();
   Shape shape = compressed_image_shape(given, bytes, "tensor '" + name_ + "' new sample");
   Compression sc = meta_.sample_compression();
-  if (given != sc || (meta_.has_dtype() && meta_.dtype() != DType::UInt8)) {
+  if (given != sc || image_needs_conversion(given, bytes, name_) || (meta_.has_dtype() && meta_.dtype() != DType::UInt8)) {
     // Not storable as is: decode, then store like any array.
+    check_decoded_size(shape, DType::UInt8, "tensor '" + name_ + "' new sample");
     std::vector<uint8_t> raw(num_elements(shape));
     decode_sample(given, bytes, shape, DType::UInt8, raw.data(), "tensor '" + name_ + "' new sample");
     append_array(raw.data(), raw.size(), shape, DType::UInt8);
@@ -566,19 +589,14 @@ size_t Tensor::collect_orphans() {
   for (const auto& r : chunk_ids_.rows()) live.insert(chunk_name(r.first));
   if (open_) live.insert(chunk_name(open_id_));
   size_t removed = 0;
+  // Only names chute writes: hex chunk ids and write_temp() names. Anything else is left alone.
   for (const auto& f : storage_->list(key_ + "/chunks")) {
-    if (!live.count(f)) {
-      storage_->remove(key_ + "/chunks/" + f);
-      ++removed;
-    }
+    if (!live.count(f) && (is_chunk_name(f) || is_temp_name(f)) && storage_->remove(key_ + "/chunks/" + f)) ++removed;
   }
   // Temp files of metas a killed writer never published.
   for (const char* sub : {"", "/chunks_index", "/tiles_index"}) {
     for (const auto& f : storage_->list(key_ + sub)) {
-      if (f.find(".tmp") != std::string::npos) {
-        storage_->remove(key_ + sub + "/" + f);
-        ++removed;
-      }
+      if (is_temp_name(f) && storage_->remove(key_ + sub + "/" + f)) ++removed;
     }
   }
   return removed;

@@ -3,8 +3,9 @@
 // them. Chunks fill to min_chunk_size; a full chunk is written (durably) as soon as it is sealed,
 // the open chunk at flush. A chunk file is never rewritten once written: appending to a flushed
 // partial chunk moves it to a new id, and the old file is deleted only after the next commit.
-// Thread-safety: reads may run concurrently with each other (shared lock); appends and staging
-// take the lock exclusively.
+// Thread-safety: every method may be called from any thread. Reads run concurrently with each
+// other (shared lock); appends and staging take the lock exclusively. meta() is a snapshot copy;
+// htype and compressions never change once the tensor exists, so their accessors take no lock.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -51,7 +52,17 @@ class Tensor {
 
   const std::string& name() const { return name_; }
   const std::string& key() const { return key_; }
-  const TensorMeta& meta() const { return meta_; }
+  /// A copy of the meta as of now (appends change length, shapes and a dtype set by the first one).
+  TensorMeta meta() const;
+  std::string htype() const { return meta_.htype(); }
+  Compression sample_compression() const { return meta_.sample_compression(); }
+  Compression chunk_compression() const { return meta_.chunk_compression(); }
+  bool is_bytes_htype() const { return meta_.is_bytes_htype(); }
+  bool has_dtype() const;
+  /// The samples' dtype (uint8 until the first append of a tensor created without one).
+  DType dtype() const;
+  /// Refuses every later write with `why` (the dataset was replaced). Idempotent.
+  void detach(const std::string& why);
   nlohmann::json info() const;
   void set_info(nlohmann::json info);
   std::string meta_json() const;
@@ -122,6 +133,7 @@ class Tensor {
   std::shared_ptr<ChunkCache> cache_;
   std::string name_, key_;
   bool writable_;
+  std::string detached_;  // under mu_: why writes are refused after detach()
   mutable std::shared_mutex mu_;
   struct Columns {
     std::shared_ptr<const NumberColumn> number;

@@ -114,4 +114,11 @@ std::string chunk_name(uint64_t id) {
   return buf;
 }
 
+bool is_chunk_name(std::string_view name) {
+  if (name.empty() || name.size() > 16) return false;
+  for (char c : name)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 }  // namespace chute

@@ -62,5 +62,7 @@ class TileEncoder {
 /// A fresh random 64-bit chunk id, and its file name (lower-case hex without padding).
 uint64_t new_chunk_id();
 std::string chunk_name(uint64_t id);
+/// True for a name chunk_name() could have made (1 to 16 lower-case hex digits).
+bool is_chunk_name(std::string_view name);
 
 }  // namespace chute

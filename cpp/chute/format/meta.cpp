@@ -58,6 +58,11 @@ TensorMeta TensorMeta::parse(std::string_view text, const std::string& what) {
   } catch (const InvalidArgument& e) {
     throw FormatError(what + ": " + e.what());
   }
+  // Text-like dtypes only for text-like htypes: anything else would hand raw chunk bytes to numpy
+  // as Python object pointers.
+  if (m.has_dtype_ && (m.dtype_ == DType::Object || m.dtype_ == DType::Str) && !m.is_bytes_htype())
+    throw FormatError(what + ": dtype '" + j.value("dtype", std::string()) + "' is only valid for text, json, list or tag tensors, not htype '" +
+                      m.htype_ + "'");
   return m;
 }
 

@@ -11,16 +11,16 @@
 namespace chute {
 namespace {
 
-bool same_shape_everywhere(const Tensor& t) {
-  const auto& j = t.meta().json();
+bool same_shape_everywhere(const TensorMeta& m) {
+  const auto& j = m.json();
   const auto& mn = j.value("min_shape", nlohmann::json::array());
   const auto& mx = j.value("max_shape", nlohmann::json::array());
-  return mn.is_array() && !mn.empty() && mn == mx && t.length() > 0;
+  return mn.is_array() && !mn.empty() && mn == mx && m.length() > 0;
 }
 
-Shape meta_shape(const Tensor& t) {
+Shape meta_shape(const TensorMeta& m) {
   Shape s;
-  for (const auto& v : t.meta().json()["max_shape"]) s.push_back(v.get<uint64_t>());
+  for (const auto& v : m.json().value("max_shape", nlohmann::json::array())) s.push_back(v.get<uint64_t>());
   return s;
 }
 
@@ -35,25 +35,27 @@ Loader::Loader(std::vector<LoaderTensor> tensors, std::vector<uint64_t> order, L
   num_batches_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
   limit_ = std::min<uint64_t>(n, num_batches_ * opt_.batch_size);
   for (const auto& t : tensors_) {
-    const Tensor& tensor = *t.tensor;
-    bool bytes = t.mode == DecodeMode::Bytes || tensor.meta().is_bytes_htype();
-    DType dt = tensor.meta().has_dtype() ? tensor.meta().dtype() : DType::UInt8;
+    // One snapshot of the meta: appends on other threads may change it meanwhile.
+    const TensorMeta meta = t.tensor->meta();
+    bool bytes = t.mode == DecodeMode::Bytes || meta.is_bytes_htype();
+    DType dt = meta.has_dtype() ? meta.dtype() : DType::UInt8;
     if (bytes) {
       fixed_.push_back(false);
       fixed_shape_.push_back({});
       out_dtype_.push_back(DType::UInt8);
     } else if (!t.pipeline.empty()) {
-      const auto& mn = tensor.meta().json().value("min_shape", nlohmann::json::array());
-      const auto& mx = tensor.meta().json().value("max_shape", nlohmann::json::array());
+      const auto mn = meta.json().value("min_shape", nlohmann::json::array());
+      const auto mx = meta.json().value("max_shape", nlohmann::json::array());
       bool same_channels = mx.is_array() && mx.size() == 3 && mn.size() == 3 && mx[2] == mn[2];
-      bool fixed = t.pipeline.fixed_size() && (t.pipeline.channels() > 0 || same_channels) && tensor.length() > 0;
+      t.pipeline.check_channels(same_channels && mx[2].is_number_unsigned() ? mx[2].get<uint32_t>() : 0, "tensor '" + t.name + "'");
+      bool fixed = t.pipeline.fixed_size() && (t.pipeline.channels() > 0 || same_channels) && meta.length() > 0;
       fixed_.push_back(fixed);
-      fixed_shape_.push_back(fixed ? t.pipeline.output_shape(meta_shape(tensor)) : Shape{});
+      fixed_shape_.push_back(fixed ? t.pipeline.output_shape(meta_shape(meta)) : Shape{});
       out_dtype_.push_back(t.pipeline.output_dtype());
     } else {
-      bool fixed = same_shape_everywhere(tensor);
+      bool fixed = same_shape_everywhere(meta) && decoded_bytes(meta_shape(meta), dtype_size(dt)) <= max_decoded_bytes();
       fixed_.push_back(fixed);
-      fixed_shape_.push_back(fixed ? meta_shape(tensor) : Shape{});
+      fixed_shape_.push_back(fixed ? meta_shape(meta) : Shape{});
       out_dtype_.push_back(dt);
     }
   }
@@ -106,7 +108,7 @@ Loader::Slot& Loader::slot_locked(uint64_t b) {
     Column& col = s.batch.columns[c];
     col.fixed = fixed_[c];
     col.dtype = out_dtype_[c];
-    col.is_bytes = tensors_[c].mode == DecodeMode::Bytes || tensors_[c].tensor->meta().is_bytes_htype();
+    col.is_bytes = tensors_[c].mode == DecodeMode::Bytes || tensors_[c].tensor->is_bytes_htype();
     if (col.fixed) {
       col.sample_shape = fixed_shape_[c];
       col.buffer = pool_->acquire(rows * num_elements(col.sample_shape) * dtype_size(col.dtype));
@@ -158,7 +160,7 @@ void Loader::process(uint64_t b, size_t pos) {
       std::string what = "tensor '" + lt.name + "' index " + std::to_string(index);
       if (index >= t.length())
         throw InvalidArgument(what + ": out of range (the tensor has " + std::to_string(t.length()) + " samples)");
-      DType dt = t.meta().has_dtype() ? t.meta().dtype() : DType::UInt8;
+      DType dt = t.dtype();
       bool fetched = t.fetch(index, stored, shape);
       if (col.is_bytes) {
         if (!fetched) throw InvalidArgument(what + ": tiled samples have no stored bytes");
@@ -166,7 +168,7 @@ void Loader::process(uint64_t b, size_t pos) {
         col.shapes[pos] = Shape{stored.size()};
         continue;
       }
-      Compression comp = t.meta().sample_compression();
+      Compression comp = t.sample_compression();
       if (!fetched) {
         // A tiled sample: assemble it, then treat it as raw pixels.
         SampleData s = t.read(index);
@@ -182,6 +184,7 @@ void Loader::process(uint64_t b, size_t pos) {
         if (col.fixed) {
           out = col.buffer->data() + pos * num_elements(col.sample_shape) * dtype_size(col.dtype);
         } else {
+          check_decoded_size(out_shape, col.dtype, what);
           col.samples[pos] = std::make_shared<ByteVector>(num_elements(out_shape) * dtype_size(col.dtype));
           col.shapes[pos] = out_shape;
           out = col.samples[pos]->data();
@@ -194,6 +197,7 @@ void Loader::process(uint64_t b, size_t pos) {
           throw FormatError(what + ": shape " + shape_str(shape) + " differs from the tensor's " + shape_str(col.sample_shape));
         decode_sample(comp, stored, shape, dt, col.buffer->data() + pos * num_elements(shape) * dtype_size(dt), what);
       } else {
+        check_decoded_size(shape, dt, what);
         col.samples[pos] = std::make_shared<ByteVector>(num_elements(shape) * dtype_size(dt));
         col.shapes[pos] = shape;
         decode_sample(comp, stored, shape, dt, col.samples[pos]->data(), what);

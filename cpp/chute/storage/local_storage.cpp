@@ -58,6 +58,29 @@ std::string temp_suffix() {
 
 }  // namespace
 
+std::string temp_target(std::string_view name) {
+  // "<target>.tmp<digits>_<digits>_<digits>", as temp_suffix() writes it
+  size_t at = name.rfind(".tmp");
+  if (at == std::string_view::npos || at == 0) return {};
+  std::string_view tail = name.substr(at + 4);
+  int groups = 0;
+  size_t digits = 0;
+  for (char c : tail) {
+    if (c >= '0' && c <= '9') {
+      ++digits;
+    } else if (c == '_' && digits > 0 && groups < 2) {
+      ++groups;
+      digits = 0;
+    } else {
+      return {};
+    }
+  }
+  if (groups != 2 || digits == 0) return {};
+  return std::string(name.substr(0, at));
+}
+
+bool is_temp_name(std::string_view name) { return !temp_target(name).empty(); }
+
 void fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw_errno("cannot open folder", dir);
@@ -69,13 +92,21 @@ LocalStorage::LocalStorage(fs::path root) : root_(std::move(root)) {}
 
 fs::path LocalStorage::path_of(std::string_view key) const { return key.empty() ? root_ : root_ / fs::path(std::string(key)); }
 
+std::string_view LocalStorage::resolve(std::string_view key) const {
+  if (redirects_.empty()) return key;
+  auto it = redirects_.find(std::string(key));
+  if (it == redirects_.end()) return key;
+  std::error_code ec;
+  return fs::exists(path_of(it->second), ec) ? std::string_view(it->second) : key;
+}
+
 bool LocalStorage::exists(std::string_view key) const {
   std::error_code ec;
-  return fs::exists(path_of(key), ec);
+  return fs::exists(path_of(resolve(key)), ec);
 }
 
 std::string LocalStorage::read(std::string_view key) const {
-  fs::path p = path_of(key);
+  fs::path p = path_of(resolve(key));
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw_errno("cannot open", p);
   std::string out;
@@ -192,9 +223,12 @@ void LocalStorage::rename(std::string_view from_key, std::string_view to_key) co
   fsync_dir(to.parent_path());
 }
 
-void LocalStorage::remove(std::string_view key) const {
+bool LocalStorage::remove(std::string_view key) const {
   std::error_code ec;
-  fs::remove(path_of(key), ec);
+  bool removed = fs::remove(path_of(key), ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw IoError("cannot remove '" + path_of(key).string() + "': " + ec.message());
+  return removed;
 }
 
 void LocalStorage::remove_all(std::string_view key) const {
