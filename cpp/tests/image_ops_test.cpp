@@ -67,3 +67,143 @@ TEST(Resize, EqualsTheFixedPointFormulaOnEveryPath) {
           ASSERT_EQ(got[(static_cast<size_t>(y) * t.dw + x) * t.c + k], want[(static_cast<size_t>(y) * t.dw + (t.dw - 1 - x)) * t.c + k]);
   }
 }
+
+// ---- bad sizes and channel counts ----
+
+#include "chute/codec/limits.h"
+#include "chute/codec/sample.h"
+#include "chute/core/error.h"
+
+namespace {
+
+struct CapGuard {
+  explicit CapGuard(uint64_t bytes) { set_max_decoded_bytes(bytes); }
+  ~CapGuard() { set_max_decoded_bytes(0); }
+};
+
+ImageOp sized(OpKind k, uint32_t h, uint32_t w) {
+  ImageOp op{k};
+  op.height = h;
+  op.width = w;
+  return op;
+}
+
+ImageOp normalize(size_t n) {
+  ImageOp op{OpKind::Normalize};
+  op.mean.assign(n, 0.5f);
+  op.std.assign(n, 0.25f);
+  return op;
+}
+
+std::string raw_image(uint32_t h, uint32_t w, uint32_t c) {
+  std::string s(static_cast<size_t>(h) * w * c, '\0');
+  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7);
+  return s;
+}
+
+}  // namespace
+
+TEST(ImagePipelineChecks, NormalizeNeedsOneValueOrOnePerChannel) {
+  for (size_t n : {2u, 4u}) {
+    ImagePipeline p({sized(OpKind::Resize, 8, 8), normalize(n)});
+    try {
+      p.check_channels(3, "tensor 'images'");
+      FAIL() << n << " values accepted for 3 channels";
+    } catch (const InvalidArgument& e) {
+      std::string m = e.what();
+      EXPECT_NE(m.find("tensor 'images'"), std::string::npos) << m;
+      EXPECT_NE(m.find(std::to_string(n) + " values"), std::string::npos) << m;
+      EXPECT_NE(m.find("3 channels"), std::string::npos) << m;
+    }
+    // Channel count unknown up front: the first sample says it, naming tensor and index.
+    std::string img = raw_image(10, 12, 3);
+    std::vector<float> out(3 * 8 * 8);
+    try {
+      p.run(Compression::None, img, {10, 12, 3}, DType::UInt8, 0, 0, 5, reinterpret_cast<uint8_t*>(out.data()),
+            "tensor 'images' index 5");
+      FAIL() << "run accepted " << n << " values";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("tensor 'images' index 5"), std::string::npos) << e.what();
+    }
+  }
+  for (size_t n : {1u, 3u}) {
+    ImagePipeline p({sized(OpKind::Resize, 8, 8), normalize(n)});
+    EXPECT_NO_THROW(p.check_channels(3, "t"));
+    std::string img = raw_image(10, 12, 3);
+    std::vector<float> out(3 * 8 * 8);
+    p.run(Compression::None, img, {10, 12, 3}, DType::UInt8, 0, 0, 0, reinterpret_cast<uint8_t*>(out.data()), "t");
+  }
+  // Four channels with four values: every channel gets its own (the old code had room for 4 only).
+  ImageOp four = normalize(4);
+  four.mean = {0.f, 0.f, 0.f, 1.f};
+  four.std = {1.f, 1.f, 1.f, 1.f};
+  ImagePipeline p4({four});
+  std::string img(2 * 2 * 4, static_cast<char>(255));
+  std::vector<float> out(16);
+  p4.run(Compression::None, img, {2, 2, 4}, DType::UInt8, 0, 0, 0, reinterpret_cast<uint8_t*>(out.data()), "t");
+  EXPECT_FLOAT_EQ(out[0], 1.f);
+  EXPECT_FLOAT_EQ(out[12], 0.f);
+}
+
+TEST(ImagePipelineChecks, OpSizesOverTheCapAreRefusedBeforeAllocating) {
+  CapGuard cap(1 << 20);  // 1 MiB
+  // At least 2000 x 2000 x 1 bytes whatever the channels: refused when the ops are built.
+  EXPECT_THROW(ImagePipeline({sized(OpKind::Resize, 2000, 2000)}), InvalidArgument);
+  EXPECT_THROW(ImagePipeline({sized(OpKind::RandomResizedCrop, 2000, 2000)}), InvalidArgument);
+  EXPECT_THROW(ImagePipeline({sized(OpKind::CenterCrop, 2000, 2000)}), InvalidArgument);
+  // 600 x 600 x 1 fits, x 3 does not: known channels refuse it up front...
+  ImagePipeline p({sized(OpKind::Resize, 600, 600)});
+  EXPECT_NO_THROW(p.check_channels(1, "t"));
+  EXPECT_THROW(p.check_channels(3, "tensor 'images'"), ResourceError);
+  // ...unknown channels refuse it on the sample, before the resize allocates.
+  std::string img = raw_image(10, 10, 3);
+  uint8_t one = 0;
+  EXPECT_THROW(p.run(Compression::None, img, {10, 10, 3}, DType::UInt8, 0, 0, 0, &one, "t"), ResourceError);
+  // A stored shape over the cap is refused before decoding.
+  ImagePipeline flip({ImageOp{OpKind::RandomHorizontalFlip}});
+  EXPECT_THROW(flip.run(Compression::None, img, {1000, 1000, 3}, DType::UInt8, 0, 0, 0, &one, "t"), ResourceError);
+}
+
+TEST(ImagePipelineChecks, CenterCropOfAThinImageDoesNotScaleUpPastTheCap) {
+  CapGuard cap(1 << 20);
+  // 1 x 400 up to a 300 x 300 crop first scales to 300 x 120000: 108 MB.
+  ImagePipeline p({sized(OpKind::CenterCrop, 300, 300)});
+  std::string img = raw_image(1, 400, 3);
+  std::vector<uint8_t> out(300 * 300 * 3);
+  try {
+    p.run(Compression::None, img, {1, 400, 3}, DType::UInt8, 0, 0, 7, out.data(), "tensor 'images' index 7");
+    FAIL() << "no error";
+  } catch (const ResourceError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'images' index 7"), std::string::npos) << e.what();
+  }
+}
+
+#include <turbojpeg.h>
+
+TEST(ImagePipelineChecks, CmykJpegsDecodeToRgbThroughTheRegionDecoder) {
+  const uint32_t h = 64, w = 48;
+  std::vector<uint8_t> cmyk(h * w * 4);
+  for (size_t p = 0; p < h * w; ++p) {
+    cmyk[4 * p + 0] = 200;
+    cmyk[4 * p + 1] = 100;
+    cmyk[4 * p + 2] = 50;
+    cmyk[4 * p + 3] = 220;
+  }
+  tjhandle tj = tjInitCompress();
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  ASSERT_EQ(tjCompress2(tj, cmyk.data(), w, 0, h, TJPF_CMYK, &buf, &size, TJSAMP_444, 100, 0), 0);
+  std::string jpg(reinterpret_cast<char*>(buf), size);
+  tjFree(buf);
+  tjDestroy(tj);
+  const int want[3] = {220 * 200 / 255, 220 * 100 / 255, 220 * 50 / 255};
+  ImageOp rrc = sized(OpKind::RandomResizedCrop, 16, 16);
+  for (ImagePipeline p : {ImagePipeline({sized(OpKind::Resize, 16, 16)}), ImagePipeline({rrc}),
+                          ImagePipeline({rrc, ImageOp{OpKind::RandomHorizontalFlip}, sized(OpKind::CenterCrop, 8, 8)})}) {
+    p.set_channels(3);
+    Shape out_shape = p.output_shape({h, w, 3});
+    std::vector<uint8_t> out(num_elements(out_shape));
+    p.run(Compression::Jpeg, jpg, {h, w, 3}, DType::UInt8, 1, 0, 3, out.data(), "cmyk");
+    for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], want[i % 3], 3) << i;
+  }
+}

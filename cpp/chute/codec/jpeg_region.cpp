@@ -8,6 +8,7 @@
 // jpeglib.h needs FILE and size_t declared first.
 #include <jpeglib.h>
 
+#include "chute/codec/image.h"
 #include "chute/core/error.h"
 
 namespace chute {
@@ -69,7 +70,9 @@ int decode_region_c(Params* p, char* message) {
   while (denom > 1 && ((r.width + denom - 1) / denom < p->min_w || (r.height + denom - 1) / denom < p->min_h)) denom /= 2;
   cinfo.scale_num = 1;
   cinfo.scale_denom = denom;
-  cinfo.out_color_space = p->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  // libjpeg has no CMYK to RGB conversion: take CMYK (YCCK converted) and convert each row.
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : p->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
   cinfo.dct_method = JDCT_ISLOW;
   jpeg_start_decompress(&cinfo);
   // The region in scaled coordinates, clipped to the scaled image.
@@ -86,7 +89,7 @@ int decode_region_c(Params* p, char* message) {
   p->out_h = sh;
   p->left = sx - xoff;
   p->row_px = cw;
-  if (p->rows_out) {  // straight into the caller's rows: no copy
+  if (p->rows_out && !cmyk) {  // straight into the caller's rows: no copy
     size_t stride = static_cast<size_t>(cw) * comps;
     p->rows_out->resize(stride * sh);
     for (JDIMENSION y = 0; y < sh; ++y) {
@@ -103,12 +106,23 @@ int decode_region_c(Params* p, char* message) {
     jpeg_destroy_decompress(&cinfo);
     return 1;
   }
-  size_t left = static_cast<size_t>(sx - xoff) * comps;
-  size_t line = static_cast<size_t>(sw) * comps;
-  for (JDIMENSION y = 0; y < sh; ++y) {
-    JSAMPROW rows[1] = {row};
-    jpeg_read_scanlines(&cinfo, rows, 1);
-    std::memcpy(p->out + y * line, row + left, line);
+  if (p->rows_out) {  // CMYK rows converted into the caller's rows
+    size_t stride = static_cast<size_t>(cw) * p->channels;
+    p->rows_out->resize(stride * sh);
+    for (JDIMENSION y = 0; y < sh; ++y) {
+      JSAMPROW rows[1] = {row};
+      jpeg_read_scanlines(&cinfo, rows, 1);
+      cmyk_to(row, cw, p->channels, p->rows_out->data() + y * stride);
+    }
+  } else {
+    size_t left = static_cast<size_t>(sx - xoff) * comps;
+    size_t line = static_cast<size_t>(sw) * comps, out_line = static_cast<size_t>(sw) * p->channels;
+    for (JDIMENSION y = 0; y < sh; ++y) {
+      JSAMPROW rows[1] = {row};
+      jpeg_read_scanlines(&cinfo, rows, 1);
+      if (cmyk) cmyk_to(row + left, sw, p->channels, p->out + y * out_line);
+      else std::memcpy(p->out + y * line, row + left, line);
+    }
   }
   jpeg_abort_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "chute/codec/limits.h"
 #include "chute/core/error.h"
 
 namespace chute {
@@ -46,6 +47,8 @@ std::string zstd_decompress(std::string_view frame, const std::string& what) {
   unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
     throw DecodeError(what + ": not a zstd frame with a known size");
+  // The frame header's claim, not yet backed by any data: hold it to the decoded-size cap.
+  check_decoded_size(Shape{size}, 1, what + " (zstd frame)");
   std::string out(size, '\0');
   size_t n = ZSTD_decompress(out.data(), out.size(), frame.data(), frame.size());
   if (ZSTD_isError(n)) throw DecodeError(what + ": corrupt zstd data (" + ZSTD_getErrorName(n) + ")");

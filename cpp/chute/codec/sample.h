@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "chute/codec/limits.h"
 #include "chute/core/dtype.h"
 #include "chute/format/chunk.h"
 
@@ -18,5 +19,9 @@ void decode_sample(Compression c, std::string_view stored, const Shape& shape, D
                    const std::string& what);
 /// The shape of an already compressed image (JPEG or PNG header); FormatError-free: DecodeError.
 Shape compressed_image_shape(Compression c, std::string_view bytes, const std::string& what);
+/// True for a compressed image that must not be stored as it is: a CMYK or YCCK JPEG, which chute
+/// decodes to RGB but Deep Lake 3 (PIL) reads as 4 channels against a stored shape of 3. Such a
+/// file is decoded and stored re-encoded.
+bool image_needs_conversion(Compression c, std::string_view bytes, const std::string& what);
 
 }  // namespace chute

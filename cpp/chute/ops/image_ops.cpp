@@ -10,6 +10,7 @@
 
 #include "chute/codec/image.h"
 #include "chute/codec/jpeg_region.h"
+#include "chute/codec/limits.h"
 #include "chute/codec/sample.h"
 #include "chute/core/error.h"
 #include "chute/core/random.h"
@@ -51,6 +52,30 @@ void flip(Image& img) {
 
 uint32_t channels_of(const Shape& s) { return s.size() == 3 ? static_cast<uint32_t>(s[2]) : 1; }
 
+const char* op_name(OpKind k) {
+  switch (k) {
+    case OpKind::RandomResizedCrop: return "RandomResizedCrop";
+    case OpKind::Resize: return "Resize";
+    case OpKind::CenterCrop: return "CenterCrop";
+    case OpKind::RandomHorizontalFlip: return "RandomHorizontalFlip";
+    case OpKind::Normalize: return "Normalize";
+    case OpKind::ToCHW: return "ToCHW";
+  }
+  return "?";
+}
+
+// An image of h x w x c bytes is about to be allocated for `step`: hold it to the cap first.
+void check_image(uint64_t h, uint64_t w, uint64_t c, size_t itemsize, const std::string& what, const char* step) {
+  check_decoded_size(Shape{h, w, c}, itemsize, what + " (" + step + ")");
+}
+
+void check_normalize(const ImageOp& op, uint32_t channels, const std::string& what) {
+  if (op.mean.size() != 1 && op.mean.size() != channels)
+    throw InvalidArgument(what + ": Normalize has " + std::to_string(op.mean.size()) + " values of mean and std, the images have " +
+                          std::to_string(channels) + " channel" + (channels == 1 ? "" : "s") +
+                          " (give one value, or one per channel)");
+}
+
 void convert_channels(Image& img, uint32_t want, Image& tmp) {
   if (want == 0 || img.c == want) return;
   tmp.h = img.h;
@@ -76,6 +101,7 @@ void convert_channels(Image& img, uint32_t want, Image& tmp) {
 void decode_full(Compression c, std::string_view stored, const Shape& shape, DType dt, uint32_t min_h, uint32_t min_w,
                  Image& img, const std::string& what) {
   uint32_t h = static_cast<uint32_t>(shape[0]), w = static_cast<uint32_t>(shape[1]), ch = channels_of(shape);
+  check_image(h, w, ch, 1, what, "decoding");
   if (c == Compression::Jpeg && (ch == 1 || ch == 3) && min_h > 0) {
     img.px.resize(static_cast<size_t>(h) * w * ch);
     uint32_t ow = 0, oh = 0;
@@ -109,7 +135,31 @@ ImagePipeline::ImagePipeline(std::vector<ImageOp> ops) : ops_(std::move(ops)) {
     if (converts) CHUTE_CHECK(i + 1 == ops_.size(), "Normalize and ToCHW must be the last op");
     if (op.kind == OpKind::Normalize) CHUTE_CHECK(!op.mean.empty() && op.mean.size() == op.std.size(), "Normalize needs mean and std of equal length");
     for (float s : op.std) CHUTE_CHECK(s != 0.0f, "Normalize std must not be zero");
+    // Whatever the channel count (at least one), a result this large cannot be allocated: say so
+    // now rather than on every sample.
+    if (sized) {
+      size_t item = output_dtype() == DType::Float32 ? 4 : 1;
+      if (decoded_bytes(Shape{op.height, op.width, 1}, item) > max_decoded_bytes())
+        throw InvalidArgument(std::string(op_name(op.kind)) + "(" + std::to_string(op.height) + ", " + std::to_string(op.width) +
+                              ") makes images of at least " + bytes_str(decoded_bytes(Shape{op.height, op.width, 1}, item)) +
+                              ", over the decoded-size cap of " + bytes_str(max_decoded_bytes()) +
+                              " (set CHUTE_MAX_DECODED_BYTES to change it)");
+    }
   }
+}
+
+void ImagePipeline::check_channels(uint32_t channels, const std::string& what) const {
+  uint32_t c = channels_ ? channels_ : channels;
+  if (c == 0) return;
+  const ImageOp* last_sized = nullptr;
+  for (const auto& op : ops_) {
+    if (op.kind == OpKind::Normalize) check_normalize(op, c, what);
+    if (op.kind == OpKind::RandomResizedCrop || op.kind == OpKind::Resize || op.kind == OpKind::CenterCrop) {
+      check_image(op.height, op.width, c, 1, what, op_name(op.kind));
+      last_sized = &op;
+    }
+  }
+  if (last_sized && output_dtype() == DType::Float32) check_image(last_sized->height, last_sized->width, c, 4, what, "Normalize");
 }
 
 Shape ImagePipeline::output_shape(const Shape& in) const {
@@ -292,9 +342,10 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
   if (shape.size() != 3 && shape.size() != 2)
     throw InvalidArgument(what + ": image ops need HxWxC images, got shape " + shape_str(shape));
   thread_local Image a, b;
+  for (uint64_t d : shape)
+    if (d == 0 || d > UINT32_MAX) throw DecodeError(what + ": image ops cannot take an image of shape " + shape_str(shape));
   uint32_t H = static_cast<uint32_t>(shape[0]), W = static_cast<uint32_t>(shape[1]);
   size_t first = 0;
-  if (H == 0 || W == 0) throw DecodeError(what + ": empty image " + shape_str(shape));
   if (!ops_.empty() && ops_[0].kind == OpKind::RandomResizedCrop) {
     const ImageOp& op = ops_[0];
     uint32_t y, x, h, w;
@@ -303,6 +354,7 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
     // The crop: `a` holds rows of a.w pixels, the crop is `cw` of them starting at `left`.
     uint32_t left = 0, cw = 0;
     if (c == Compression::Jpeg && (ch == 1 || ch == 3)) {
+      check_image(h, w, ch, 1, what, "RandomResizedCrop region");  // at full scale: an upper bound
       JpegRows rows;
       jpeg_decode_rows(stored, JpegRegion{x, y, w, h}, op.width, op.height, ch, a.px, rows, what);
       a.h = rows.height;
@@ -312,6 +364,7 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
       cw = rows.width;
     } else {
       decode_full(c, stored, shape, dt, 0, 0, b, what);
+      if (channels_) check_image(b.h, b.w, channels_, 1, what, "channel conversion");
       convert_channels(b, channels_, a);
       crop(b, y, x, h, w, a);
       cw = a.w;
@@ -331,6 +384,7 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
       resize_bilinear(crop_px, a.h, cw, a.c, out, op.height, op.width, mirror, crop_stride);
       return;
     }
+    check_image(op.height, op.width, a.c, 1, what, "RandomResizedCrop");
     b.h = op.height;
     b.w = op.width;
     b.c = a.c;
@@ -345,6 +399,7 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
     }
     decode_full(c, stored, shape, dt, min_h, min_w, a, what);
   }
+  if (channels_) check_image(a.h, a.w, channels_, 1, what, "channel conversion");
   convert_channels(a, channels_, b);
   for (size_t i = first; i < ops_.size(); ++i) {
     const ImageOp& op = ops_[i];
@@ -352,12 +407,14 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
       case OpKind::RandomResizedCrop: {
         uint32_t y, x, h, w;
         random_resized_crop_box(a.h, a.w, op, mix_keys({seed, epoch, index, i}), y, x, h, w);
+        check_image(op.height, op.width, a.c, 1, what, "RandomResizedCrop");
         crop(a, y, x, h, w, b);
         resize(b, op.height, op.width, a);
         break;
       }
       case OpKind::Resize:
         if (a.h != op.height || a.w != op.width) {
+          check_image(op.height, op.width, a.c, 1, what, "Resize");
           resize(a, op.height, op.width, b);
           std::swap(a, b);
         }
@@ -366,8 +423,14 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
         if (a.h < op.height || a.w < op.width) {
           // Smaller than the crop: scale up first so the crop is always filled.
           double s = std::max(static_cast<double>(op.height) / a.h, static_cast<double>(op.width) / a.w);
-          resize(a, std::max<uint32_t>(op.height, static_cast<uint32_t>(std::ceil(a.h * s))),
-                 std::max<uint32_t>(op.width, static_cast<uint32_t>(std::ceil(a.w * s))), b);
+          // A long thin image scales up a long way: the intermediate, not the crop, is the big one.
+          double uh = std::max<double>(op.height, std::ceil(a.h * s)), uw = std::max<double>(op.width, std::ceil(a.w * s));
+          if (uh * uw * a.c > static_cast<double>(max_decoded_bytes()) || uh > UINT32_MAX || uw > UINT32_MAX)
+            throw ResourceError(what + ": CenterCrop(" + std::to_string(op.height) + ", " + std::to_string(op.width) + ") of a " +
+                                std::to_string(a.h) + "x" + std::to_string(a.w) + " image scales it up to " +
+                                std::to_string(static_cast<uint64_t>(uh)) + "x" + std::to_string(static_cast<uint64_t>(uw)) +
+                                " first, over the decoded-size cap of " + bytes_str(max_decoded_bytes()));
+          resize(a, static_cast<uint32_t>(uh), static_cast<uint32_t>(uw), b);
           std::swap(a, b);
         }
         crop(a, (a.h - op.height) / 2, (a.w - op.width) / 2, op.height, op.width, b);
@@ -388,10 +451,13 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
       case OpKind::Normalize: {
         // One pass over the interleaved pixels, writing each channel's plane (no strided reads).
         size_t plane = static_cast<size_t>(a.h) * a.w;
+        check_normalize(op, a.c, what);
         float* f = reinterpret_cast<float*>(out);
-        float scale[4], bias[4];
-        for (size_t k = 0; k < a.c && k < 4; ++k) {
-          float m = op.mean[k % op.mean.size()], sd = op.std[k % op.std.size()];
+        thread_local std::vector<float> scale, bias;
+        scale.resize(a.c);
+        bias.resize(a.c);
+        for (size_t k = 0; k < a.c; ++k) {
+          float m = op.mean[op.mean.size() == 1 ? 0 : k], sd = op.std[op.std.size() == 1 ? 0 : k];
           scale[k] = 1.0f / (255.0f * sd);
           bias[k] = -m / sd;
         }
@@ -405,7 +471,7 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
           }
         } else {
           for (size_t k = 0; k < a.c; ++k) {
-            float sc = scale[k % 4], bi = bias[k % 4];
+            float sc = scale[k], bi = bias[k];
             for (size_t p = 0; p < plane; ++p) f[k * plane + p] = a.px[p * a.c + k] * sc + bi;
           }
         }

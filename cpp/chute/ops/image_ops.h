@@ -32,6 +32,11 @@ class ImagePipeline {
   bool empty() const { return ops_.empty(); }
   /// Converts every image to this many channels (gray to RGB, RGBA to RGB...); 0 keeps each image's own.
   void set_channels(uint32_t c) { channels_ = c; }
+  /// Checks the ops against images of `channels` channels (0: not known until a sample comes):
+  /// Normalize's mean and std have one value or one per channel, and no op's result is over the
+  /// decoded-size cap. Throws InvalidArgument or ResourceError starting with `what` (the tensor).
+  /// The constructor checks what it can without the channel count; run() checks each sample.
+  void check_channels(uint32_t channels, const std::string& what) const;
   uint32_t channels() const { return channels_; }
   const std::vector<ImageOp>& ops() const { return ops_; }
 
