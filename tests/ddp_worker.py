@@ -16,21 +16,25 @@ def main(path: str, out: str) -> None:
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     ds = chute.load(path, read_only=True)
-    dl = (ds.dataloader().batch(4).shuffle().seed(5)
+    # No .seed() and no chute.random.seed: the ranks must still agree on the permutation.
+    dl = (ds.dataloader().batch(4).shuffle()
           .transform({"images": ops.Compose([ops.RandomResizedCrop(16), ops.Normalize([0.5] * 3, [0.25] * 3)]), "labels": None})
           .pytorch(distributed=True))
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3 * 16 * 16, 3))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    seen, steps = [], 0
-    for batch in dl:  # a hang here (unequal batch counts) would time the test out
-        loss = torch.nn.functional.cross_entropy(model(batch["images"].flatten(1)), batch["labels"][:, 0])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        seen += batch["index"].tolist()
-        steps += 1
+    epochs = []
+    for _ in range(2):
+        seen, steps, length = [], 0, len(dl)
+        for batch in dl:  # a hang here (unequal batch counts) would time the test out
+            loss = torch.nn.functional.cross_entropy(model(batch["images"].flatten(1)), batch["labels"][:, 0])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            seen += batch["index"].tolist()
+            steps += 1
+        epochs.append({"steps": steps, "seen": seen, "len": length})
     gathered = [None] * world
-    dist.all_gather_object(gathered, {"rank": rank, "steps": steps, "seen": seen, "len": len(dl)})
+    dist.all_gather_object(gathered, {"rank": rank, "epochs": epochs, "seed": dl.state_dict()["seed"]})
     if rank == 0:
         with open(out, "w") as f:
             json.dump(gathered, f)

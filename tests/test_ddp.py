@@ -11,7 +11,7 @@ from conftest import jpeg_bytes
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def test_torchrun_two_ranks_get_equal_batches_covering_the_dataset(tmp_path, photos):
+def test_torchrun_two_ranks_without_a_seed_share_each_epoch_exactly(tmp_path, photos):
     path = str(tmp_path / "ds")
     ds = chute.empty(path)
     ds.create_tensor("images", htype="image", sample_compression="jpeg")
@@ -26,8 +26,15 @@ def test_torchrun_two_ranks_get_equal_batches_covering_the_dataset(tmp_path, pho
                        capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert r.returncode == 0, r.stderr[-3000:]
     ranks = json.loads(out.read_text())
-    assert [g["steps"] for g in ranks] == [5, 5]  # ceil(19 / 4) batches on each rank
-    assert all(g["len"] == 5 for g in ranks)
-    assert [len(g["seen"]) for g in ranks] == [19, 19]  # 37 padded to 38, split evenly
-    union = set(ranks[0]["seen"]) | set(ranks[1]["seen"])
-    assert union == set(range(37))
+    assert ranks[0]["seed"] == ranks[1]["seed"]
+    orders = []
+    for epoch in range(2):
+        got = [g["epochs"][epoch] for g in ranks]
+        assert [g["steps"] for g in got] == [5, 5]  # ceil(19 / 4) batches on each rank
+        assert [g["len"] for g in got] == [5, 5]
+        assert [len(g["seen"]) for g in got] == [19, 19]  # 37 padded to 38, split evenly
+        both = got[0]["seen"] + got[1]["seen"]
+        # every row once, plus the one padding row that repeats a row of the permutation
+        assert set(both) == set(range(37)) and len(both) - len(set(both)) == 1
+        orders.append(both)
+    assert orders[0] != orders[1]  # a new permutation each epoch

@@ -8,20 +8,30 @@ import json
 
 import numpy as np
 
-from chute.errors import TransformError
+from chute.errors import DecodeError, TransformError
 from chute.ops import Op
 
 
+def decode_stored_bytes(htype: str, raw: bytes, tensor: str, index: int):
+    """A stored text / json / list / tag sample as its Python value. Damaged bytes are a
+    DecodeError naming the tensor and the row, as the engine's decode errors do."""
+    try:
+        s = raw.decode("utf-8")
+        return s if htype == "text" else json.loads(s)
+    except UnicodeDecodeError as e:
+        raise DecodeError(f"tensor '{tensor}' index {index}: the stored {htype} is not valid UTF-8 "
+                          f"(byte 0x{raw[e.start]:02x} at offset {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise DecodeError(f"tensor '{tensor}' index {index}: the stored {htype} is not valid JSON "
+                          f"({e.msg} at offset {e.pos})") from None
 
 
-def _decode_bytes_value(htype: str, raw: bytes):
-    s = raw.decode("utf-8")
-    return s if htype == "text" else json.loads(s)
-
-
-def _values(spec: dict, columns: dict) -> dict:
-    """Engine columns → per-tensor batch values (arrays, lists of arrays, strings, objects, PIL images)."""
+def _values(spec: dict, indices: np.ndarray, columns: dict) -> tuple[dict, np.ndarray, list[str]]:
+    """Engine columns → per-tensor batch values (arrays, lists of arrays, strings, objects, PIL
+    images), the indices of the rows kept, and the errors of rows dropped because their bytes did
+    not decode (with ignore_errors; else that is raised)."""
     out = {}
+    dropped: dict[int, str] = {}
     for n in spec["names"]:
         col = columns[n]
         h = spec["htypes"][n]
@@ -33,10 +43,40 @@ def _values(spec: dict, columns: dict) -> dict:
         elif dm == "tobytes":
             out[n] = list(col)
         elif h in ("text", "json", "list", "tag"):
-            out[n] = [_decode_bytes_value(h, b) for b in col]
+            values = []
+            for r, b in enumerate(col):
+                try:
+                    values.append(decode_stored_bytes(h, b, n, int(indices[r])))
+                except DecodeError as e:
+                    if not spec.get("ignore_errors"):
+                        raise
+                    dropped.setdefault(r, str(e))
+                    values.append(None)
+            out[n] = values
         else:
             out[n] = col
-    return out
+    if not dropped:
+        return out, indices, []
+    keep = [r for r in range(len(indices)) if r not in dropped]
+    for n, v in out.items():
+        out[n] = v[keep] if isinstance(v, np.ndarray) else [v[r] for r in keep]
+    return out, indices[keep], [dropped[r] for r in sorted(dropped)]
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+def _check_sample(sample, transform, mode: str, index: int) -> None:
+    """What a callable transform returns must be something the default collate can batch."""
+    if sample is None:
+        raise TransformError(index, None, f"transform {_name(transform)} returned None for sample index {index}; "
+                             "it must return the sample (a dict {tensor: value}), or pass a collate_fn that takes it")
+    if mode != "pytorch" and not isinstance(sample, dict):
+        # torch's default_collate batches tuples and lists; chute's numpy / tensorflow batches are dicts
+        raise TransformError(index, None, f"transform {_name(transform)} returned a {type(sample).__name__} for "
+                             f"sample index {index}; .{mode}() batches dicts {{tensor: value}} (pass a collate_fn "
+                             "to batch anything else)")
 
 
 def _torch_value(v):
@@ -53,8 +93,16 @@ def _torch_value(v):
     return v
 
 
-def finish_batch(spec: dict, indices: np.ndarray, columns: dict):
-    values = _values(spec, columns)
+def finish_batch(spec: dict, indices: np.ndarray, columns: dict) -> tuple[object, list[str]]:
+    """The batch the training loop gets (None when every row was dropped) and the errors of the
+    rows dropped here (ignore_errors)."""
+    values, indices, skipped = _values(spec, indices, columns)
+    if len(indices) == 0:
+        return None, skipped
+    return _finish(spec, indices, values), skipped
+
+
+def _finish(spec: dict, indices: np.ndarray, values: dict):
     mode = spec["mode"]
     transform = spec["transform"]
     py_dict = isinstance(transform, dict) and any(v is not None and not isinstance(v, Op) for v in transform.values())
@@ -64,22 +112,31 @@ def finish_batch(spec: dict, indices: np.ndarray, columns: dict):
             sample = {n: values[n][r] for n in spec["names"]}
             if spec["return_index"]:
                 sample["index"] = int(indices[r])
+            index = int(indices[r])
             try:
                 if isinstance(transform, dict):
                     for n, fn in transform.items():
                         if fn is not None and not isinstance(fn, Op) and n in sample:
                             sample[n] = fn(sample[n], **spec["transform_kwargs"])
+                            if sample[n] is None and spec["collate_fn"] is None:
+                                raise TransformError(index, None, f"transform['{n}'] ({_name(fn)}) returned None "
+                                                     f"for sample index {index}; it must return the tensor's new value")
                 elif transform is not None:
                     sample = transform(sample, **spec["transform_kwargs"])
+                    if spec["collate_fn"] is None:
+                        _check_sample(sample, transform, mode, index)
+            except TransformError:
+                raise
             except Exception as e:
-                raise TransformError(int(indices[r]), None, f"transform failed on sample index {int(indices[r])}: "
+                raise TransformError(index, None, f"transform failed on sample index {index}: "
                                      f"{type(e).__name__}: {e}") from e
             samples.append(sample)
         collate = spec["collate_fn"] or _default_collate(mode)
+        what = "collate_fn" if spec["collate_fn"] is not None else f"the default {mode} collate"
         try:
             return collate(samples)
         except Exception as e:
-            raise TransformError(int(indices[0]), None, f"collate_fn failed on the batch starting at index "
+            raise TransformError(int(indices[0]), None, f"{what} failed on the batch starting at index "
                                  f"{int(indices[0])}: {type(e).__name__}: {e}") from e
     if spec["return_index"]:
         values["index"] = indices.astype(np.int64)

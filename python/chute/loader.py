@@ -76,8 +76,7 @@ class DataLoader:
         return new
 
     def batch(self, batch_size: int, drop_last: bool = False) -> "DataLoader":
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = chute_random.check_int(batch_size, "batch_size", 1, MAX_BATCH)
         return self._replace("batch", batch_size=batch_size, drop_last=bool(drop_last))
 
     def shuffle(self, shuffle: bool = True, buffer_size: int = 2048) -> "DataLoader":
@@ -95,9 +94,7 @@ class DataLoader:
         return self._replace("transform", transform=transform, transform_kwargs=kwargs)
 
     def offset(self, off: int = 0) -> "DataLoader":
-        if not isinstance(off, int) or off < 0:
-            raise ValueError(f"offset must be a non-negative int, got {off!r}")
-        return self._replace("offset", offset=off)
+        return self._replace("offset", offset=chute_random.check_int(off, "offset"))
 
     def query(self, query_string: str) -> "DataLoader":
         if not isinstance(query_string, str):
@@ -117,7 +114,7 @@ class DataLoader:
         return self._replace(None, plan_steps=self._cfg["plan_steps"] + [step])
 
     def seed(self, seed: int) -> "DataLoader":
-        return self._replace(None, seed=int(seed))
+        return self._replace(None, seed=chute_random.check_int(seed, "seed"))
 
     def _terminal(self, mode: str, tensors, **kw) -> "DataLoader":
         if self._cfg["mode"] is not None:
@@ -128,11 +125,17 @@ class DataLoader:
             raise ValueError("Tensors have already been specified by passing a dictionary to .transform()")
         if tensors is not None and "index" in tensors:
             raise ValueError("index is not a tensor, to get index, pass return_index=True")
-        nw = kw.get("num_workers", 0)
-        if not isinstance(nw, int) or nw < 0:
-            raise ValueError(f"num_workers must be a non-negative int, got {nw!r}")
+        kw["num_workers"] = chute_random.check_int(kw.get("num_workers", 0), "num_workers", 0, MAX_WORKERS)
+        if kw.get("num_threads") is not None:
+            # 0 (like None) lets the engine pick one thread per core
+            kw["num_threads"] = chute_random.check_int(kw["num_threads"], "num_threads", 0, MAX_THREADS)
+        kw["prefetch_factor"] = chute_random.check_int(kw.get("prefetch_factor", 2), "prefetch_factor", 1, MAX_PREFETCH)
         dl = self._replace(None, mode=mode, tensors=tensors, **kw)
         dl._check_tensors()
+        if dl._cfg["distributed"] and dl._cfg["seed"] is None and _torch_distributed() is not None:
+            # Agree on the seed now, while every rank is building its loader: a later first use
+            # (say state_dict() on rank 0 only) would wait forever for the other ranks.
+            dl._cfg["seed"] = _shared_seed()
         return dl
 
     def pytorch(self, num_workers: int = 0, collate_fn: Callable | None = None, tensors=None, num_threads=None,
@@ -186,20 +189,21 @@ class DataLoader:
     def _world(self) -> tuple[int, int]:
         if not self._cfg["distributed"]:
             return 0, 1
-        try:
-            import torch.distributed as tdist
-
-            if tdist.is_available() and tdist.is_initialized():
-                return tdist.get_rank(), tdist.get_world_size()
-        except ImportError:
-            pass
+        tdist = _torch_distributed()
+        if tdist is not None:
+            return tdist.get_rank(), tdist.get_world_size()
         if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
-            return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+            world = _env_int("WORLD_SIZE", 1, 2**32 - 1)
+            rank = _env_int("RANK", 0, world - 1)
+            return rank, world
         raise ValueError("distributed=True needs torch.distributed initialized, or RANK and WORLD_SIZE set")
 
     def _seed(self) -> int:
         if self._state["seed"] is None:
-            self._state["seed"] = chute_random.resolve(self._cfg["seed"])
+            seed = self._cfg["seed"]
+            if seed is None and self._cfg["distributed"]:
+                seed = _shared_seed()
+            self._state["seed"] = chute_random.resolve(seed)
         return self._state["seed"]
 
     def _rows(self, epoch: int) -> np.ndarray:
@@ -240,7 +244,7 @@ class DataLoader:
 
     # ---- epochs and resumption ----
     def set_epoch(self, epoch: int) -> None:
-        self._state["epoch"] = int(epoch)
+        self._state["epoch"] = chute_random.check_int(epoch, "epoch")
         self._state["consumed"] = None
 
     @property
@@ -252,7 +256,9 @@ class DataLoader:
         return {"epoch": self._state["epoch"], "consumed": consumed, "seed": self._seed()}
 
     def load_state_dict(self, state: dict) -> None:
-        self._state = {"epoch": int(state["epoch"]), "consumed": int(state["consumed"]), "seed": int(state["seed"])}
+        if not isinstance(state, dict) or not {"epoch", "consumed", "seed"} <= state.keys():
+            raise ValueError("load_state_dict takes what state_dict() returned: a dict with epoch, consumed and seed")
+        self._state = {k: chute_random.check_int(state[k], f"state['{k}']") for k in ("epoch", "consumed", "seed")}
 
     # ---- iteration ----
     def __iter__(self) -> Iterator:
@@ -294,7 +300,47 @@ class DataLoader:
                 f"shuffle={self._cfg['shuffle']}, mode={self._cfg['mode']})")
 
 
+def _env_int(name: str, lo: int, hi: int) -> int:
+    text = os.environ[name]
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"distributed=True: environment variable {name}={text!r} is not an integer") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"distributed=True: environment variable {name}={value} must be in [{lo}, {hi}]")
+    return value
+
+
+def _torch_distributed():
+    """torch.distributed when a process group is initialised, else None."""
+    try:
+        import torch.distributed as tdist
+    except ImportError:
+        return None
+    return tdist if tdist.is_available() and tdist.is_initialized() else None
+
+
+def _shared_seed() -> int:
+    """The seed of a distributed loader that was given none. Every rank must shuffle with the same
+    seed, or the ranks' shares of the permutation overlap and miss rows: rank 0's seed is sent to
+    all ranks when torch.distributed is initialised; with only RANK / WORLD_SIZE set there is no one
+    to ask, so it is chute.random's seed, else 0 (DistributedSampler's default)."""
+    tdist = _torch_distributed()
+    if tdist is not None:
+        box = [chute_random.resolve(None) if tdist.get_rank() == 0 else None]
+        tdist.broadcast_object_list(box, src=0)
+        return int(box[0])
+    fixed = chute_random.get_seed()
+    return 0 if fixed is None else fixed
+
+
 PREFETCH_BYTES = 1 << 30
+# Bounds on the loader's sizes: far above any sensible value, low enough that a typo (or -1 read as
+# "all") is a clear error instead of an engine that tries to start a billion threads.
+MAX_BATCH = 2**31 - 1
+MAX_THREADS = 1024
+MAX_WORKERS = 1024
+MAX_PREFETCH = 1024
 
 
 def _estimated_sample_bytes(tensor, op_specs: list) -> int:
@@ -387,57 +433,82 @@ class _Run:
         per_batch = sum(_estimated_sample_bytes(ds[n], spec[3]) for n, spec in zip(self.names, specs)) * cfg["batch_size"]
         if per_batch > 0:
             prefetch = max(1, min(prefetch, PREFETCH_BYTES // per_batch))
-        self.engine = _core.Loader(specs, share.tolist(), cfg["batch_size"], cfg["drop_last"], threads, prefetch,
-                                   cfg["ignore_errors"], dl._seed(), self.epoch)
-        self.num_batches = self.engine.num_batches
         self.pool = None
         if dl._pool is not None and dl._pool._closed:
             dl._pool = None
         if cfg["num_workers"] > 0 and self.needs_python:
             self.pool = dl._pool if (cfg["persistent_workers"] and dl._pool is not None) else None
             if self.pool is None:
+                # Forked before this run's engine threads start (a lock an engine thread holds at
+                # fork time stays locked forever in the child); the pool forks once the process-wide
+                # decode pool has let its threads go.
                 slot_bytes = per_batch + (1 << 20) if per_batch > 0 else 0
                 self.pool = WorkerPool(cfg["num_workers"], self._worker_spec(), slot_bytes, max(1, int(cfg["prefetch_factor"])))
                 if cfg["persistent_workers"]:
                     dl._pool = self.pool
+        try:
+            self.engine = _core.Loader(specs, share.tolist(), cfg["batch_size"], cfg["drop_last"], threads, prefetch,
+                                       cfg["ignore_errors"], dl._seed(), self.epoch)
+        except BaseException:
+            if self.pool is not None and self.pool is not dl._pool:
+                self.pool.close()
+            self.pool = None
+            raise
+        self.num_batches = self.engine.num_batches
         _LIVE_RUNS.add(self)
 
     def _worker_spec(self) -> dict:
         cfg = self.dl._cfg
         return {"mode": cfg["mode"], "transform": cfg["transform"], "transform_kwargs": cfg["transform_kwargs"],
                 "collate_fn": cfg["collate_fn"], "return_index": cfg["return_index"], "decode": self.decode,
-                "htypes": self.htypes, "names": self.names}
+                "htypes": self.htypes, "names": self.names, "ignore_errors": cfg["ignore_errors"]}
 
     def __iter__(self):
         dl = self.dl
         b = dl._cfg["batch_size"]
-        for k, result in enumerate(self._batches()):
+        for k, result in self._batches():
+            # Batch k of the engine covers share positions up to (k + 1) * b. Counted from the
+            # engine's batch number, not from the batches yielded: a batch whose every sample was
+            # skipped (ignore_errors) is consumed too, or a resume would replay the next one.
             positions = min((k + 1) * b, self.share_len)
             dl._state["consumed"] = self.start + positions * self.world
             yield result
         dl._state["epoch"] = self.epoch + 1
         dl._state["consumed"] = None
 
+    def _skipped(self, errors: list) -> None:
+        if errors:
+            self.dl.summary["skipped"] += len(errors)
+            self.dl.summary["errors"].extend(errors)
+
     def _engine_batches(self):
+        """(engine batch number, indices, columns) of every engine batch, empty ones included."""
+        k = 0
         while True:
             try:
                 indices, columns, skipped = self.engine.next(self.names)
             except StopIteration:
                 return
-            if skipped:
-                self.dl.summary["skipped"] += len(skipped)
-                self.dl.summary["errors"].extend(skipped)
-            yield indices, columns
+            self._skipped(skipped)
+            yield k, indices, columns
+            k += 1
 
     def _batches(self):
+        """(engine batch number, batch) of the batches that kept at least one sample."""
         spec = self._worker_spec()
         if self.pool is None:
-            for indices, columns in self._engine_batches():
+            for k, indices, columns in self._engine_batches():
                 if len(indices) == 0:
                     continue
-                yield finish_batch(spec, indices, columns)
+                result, skipped = finish_batch(spec, indices, columns)
+                self._skipped(skipped)
+                if result is not None:
+                    yield k, result
             return
-        yield from self.pool.run(self._engine_batches(), self.dl._cfg["prefetch_factor"])
+        for k, result, skipped in self.pool.run(self._engine_batches(), self.dl._cfg["prefetch_factor"]):
+            self._skipped(skipped)
+            if result is not None:
+                yield k, result
 
     def close(self) -> None:
         if self._forked:

@@ -6,14 +6,54 @@ chute.ops.RandomResizedCrop(224), chute.ops.RandomHorizontalFlip(), chute.ops.No
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Sequence
 
+# The largest output side an op takes: JPEG's own limit. (Larger images could not be decoded from
+# any stored JPEG, and a square one would be past the engine's cap on one decoded sample anyway.)
+MAX_SIDE = 65535
 
-def _size(size) -> tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    h, w = size
-    return int(h), int(w)
+
+def _side(op: str, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{op} size must be an int or a pair of ints (height, width), got {v!r}")
+    if not 1 <= v <= MAX_SIDE:
+        raise ValueError(f"{op} size must be between 1 and {MAX_SIDE} pixels, got {v}")
+    return int(v)
+
+
+def _size(op: str, size) -> tuple[int, int]:
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        return _side(op, size), _side(op, size)
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        return _side(op, size[0]), _side(op, size[1])
+    raise TypeError(f"{op} size must be an int or a pair of ints (height, width), got {size!r}")
+
+
+def _floats(op: str, what: str, values, length: int | None = None) -> list[float]:
+    """Finite real numbers, as floats; `length` checks a fixed-length argument such as a range."""
+    try:
+        items = None if isinstance(values, (str, bytes)) else list(values)
+    except TypeError:
+        items = None
+    if items is None:
+        raise TypeError(f"{op} {what} must be a sequence of numbers, got {values!r}")
+    if length is not None and len(items) != length:
+        raise ValueError(f"{op} {what} must have {length} numbers, got {len(items)}")
+    out = [_float(op, what, v) for v in items]
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{op} {what} must be finite, got {out}")
+    return out
+
+
+def _float(op: str, what: str, v) -> float:
+    if isinstance(v, (bool, str, bytes)):
+        raise TypeError(f"{op} {what} must hold numbers, got {v!r}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op} {what} must hold numbers, got {v!r}") from None
 
 
 class Op:
@@ -31,9 +71,9 @@ class RandomResizedCrop(Op):
     largest DCT downscale that keeps it at least `size`."""
 
     def __init__(self, size, scale: Sequence[float] = (0.08, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3)):
-        self.height, self.width = _size(size)
-        self.scale = (float(scale[0]), float(scale[1]))
-        self.ratio = (float(ratio[0]), float(ratio[1]))
+        self.height, self.width = _size("RandomResizedCrop", size)
+        self.scale = tuple(_floats("RandomResizedCrop", "scale", scale, 2))
+        self.ratio = tuple(_floats("RandomResizedCrop", "ratio", ratio, 2))
         if not 0 < self.scale[0] <= self.scale[1] <= 1:
             raise ValueError(f"RandomResizedCrop scale must satisfy 0 < lo <= hi <= 1, got {scale}")
         if not 0 < self.ratio[0] <= self.ratio[1]:
@@ -47,7 +87,7 @@ class Resize(Op):
     """Bilinear resize to exactly `size` (h, w), or to a square for an int."""
 
     def __init__(self, size):
-        self.height, self.width = _size(size)
+        self.height, self.width = _size("Resize", size)
 
     def specs(self):
         return [{"kind": "Resize", "height": self.height, "width": self.width}]
@@ -55,7 +95,7 @@ class Resize(Op):
 
 class CenterCrop(Op):
     def __init__(self, size):
-        self.height, self.width = _size(size)
+        self.height, self.width = _size("CenterCrop", size)
 
     def specs(self):
         return [{"kind": "CenterCrop", "height": self.height, "width": self.width}]
@@ -63,6 +103,7 @@ class CenterCrop(Op):
 
 class RandomHorizontalFlip(Op):
     def __init__(self, p: float = 0.5):
+        p = _float("RandomHorizontalFlip", "p", p)
         if not 0 <= p <= 1:
             raise ValueError(f"RandomHorizontalFlip p must be in [0, 1], got {p}")
         self.p = float(p)
@@ -75,12 +116,14 @@ class Normalize(Op):
     """(pixel / 255 - mean) / std per channel, as float32 CHW. Must be last."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        mean = _floats("Normalize", "mean", mean)
+        std = _floats("Normalize", "std", std)
         if len(mean) != len(std) or not len(mean):
-            raise ValueError("Normalize needs mean and std of the same, non-zero length")
+            raise ValueError(f"Normalize needs mean and std of the same, non-zero length, got {len(mean)} and {len(std)}")
         if any(s == 0 for s in std):
-            raise ValueError("Normalize std must not contain zeros")
-        self.mean = [float(m) for m in mean]
-        self.std = [float(s) for s in std]
+            raise ValueError(f"Normalize std must not contain zeros, got {std}")
+        self.mean = mean
+        self.std = std
 
     def specs(self):
         return [{"kind": "Normalize", "mean": self.mean, "std": self.std}]
@@ -95,6 +138,8 @@ class ToCHW(Op):
 
 class Compose(Op):
     def __init__(self, ops: Sequence[Op]):
+        if isinstance(ops, Op) or not isinstance(ops, (list, tuple)):
+            raise TypeError(f"chute.ops.Compose takes a list of chute.ops ops, got {type(ops).__name__}")
         for op in ops:
             if not isinstance(op, Op):
                 raise TypeError(f"chute.ops.Compose takes chute.ops ops, got {type(op).__name__}; "

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from chute import _core
+from chute.collate import decode_stored_bytes
 from chute.errors import (
     DynamicTensorNumpyError,
     ReadOnlyModeError,
@@ -20,6 +21,19 @@ from chute.sample import Sample
 
 if TYPE_CHECKING:
     from chute.dataset import Dataset
+
+
+# class_label samples are uint32 (Deep Lake's class_label dtype)
+_MAX_LABEL = 2**32 - 1
+
+
+def _to_json(name: str, htype: str, value, k: int) -> bytes:
+    try:
+        return json.dumps(value, default=_json_default).encode("utf-8")
+    except TypeError as e:  # an object json cannot write
+        raise TensorDtypeMismatchError(f"tensor '{name}' ({htype}) cannot store the sample as JSON: {e}") from None
+    except ValueError as e:  # a circular reference
+        raise SampleAppendError(name, f"cannot store the sample as {htype}: {e}", k) from None
 
 
 def _json_default(o):
@@ -166,19 +180,15 @@ class Tensor:
         return f"Tensor(key={self.key!r}, htype={self.htype!r}, shape={self.shape})"
 
     # ---- reading ----
-    def _decode_bytes(self, raw: bytes) -> Any:
-        h = self.htype
-        s = raw.decode("utf-8")
-        if h == "text":
-            return s
-        return json.loads(s)
+    def _decode_bytes(self, index: int) -> Any:
+        return decode_stored_bytes(self.htype, self._core.tobytes(index), self.key, index)
 
     def numpy(self, aslist: bool = False, fetch_chunks: bool = False, num_threads: int = 0):
         """The samples as one array (or a list of arrays when aslist=True or shapes differ).
         Decoding runs on the engine's threads with the GIL released."""
         rows = self._rows()
         if self._core.is_bytes_htype:
-            values = [self._decode_bytes(self._core.tobytes(int(i))) for i in rows]
+            values = [self._decode_bytes(int(i)) for i in rows]
             if self.htype == "list":
                 arrs = [np.array(v) for v in values]
                 if self._index.scalar:
@@ -220,7 +230,7 @@ class Tensor:
         h = self.htype
         if self._core.is_bytes_htype:
             rows = self._rows()
-            values = [self._decode_bytes(self._core.tobytes(int(i))) for i in rows]
+            values = [self._decode_bytes(int(i)) for i in rows]
             return {"value": values[0] if self._index.scalar else values}
         if h == "class_label":
             names = self.info.class_names if "class_names" in self.info else []
@@ -304,14 +314,18 @@ class Tensor:
                         sample = str(sample.reshape(-1)[0])
                     else:
                         raise TensorDtypeMismatchError(f"tensor '{name}' (text) takes str, got {type(sample).__name__}")
-                return ("bytes", sample.encode("utf-8"), (1,))
+                try:
+                    return ("bytes", sample.encode("utf-8"), (1,))
+                except UnicodeEncodeError as e:  # a lone surrogate: no UTF-8 for it
+                    raise SampleAppendError(name, f"the text has no UTF-8 encoding ({e.reason}: "
+                                                  f"{sample[e.start:e.end]!r} at position {e.start})", k) from None
             if h == "json":
-                return ("bytes", json.dumps(sample, default=_json_default).encode("utf-8"), (1,))
+                return ("bytes", _to_json(name, "json", sample, k), (1,))
             if h == "list":
                 if not isinstance(sample, (list, tuple, np.ndarray)):
                     raise TensorDtypeMismatchError(f"tensor '{name}' (list) takes a list, got {type(sample).__name__}")
                 items = list(sample.tolist() if isinstance(sample, np.ndarray) else sample)
-                return ("bytes", json.dumps(items, default=_json_default).encode("utf-8"), (len(items),))
+                return ("bytes", _to_json(name, "list", items, k), (len(items),))
             if isinstance(sample, Sample):
                 return self._convert_file(sample)
             if h == "class_label":
@@ -340,8 +354,8 @@ class Tensor:
             return ("array", arr)
         except SampleAppendError:
             raise
-        except (TensorDtypeMismatchError, TensorInvalidSampleShapeError):
-            raise
+        except (TensorDtypeMismatchError, TensorInvalidSampleShapeError) as e:
+            raise type(e)(f"{e} (sample {k} of the call)") from None
         except _core.DecodeError as e:
             raise _core.DecodeError(f"tensor '{name}', sample {k} of the call: {e}") from None
 
@@ -376,6 +390,9 @@ class Tensor:
         if names is None:
             names = list(self.info.class_names) if "class_names" in self.info else []
         new: list = []
+        hi = _MAX_LABEL
+        if self.dtype is not None and self.dtype.kind in "iu":
+            hi = min(hi, int(np.iinfo(self.dtype).max))
         items = sample.tolist() if isinstance(sample, np.ndarray) else sample
         if not isinstance(items, (list, tuple)):
             items = [items]
@@ -383,11 +400,11 @@ class Tensor:
         for v in items:
             if isinstance(v, str):
                 out.append(self._class_index(names, v, new))
-            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0:
+            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= hi:
                 out.append(int(v))
             else:
                 raise TensorDtypeMismatchError(
-                    f"tensor '{self.key}' (class_label) takes non-negative ints or class names, got {v!r}"
+                    f"tensor '{self.key}' (class_label) takes class names or ints from 0 to {hi}, got {v!r}"
                 )
         if new:
             self._pending_names = names

@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from chute import _core
 from chute.collate import finish_batch
-from chute.errors import ChuteError, TransformError
-
-
+from chute.errors import ChuteError, DecodeError, TransformError
 
 
 class _SlotRef:
@@ -97,6 +96,8 @@ def _worker_main(spec: dict, inbox, outbox, slots) -> None:
             columns = _unpack(payload, slots[slot]) if slot is not None else _from_shared(payload)
             result = finish_batch(spec, np.asarray(indices), columns)
             outbox.put((number, "ok", result))
+        except DecodeError as e:  # a damaged stored sample, not the transform: the same error as in-process
+            outbox.put((number, "decode", str(e)))
         except BaseException as e:  # everything reaches the parent, with its traceback
             index = getattr(e, "index", None)
             outbox.put((number, "error", (index, "".join(traceback.format_exception(e)), f"{type(e).__name__}: {e}")))
@@ -121,6 +122,10 @@ class WorkerPool:
         self.outbox = ctx.Queue()
         self.inboxes = [ctx.Queue() for _ in range(num_workers)]
         self.procs = [ctx.Process(target=_worker_main, args=(spec, q, self.outbox, self.slots), daemon=True) for q in self.inboxes]
+        # The engine's process-wide decode pool keeps idle threads; a thread holding a lock (the
+        # allocator's, the pool's own) at fork time would leave it locked forever in the child.
+        # Dropping the pool joins them; the next engine call makes a new one.
+        _core.release_shared_pool()
         for p in self.procs:
             p.start()
         self.spec = spec
@@ -136,9 +141,12 @@ class WorkerPool:
             raise
 
     def _run(self, engine_batches, inflight: int, n: int):
+        """Yields (engine batch number, batch or None, errors of rows dropped) for the non-empty
+        engine batches, in order; `engine_batches` yields (number, indices, columns)."""
         import queue
 
         results: dict[int, Any] = {}
+        numbers: dict[int, int] = {}
         sent = 0
         want = 0
         source = iter(engine_batches)
@@ -146,12 +154,13 @@ class WorkerPool:
         while True:
             while not exhausted and sent - want < inflight:
                 try:
-                    indices, columns = next(source)
+                    k, indices, columns = next(source)
                 except StopIteration:
                     exhausted = True
                     break
                 if len(indices) == 0:
                     continue
+                numbers[sent] = k
                 # Slot reuse is safe: at most len(slots) batches are in flight, and a batch's result
                 # (never a view of its slot: it crossed a process boundary) has arrived before its
                 # slot comes round again.
@@ -171,11 +180,14 @@ class WorkerPool:
                     if dead:
                         raise ChuteError(f"a loader worker process died (exit code {dead[0].exitcode})") from None
                     continue
+                if status == "decode":
+                    raise DecodeError(payload)
                 if status == "error":
                     index, tb, text = payload
                     raise TransformError(index, None, f"{text}\n--- worker traceback ---\n{tb}")
                 results[number] = payload
-            yield results.pop(want)
+            batch, skipped = results.pop(want)
+            yield numbers.pop(want), batch, skipped
             want += 1
 
     def close(self) -> None:
