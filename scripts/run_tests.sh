@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole suite: the C++ tests through ctest (release build, then under ASan+UBSan), then pytest.
+# The whole suite: the C++ tests through ctest (release build, then under ASan+UBSan and under
+# ThreadSanitizer), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 builddir=$(dirname "$(ls -t build/cp*/CTestTestfile.cmake | head -1)")
@@ -9,5 +10,9 @@ echo "== C++ tests under ASan + UBSan (preset asan)"
 PATH="$PWD/.venv/bin:$PATH" cmake --preset asan >/dev/null
 PATH="$PWD/.venv/bin:$PATH" cmake --build --preset asan -j"$(nproc)" >/dev/null
 ctest --preset asan -j2
+echo "== C++ tests under ThreadSanitizer (preset tsan)"
+PATH="$PWD/.venv/bin:$PATH" cmake --preset tsan >/dev/null
+PATH="$PWD/.venv/bin:$PATH" cmake --build --preset tsan -j"$(nproc)" >/dev/null
+ctest --preset tsan -j2
 echo "== Python tests (pytest)"
 .venv/bin/python -m pytest -q "$@"

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 
+#include "chute/codec/limits.h"
 #include "chute/codec/sample.h"
 #include "chute/core/error.h"
 
@@ -63,7 +65,15 @@ Loader::Loader(std::vector<LoaderTensor> tensors, std::vector<uint64_t> order, L
   pool_ = std::make_shared<BufferPool>((opt_.prefetch_batches + 4) * tensors_.size());
   size_t threads = opt_.num_threads ? opt_.num_threads : std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  try {
+    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  } catch (const std::system_error& e) {
+    size_t started = workers_.size();
+    close();
+    throw ResourceError("cannot start " + std::to_string(threads) + " loader threads (" + std::to_string(started) +
+                        " started): " + e.what() + "; pass a smaller num_threads");
+  }
+  num_threads_ = workers_.size();
 }
 
 Loader::~Loader() {
@@ -77,11 +87,11 @@ Loader::~Loader() {
 void Loader::close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && workers_.empty()) return;
     stopping_ = true;
   }
   work_cv_.notify_all();
   ready_cv_.notify_all();
+  std::lock_guard<std::mutex> join_lock(join_mu_);
   for (auto& t : workers_)
     if (t.joinable()) t.join();
   workers_.clear();
@@ -111,7 +121,20 @@ Loader::Slot& Loader::slot_locked(uint64_t b) {
     col.is_bytes = tensors_[c].mode == DecodeMode::Bytes || tensors_[c].tensor->is_bytes_htype();
     if (col.fixed) {
       col.sample_shape = fixed_shape_[c];
-      col.buffer = pool_->acquire(rows * num_elements(col.sample_shape) * dtype_size(col.dtype));
+      try {
+        Shape batch_shape = col.sample_shape;
+        batch_shape.insert(batch_shape.begin(), rows);
+        check_decoded_size(batch_shape, col.dtype, "tensor '" + tensors_[c].name + "' batch " + std::to_string(b));
+        col.buffer = pool_->acquire(rows * num_elements(col.sample_shape) * dtype_size(col.dtype));
+      } catch (...) {
+        // Too big to allocate: the batch fails as a whole (never a sample to skip), on the consumer.
+        s.error = std::current_exception();
+        s.error_pos = 0;
+        s.batch_failed = true;
+        col.fixed = false;
+        col.samples.resize(rows);
+        col.shapes.resize(rows);
+      }
     } else {
       col.samples.resize(rows);
       col.shapes.resize(rows);
@@ -121,22 +144,31 @@ Loader::Slot& Loader::slot_locked(uint64_t b) {
 }
 
 void Loader::work() {
-  while (true) {
-    uint64_t b;
-    size_t pos;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] {
-        if (stopping_ || next_sample_ >= limit_) return true;
-        return next_sample_ / opt_.batch_size < delivered_ + opt_.prefetch_batches;
-      });
-      if (stopping_ || next_sample_ >= limit_) return;
-      b = next_sample_ / opt_.batch_size;
-      pos = static_cast<size_t>(next_sample_ % opt_.batch_size);
-      ++next_sample_;
-      slot_locked(b);  // buffers exist before any worker writes into them
+  try {
+    while (true) {
+      uint64_t b;
+      size_t pos;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        work_cv_.wait(lock, [&] {
+          if (stopping_ || fatal_ || next_sample_ >= limit_) return true;
+          return next_sample_ / opt_.batch_size < delivered_ + opt_.prefetch_batches;
+        });
+        if (stopping_ || fatal_ || next_sample_ >= limit_) return;
+        b = next_sample_ / opt_.batch_size;
+        pos = static_cast<size_t>(next_sample_ % opt_.batch_size);
+        ++next_sample_;
+        slot_locked(b);  // buffers exist before any worker writes into them
+      }
+      process(b, pos);
     }
-    process(b, pos);
+  } catch (...) {
+    // Not a sample's error (those stay in process()): the stream cannot go on. Never let it out of
+    // the thread, where it would terminate the process.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fatal_) fatal_ = std::current_exception();
+    ready_cv_.notify_all();
+    work_cv_.notify_all();
   }
 }
 
@@ -145,6 +177,10 @@ void Loader::process(uint64_t b, size_t pos) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     slot = &slots_.at(b);  // std::map nodes are stable; the slot stays until delivered
+    if (slot->batch_failed) {
+      if (--slot->remaining == 0) finish_locked(*slot);
+      return;
+    }
   }
   uint64_t index = slot->batch.indices[pos];
   std::exception_ptr error;
@@ -206,6 +242,9 @@ void Loader::process(uint64_t b, size_t pos) {
   } catch (const std::exception& e) {
     error = std::current_exception();
     error_text = e.what();
+  } catch (...) {
+    error = std::current_exception();
+    error_text = "tensor sample " + std::to_string(index) + ": unknown error";
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (error) {
@@ -258,15 +297,21 @@ void Loader::finish_locked(Slot& slot) {
 
 Loader::Status Loader::next(Batch& out, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
+  auto me = std::this_thread::get_id();
+  if (consumer_ == std::thread::id()) consumer_ = me;
+  if (consumer_ != me)
+    throw InvalidArgument("this loader is already being iterated by another thread; iterate one loader from one thread "
+                          "(make a loader per thread; with distributed=True each rank gets its own share)");
   if (delivered_ >= num_batches_) return Status::Done;
   if (stopping_) throw Error("the loader is closed");
   uint64_t want = delivered_;
   bool ok = ready_cv_.wait_for(lock, timeout, [&] {
-    if (stopping_) return true;
+    if (stopping_ || fatal_) return true;
     auto it = slots_.find(want);
     return it != slots_.end() && it->second.ready;
   });
   if (!ok) return Status::Timeout;
+  if (fatal_) std::rethrow_exception(fatal_);
   if (stopping_) throw Error("the loader is closed");
   auto it = slots_.find(want);
   std::exception_ptr error = it->second.error;

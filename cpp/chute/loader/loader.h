@@ -4,8 +4,12 @@
 // each sample is fetched (its byte range only), decoded, run through the tensor's image ops and
 // written straight into its slot of a preallocated batch buffer (fixed shapes) or into its own
 // buffer (ragged). Batches are handed out strictly in plan order.
-// Thread-safety: next(), close() and the accessors are for one consumer thread; the workers are
-// internal. The destructor stops and joins the workers (or abandons them in a forked child).
+// Thread-safety: one consumer: the thread that first calls next() owns the stream, and next()
+// from any other thread is an InvalidArgument (two consumers would each silently miss the other's
+// batches). close() and the accessors may be called from any thread, close() any number of times.
+// No exception escapes a worker: a sample's error goes to its batch, anything else to the loader,
+// and next() rethrows it. The destructor stops and joins the workers (or abandons them in a forked
+// child).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -75,13 +79,14 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   size_t num_batches() const { return num_batches_; }
-  size_t num_threads() const { return workers_.size(); }
+  size_t num_threads() const { return num_threads_; }
 
   enum class Status { Ready, Timeout, Done };
   /// Waits up to `timeout` for the next batch in order. Rethrows a sample's error (naming
   /// tensor and index) when ignore_errors is off.
   Status next(Batch& out, std::chrono::milliseconds timeout);
-  /// Stops the workers and joins them. Idempotent.
+  /// Stops the workers and joins them. Idempotent; safe from several threads at once (one joins,
+  /// the others wait for it).
   void close();
   uint64_t skipped_total() const { return skipped_total_; }
 
@@ -92,6 +97,7 @@ class Loader {
     std::vector<uint8_t> dropped;  // per position, with ignore_errors
     std::exception_ptr error;
     size_t error_pos = SIZE_MAX;
+    bool batch_failed = false;  // its buffers could not be had: no sample is processed
     bool ready = false;
   };
   void work();
@@ -115,9 +121,13 @@ class Loader {
   uint64_t next_sample_ = 0;   // flattened position in order_ of the next sample to take
   uint64_t delivered_ = 0;     // batches handed to the consumer
   bool stopping_ = false;
+  std::exception_ptr fatal_;          // a worker's error outside any sample; next() rethrows it
+  std::thread::id consumer_{};        // the thread of the first next()
   std::atomic<uint64_t> skipped_total_{0};
   std::shared_ptr<BufferPool> pool_;
+  std::mutex join_mu_;  // close(): the workers are joined once
   std::vector<std::thread> workers_;
+  size_t num_threads_ = 0;
   pid_t pid_;
 };
 
