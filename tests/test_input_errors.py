@@ -194,6 +194,15 @@ def test_a_json_sample_json_cannot_write_names_tensor_and_index(ds):
     assert len(ds.meta) == 8
 
 
+@pytest.mark.parametrize("samples, kind", [(5, "int"), ("text 9", "str"), ({"i": 9}, "dict"), (np.int32(3), "int32"),
+                                           (np.array(3), "ndarray")])
+def test_tensor_extend_takes_a_sequence(ds, samples, kind):
+    t = {"str": ds.caption, "dict": ds.meta}.get(kind, ds.x)
+    with pytest.raises(TypeError, match=f"tensor '{t.key}': extend\\(\\) takes a sequence of samples, got {kind}"):
+        t.extend(samples)
+    assert len(t) == 8
+
+
 def test_a_tensor_name_with_a_nul_is_reported_whole(tmp_path):
     ds = chute.empty(tmp_path / "ds")
     with pytest.raises(chute.InvalidTensorNameError, match=r"ab\\0cd"):

@@ -141,6 +141,9 @@ class DataLoader:
     def pytorch(self, num_workers: int = 0, collate_fn: Callable | None = None, tensors=None, num_threads=None,
                 prefetch_factor: int = 2, distributed: bool = False, return_index: bool = True, decode_method=None,
                 persistent_workers: bool = False) -> "DataLoader":
+        """The loader yields dicts of torch tensors. With distributed=True each rank (torch.distributed's,
+        else RANK / WORLD_SIZE) gets an equal share of every epoch. Build it on every rank: without
+        .seed() the ranks take rank 0's seed here (a broadcast when torch.distributed is initialised)."""
         return self._terminal("pytorch", tensors, num_workers=num_workers, collate_fn=collate_fn, num_threads=num_threads,
                               prefetch_factor=prefetch_factor, distributed=distributed, return_index=return_index,
                               decode_method=decode_method, persistent_workers=persistent_workers)

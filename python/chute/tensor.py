@@ -261,6 +261,11 @@ class Tensor:
         self._check_writable()
         if not self._index.is_full:
             raise ValueError(f"cannot append to a view of tensor '{self.key}'")
+        # A str, bytes or dict iterates as characters or keys: one sample meant for append()
+        if (isinstance(samples, (str, bytes, dict)) or not hasattr(samples, "__iter__")
+                or (isinstance(samples, np.ndarray) and samples.ndim == 0)):
+            raise TypeError(f"tensor '{self.key}': extend() takes a sequence of samples, got {type(samples).__name__} "
+                            "(use append() for one sample)")
         if self._extend_array(samples):
             self._ds._after_write()
             return
