@@ -39,13 +39,18 @@ def best(fn, k=3):
     return min(times), out
 
 
-COLUMNS = ["labels", "num", "text", "boxes", "js", "nope"]
+COLUMNS = ["labels", "num", "text", "boxes", "js", "emb", "nope"]
 FUNCS = ["shape", "contains", "any", "all", "all_strict", "sum", "avg", "amin", "amax", "abs", "sqrt", "l2_norm",
          "l1_norm", "linf_norm", "dot", "cosine_similarity", "random", "row_number", "logical_and", "bogus"]
 
 
 def fuzz_expr(r: random.Random, depth: int = 0) -> str:
-    """A random TQL expression from the grammar: mostly well-formed, with types mixed at random."""
+    """A random TQL expression from the grammar: mostly well-formed, with types mixed at random.
+    Comparisons, IN, BETWEEN and AND/OR inside another expression are parenthesised (TQL does not
+    chain comparisons: `a == b < c` is a syntax error)."""
+    def nest(e: str) -> str:
+        return f"({e})" if depth > 0 else e
+
     k = r.randrange(12 if depth < 4 else 4)
     if k == 0:
         return r.choice(["0", "1", "-2", "3.5", "1e3", "TRUE", "FALSE", "NULL"])
@@ -54,42 +59,43 @@ def fuzz_expr(r: random.Random, depth: int = 0) -> str:
     if k in (2, 3):
         return r.choice(COLUMNS)
     if k == 4:
-        return f"{fuzz_expr(r, depth + 1)} {r.choice(['==', '=', '!=', '<', '<=', '>', '>='])} {fuzz_expr(r, depth + 1)}"
+        return nest(f"{fuzz_expr(r, depth + 1)} {r.choice(['==', '=', '!=', '<', '<=', '>', '>='])} {fuzz_expr(r, depth + 1)}")
     if k == 5:
         return f"({fuzz_expr(r, depth + 1)} {r.choice(['+', '-', '*', '/', '%'])} {fuzz_expr(r, depth + 1)})"
     if k == 6:
-        return f"{fuzz_expr(r, depth + 1)} {r.choice(['AND', 'OR'])} {r.choice(['NOT ', ''])}{fuzz_expr(r, depth + 1)}"
+        return nest(f"{fuzz_expr(r, depth + 1)} {r.choice(['AND', 'OR'])} {r.choice(['NOT ', ''])}{fuzz_expr(r, depth + 1)}")
     if k == 7:
         args = ", ".join(fuzz_expr(r, depth + 1) for _ in range(r.randrange(3)))
         return f"{r.choice(FUNCS)}({args})"
     if k == 8:
         idx = r.choice(["0", "-1", "1:3", ":, 0", "'k'", "5"])
-        return f"{r.choice(['shape(boxes)', 'boxes', 'js', 'num', 'text'])}[{idx}]"
+        return f"{r.choice(['shape(boxes)', 'boxes', 'js', 'num', 'text', 'emb', 'labels'])}[{idx}]"
     if k == 9:
         items = ", ".join(fuzz_expr(r, depth + 1) for _ in range(r.randrange(1, 4)))
-        return f"{fuzz_expr(r, depth + 1)} {r.choice(['', 'NOT '])}IN ({items})"
+        return nest(f"{fuzz_expr(r, depth + 1)} {r.choice(['', 'NOT '])}IN ({items})")
     if k == 10:
-        return f"{fuzz_expr(r, depth + 1)} BETWEEN {fuzz_expr(r, depth + 1)} AND {fuzz_expr(r, depth + 1)}"
-    return f"ARRAY[{', '.join(r.choice(['1', '2', 'num', 'x']) for _ in range(r.randrange(4)))}]"
+        return nest(f"{fuzz_expr(r, depth + 1)} BETWEEN {fuzz_expr(r, depth + 1)} AND {fuzz_expr(r, depth + 1)}")
+    return f"ARRAY[{', '.join(r.choice(['1', '2', '-0.5', 'num', 'x']) for _ in range(r.randrange(6)))}]"
 
 
-def fuzz_query(r: random.Random) -> str:
-    """A whole query: clauses from the grammar, then (sometimes) a random edit that breaks it."""
-    parts = [r.choice(["SELECT *"] * 4 + ["select *", "SELECT labels, num", "SELECT"])]
+def fuzz_query(r: random.Random, broken: bool = True) -> str:
+    """A whole query: clauses from the grammar, then (with `broken`, sometimes) a random edit that
+    breaks it or a bare SELECT."""
+    parts = [r.choice(["SELECT *"] * 4 + ["select *", "SELECT labels, num"] + (["SELECT"] if broken else []))]
     if r.random() < 0.9:
         parts.append("WHERE " + fuzz_expr(r))
     if r.random() < 0.2:
         w = ", ".join(f"{fuzz_expr(r)}: {r.choice(['1', '2', '-1', 'num', 'text'])}" for _ in range(r.randrange(1, 3)))
         parts.append(r.choice([f"SAMPLE BY max_weight({w})", f"SAMPLE BY sum_weight({w})", f"SAMPLE BY {fuzz_expr(r)}"])
-                     + r.choice(["", " REPLACE TRUE", " REPLACE FALSE", " LIMIT 2"]))
+                     + r.choice(["", " REPLACE TRUE", " REPLACE FALSE"]))
     if r.random() < 0.3:
         parts.append(f"ORDER BY {fuzz_expr(r)} {r.choice(['', 'ASC', 'DESC'])}")
     if r.random() < 0.3:
-        parts.append(r.choice(["LIMIT 2", "LIMIT 50 PERCENT", "LIMIT -1", "OFFSET 1", "LIMIT 1 OFFSET 1"]))
+        parts.append(r.choice(["LIMIT 2", "LIMIT 50 PERCENT", "LIMIT -1", "OFFSET 1", "LIMIT 1 OFFSET 1", "LIMIT 7"]))
     q = " ".join(parts)
     if r.random() < 0.2:
         q = f"({q}) {r.choice(['UNION', 'INTERSECT', 'EXCEPT'])} ({q})"
-    if r.random() < 0.25 and q:  # break it: drop, duplicate or replace a character
+    if broken and r.random() < 0.25 and q:  # break it: drop, duplicate or replace a character
         i = r.randrange(len(q))
         q = r.choice([q[:i] + q[i + 1:], q[:i] + q[i] * 2 + q[i:], q[:i] + chr(r.randrange(1, 0x2FF)) + q[i + 1:]])
     return q

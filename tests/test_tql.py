@@ -128,11 +128,12 @@ def test_grammar_generated_queries_run_or_fail_cleanly(ds, big):
 
     r = random.Random(1)
     ran = 0
+    n = len(big[0])
     for k in range(4000):
         target = [ds, big[0], ds[[5, 3, 9]], big[0][100:20000:3]][k % 4]
         try:
-            out = target.query(fuzz_query(r)).sample_indices
-            assert all(0 <= i < len(big[0]) for i in out)
+            out = np.asarray(target.query(fuzz_query(r)).sample_indices)
+            assert out.size == 0 or (out.min() >= 0 and out.max() < n)
             ran += 1
         except chute.QueryError:
             pass
@@ -338,3 +339,100 @@ def test_rows_a_shorter_tensor_lacks_are_nulls_on_every_path(tmp_path):
     assert rows(view, "SELECT * WHERE contains(text, 'x') OR n == 5") == [5, 2, 0]
     assert rows(view, "SELECT * WHERE NOT contains(text, 'x') AND labels == 'a'") == [4]
     assert rows(view, "SELECT * WHERE n >= 2 ORDER BY n DESC") == [5, 4, 2]
+
+
+# ---- queries that used to crash the process (stack overflow) or give silent wrong counts ----
+
+_DEEP_SCRIPT = r"""
+import json, sys
+import numpy as np
+import chute
+ds = chute.empty(sys.argv[1], overwrite=True)
+ds.create_tensor("num", dtype="int32")
+ds.create_tensor("emb", htype="embedding", dtype="float32")
+with ds:
+    ds.num.extend(np.arange(40, dtype=np.int32)[:, None])
+    ds.emb.extend(np.ones((40, 2), np.float32))
+q = sys.stdin.read()
+out = {}
+for rbr in (False, True):
+    try:
+        out[str(rbr)] = ["rows", ds._root.core.query(q, len(ds), 0, row_by_row=rbr).tolist()]
+    except chute.QueryError as e:
+        out[str(rbr)] = ["QueryError", str(e)[:300], e.line, e.column]
+print(json.dumps(out))
+"""
+
+
+def _run_isolated(tmp_path, query):
+    """Runs the query on both paths in a fresh interpreter: a stack overflow kills only that one."""
+    import json
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", _DEEP_SCRIPT, str(tmp_path / "deep")], input=query, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, f"exit {p.returncode} (a negative code is a signal): {p.stderr[-2000:]}"
+    out = json.loads(p.stdout)
+    assert out["False"][:2] == out["True"][:2] or out["False"][0] == out["True"][0] == "QueryError"
+    return out["False"]
+
+
+W = "SELECT * WHERE "  # 15 characters
+
+
+@pytest.mark.parametrize("name, query, column", [
+    ("parentheses", W + "(" * 10_000 + "num" + ")" * 10_000 + " > 1", 15 + 257),
+    ("NOT", W + "NOT " * 10_000 + "num > 1", 15 + 4 * 255 + 1),
+    ("abs(", W + "abs(" * 10_000 + "num" + ")" * 10_000 + " > 1", 15 + 4 * 256 + 1),
+    ("unary minus", W + "- " * 10_000 + "num > 1", 15 + 2 * 255 + 1),
+    ("indexing", W + "emb" + "[0]" * 10_000 + " > 1", 15 + 3 + 3 * 255 + 1),
+    ("ARRAY[", W + "ARRAY[" * 10_000 + "1" + "]" * 10_000 + " > 1", None),
+    ("nested queries", "(" * 10_000 + "SELECT *" + ")" * 10_000, 257),
+    ("1 + 1 + ... chain", W + " + ".join(["1"] * 30_000) + " > 0", 15 + 1 + 4 * 255 + 2),
+    ("* chain", W + "num" + " * 1" * 30_000 + " > 0", None),
+    ("UNION chain", " UNION ".join(["(SELECT * WHERE num == 1)"] * 30_000), None),
+])
+def test_deep_queries_are_clean_query_errors(tmp_path, name, query, column):
+    out = _run_isolated(tmp_path, query)
+    assert out[0] == "QueryError", (name, out)
+    assert "nests more than 256 levels" in out[1] and out[2] == 1, (name, out)
+    if column is not None:
+        assert out[3] == column, (name, out)
+
+
+def test_long_and_or_chains_and_lists_run(tmp_path):
+    """30,000-term AND / OR chains are balanced trees (log2 deep), so they evaluate and compile
+    without deep recursion; long IN lists and nesting just inside the limit work too."""
+    assert _run_isolated(tmp_path, W + " OR ".join(f"num == {i}" for i in range(0, 90_000, 3))) == \
+        ["rows", list(range(0, 40, 3))]
+    assert _run_isolated(tmp_path, W + " AND ".join(f"num != {i}" for i in range(1, 30_000))) == ["rows", [0]]
+    assert _run_isolated(tmp_path, W + "num IN (" + ", ".join(str(i) for i in range(5, 30_000, 5)) + ")") == \
+        ["rows", list(range(5, 40, 5))]
+    assert _run_isolated(tmp_path, W + "(" * 200 + "num < 3" + ")" * 200 + " AND " + "NOT " * 201 + "FALSE") == \
+        ["rows", [0, 1, 2]]
+    assert _run_isolated(tmp_path, W + "abs(" * 200 + "num - 5" + ")" * 200 + " < 2") == ["rows", [4, 5, 6]]
+
+
+def test_limit_and_offset_are_exact_row_counts(ds):
+    n = len(ds)
+    big = 2**64 - 1
+    core = ds._root.core
+    for rbr in (False, True):
+        q = lambda t: core.query(t, n, 0, row_by_row=rbr).tolist()  # noqa: E731
+        assert q(f"SELECT * LIMIT {big}") == list(range(n))  # more than the table: every row
+        assert q(f"SELECT * OFFSET {big}") == []  # past the end: none
+        assert q(f"SELECT * WHERE num > 3 LIMIT {big} OFFSET 25") == [29]
+        assert q(f"SELECT * ORDER BY num DESC LIMIT 2 OFFSET {big}") == []
+        assert q("SELECT * LIMIT 12.5 PERCENT") == [0, 1, 2]  # floor(30 * 12.5%)
+        assert sorted(q(f"SELECT * SAMPLE BY num + 1 REPLACE FALSE LIMIT {big}")) == list(range(n))  # a permutation
+        for bad, what in [(f"LIMIT {big + 1}", "does not fit in 64 bits"), (f"OFFSET {2**70}", "does not fit in 64 bits"),
+                          ("LIMIT 5.5", "whole number"), ("OFFSET 2.0", "whole number"), ("LIMIT 1e3", "whole number"),
+                          ("LIMIT -1", "cannot be negative"), ("OFFSET -3", "cannot be negative"),
+                          ("LIMIT 150 PERCENT", "from 0 to 100")]:
+            with pytest.raises(chute.QueryError, match=what):
+                q(f"SELECT * {bad}")
+        with pytest.raises(chute.QueryError, match="more draws than a result can hold"):
+            q(f"SELECT * SAMPLE BY num LIMIT {big}")
+    with pytest.raises(chute.QueryError, match="cannot be negative"):
+        ds.sample_by("num", size=-2)

@@ -10,6 +10,13 @@ namespace chute::tql {
 struct Expr;
 using ExprPtr = std::shared_ptr<Expr>;
 
+/// How deep a query may nest: parentheses, NOT, unary minus, function calls, indexing, operator
+/// chains that cannot be rebalanced (1 + 1 + ...), set operations. The parser, the evaluator and
+/// the compiler recurse over the tree and tearing it down recurses too, so an unbounded depth
+/// would overflow the stack; a deeper query is a QueryError at the token where it went too deep.
+/// Long AND / OR chains are built as balanced trees and so nest only log2(terms) deep.
+inline constexpr int kMaxQueryDepth = 256;
+
 struct Slice {
   bool is_range = false;  // a:b (either side may be absent) instead of a single index
   ExprPtr start, stop;    // for a single index: start
@@ -23,6 +30,7 @@ struct Expr {
   std::vector<Slice> slices;        // Index
   bool negated = false;             // NOT IN / NOT BETWEEN
   int line = 0, column = 0;         // where the expression starts
+  int height = 1;                   // levels of the tree below and including this node (<= kMaxQueryDepth)
 };
 
 struct WeightClause {
@@ -35,8 +43,9 @@ struct Select {
   ExprPtr order_by;
   bool descending = false;
   bool has_limit = false, limit_percent = false;
-  double limit = 0;
-  uint64_t offset = 0;
+  uint64_t limit = 0;   // LIMIT n: a whole number of rows (any uint64; more than the rows there are keeps them all)
+  double percent = 0;   // LIMIT p PERCENT: 0..100
+  uint64_t offset = 0;  // OFFSET n: any uint64 (past the end: no rows)
   // SAMPLE BY
   bool sample = false;
   std::string sample_mode;  // "max_weight", "sum_weight" or "" (an expression)
@@ -50,6 +59,7 @@ struct Query {
   std::shared_ptr<Select> select;
   std::string set_op;  // UNION, INTERSECT, EXCEPT
   std::shared_ptr<Query> left, right;
+  int height = 1;  // set operations nested below and including this one (<= kMaxQueryDepth)
 };
 
 /// Parses a TQL string; throws QueryError with line, column and a caret under the bad token.

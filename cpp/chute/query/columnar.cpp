@@ -103,6 +103,9 @@ struct TextContains final : VNode {
   TextContains(std::shared_ptr<const BytesColumn> col, Rows rows, std::string pat)
       : col(std::move(col)), rows(rows), pat(std::move(pat)), search(this->pat.begin(), this->pat.end()) {}
   const char* find(const char* lo, const char* hi) const {
+    // The empty pattern is found at the start of every row, an empty row included (as
+    // contains_match says); the searcher would report an empty row as "not found".
+    if (pat.empty()) return lo;
     auto [at, end] = search(lo, hi);
     return at == hi ? nullptr : at;
   }

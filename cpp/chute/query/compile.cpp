@@ -43,6 +43,7 @@ VNodePtr Evaluator::compile_value(const Expr& e, Rows rows) {
 }
 
 std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) {
+  if (row_by_row_only_) return std::nullopt;
   switch (e.kind) {
     case Expr::Kind::Number:
     case Expr::Kind::Bool: return numeric(make_const(e.number));
@@ -142,7 +143,7 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
         if (!nc || nc->width == 1 || nc->sample_shape.size() != 1) return std::nullopt;
         auto a = compile(inner, rows);
         if (!a || !a->arr) return std::nullopt;
-        auto i = static_cast<int64_t>(e.slices[0].start->number);
+        auto i = to_index(e.slices[0].start->number);
         if (i < 0) i += static_cast<int64_t>(nc->width);
         if (i < 0 || i >= static_cast<int64_t>(nc->width)) return std::nullopt;  // null per row: the row path
         return numeric(make_element(std::move(a->arr), static_cast<size_t>(i)));
@@ -154,7 +155,7 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
         return std::nullopt;
       auto sc = tensor(*inner.args[0])->shape_column();
       if (!sc || !covers(sc->rows, rows)) return std::nullopt;
-      auto d = static_cast<int64_t>(e.slices[0].start->number);
+      auto d = to_index(e.slices[0].start->number);
       if (d < 0) d += static_cast<int64_t>(sc->ndim);
       if (d < 0 || d >= static_cast<int64_t>(sc->ndim)) return std::nullopt;  // null per row: the row path
       return numeric(make_shape_dim(std::move(sc), static_cast<size_t>(d), rows));

@@ -1,5 +1,6 @@
 #include <cctype>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "chute/core/error.h"
@@ -171,9 +172,42 @@ class Parser {
   }
   [[noreturn]] void fail(const Token& t, const std::string& msg) const { raise_at(src_, t.line, t.column, msg); }
 
+  [[noreturn]] void too_deep(const Token& t) const {
+    fail(t, "the query nests more than " + std::to_string(kMaxQueryDepth) +
+                " levels deep here (parentheses, NOT, minus signs, function calls, indexing or a chain of operators); "
+                "simplify it or split it into several queries");
+  }
+
+  // One level of the parser's own recursion (a nested expression or query); the parser recurses
+  // once per level of nesting, so bounding the levels bounds its stack.
+  struct Nest {
+    Nest(Parser& p, const Token& at) : p(p) {
+      if (++p.nesting_ > kMaxQueryDepth) p.too_deep(at);
+    }
+    ~Nest() { --p.nesting_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+    Parser& p;
+  };
+
+  // Sets e's height from its children's; a tree deeper than kMaxQueryDepth is an error at e's token
+  // (t[0][0]... and 1 + 1 + ... grow the tree without the parser recursing).
+  ExprPtr seal(ExprPtr e, const Token& at) {
+    int h = 0;
+    for (const auto& a : e->args) h = std::max(h, a->height);
+    for (const auto& sl : e->slices) {
+      if (sl.start) h = std::max(h, sl.start->height);
+      if (sl.stop) h = std::max(h, sl.stop->height);
+    }
+    e->height = h + 1;
+    if (e->height > kMaxQueryDepth) too_deep(at);
+    return e;
+  }
+
   std::shared_ptr<Query> set_query() {
     auto left = primary_query();
     while (is_kw("UNION") || is_kw("INTERSECT") || is_kw("EXCEPT")) {
+      const Token& at = peek();
       std::string op = next().upper;
       accept_kw("ALL");
       auto right = primary_query();
@@ -181,13 +215,17 @@ class Parser {
       q->set_op = op;
       q->left = left;
       q->right = right;
+      q->height = std::max(left->height, right->height) + 1;
+      if (q->height > kMaxQueryDepth) too_deep(at);
       left = q;
     }
     return left;
   }
 
   std::shared_ptr<Query> primary_query() {
-    if (accept_sym("(")) {
+    if (is_sym("(")) {
+      Nest nest(*this, peek());
+      next();
       auto q = set_query();
       expect_sym(")");
       return q;
@@ -247,16 +285,42 @@ class Parser {
       else accept_kw("ASC");
     }
     if (accept_kw("LIMIT")) {
-      if (peek().type != Token::Type::Number) fail(peek(), "expected a number after LIMIT" + describe());
+      if (peek().type != Token::Type::Number) fail(peek(), "expected a number after LIMIT" + count_problem());
+      const Token& n = next();
       s->has_limit = true;
-      s->limit = next().number;
-      if (accept_kw("PERCENT")) s->limit_percent = true;
+      if (accept_kw("PERCENT")) {
+        if (!(n.number >= 0 && n.number <= 100))
+          fail(n, "LIMIT ... PERCENT takes a percentage from 0 to 100, got " + n.text);
+        s->limit_percent = true;
+        s->percent = n.number;
+      } else {
+        s->limit = whole_number(n, "LIMIT");
+      }
     }
     if (accept_kw("OFFSET")) {
-      if (peek().type != Token::Type::Number) fail(peek(), "expected a number after OFFSET" + describe());
-      s->offset = static_cast<uint64_t>(next().number);
+      if (peek().type != Token::Type::Number) fail(peek(), "expected a number after OFFSET" + count_problem());
+      s->offset = whole_number(next(), "OFFSET");
     }
     return s;
+  }
+
+  std::string count_problem() const {
+    return is_sym("-") ? ": a row count cannot be negative" : describe();
+  }
+
+  // LIMIT / OFFSET counts rows: digits only, read exactly (a double would round 2**64 - 1 up to
+  // 2**64 and its conversion would wrap), and a count that does not fit in 64 bits is an error.
+  uint64_t whole_number(const Token& t, const char* clause) const {
+    uint64_t v = 0;
+    for (char c : t.text) {
+      if (!std::isdigit(static_cast<unsigned char>(c)))
+        fail(t, std::string(clause) + " takes a whole number of rows, got " + t.text);
+      uint64_t d = static_cast<uint64_t>(c - '0');
+      if (v > (std::numeric_limits<uint64_t>::max() - d) / 10)
+        fail(t, std::string(clause) + " " + t.text + " does not fit in 64 bits (at most 18446744073709551615)");
+      v = v * 10 + d;
+    }
+    return v;
   }
 
   ExprPtr make(Expr::Kind k, const Token& at) {
@@ -267,34 +331,46 @@ class Parser {
     return e;
   }
 
-  ExprPtr expr() { return or_expr(); }
+  ExprPtr expr() {
+    Nest nest(*this, peek());
+    return or_expr();
+  }
 
-  ExprPtr or_expr() {
-    auto l = and_expr();
-    while (is_kw("OR")) {
-      auto e = make(Expr::Kind::Binary, next());
-      e->text = "OR";
-      e->args = {l, and_expr()};
-      l = e;
+  // a OR b OR c ...: a balanced tree of the terms, in their order. AND and OR short-circuit left
+  // to right on the row-by-row path and are associative, so the grouping changes no answer and no
+  // error, and a chain of n terms nests log2(n) deep instead of n.
+  ExprPtr balanced(const char* op, std::vector<ExprPtr>& terms, std::vector<Token>& ops, size_t lo, size_t hi) {
+    if (lo == hi) return terms[lo];
+    size_t mid = lo + (hi - lo + 1) / 2;  // terms [lo, mid) and [mid, hi]; ops[mid - 1] joins them
+    auto e = make(Expr::Kind::Binary, ops[mid - 1]);
+    e->text = op;
+    e->args = {balanced(op, terms, ops, lo, mid - 1), balanced(op, terms, ops, mid, hi)};
+    return seal(e, ops[mid - 1]);
+  }
+  template <typename Term>
+  ExprPtr chain(const char* op, Term term) {
+    std::vector<ExprPtr> terms{term()};
+    std::vector<Token> ops;
+    while (is_kw(op)) {
+      ops.push_back(next());
+      terms.push_back(term());
     }
-    return l;
+    return balanced(op, terms, ops, 0, terms.size() - 1);
+  }
+  ExprPtr or_expr() {
+    return chain("OR", [this] { return and_expr(); });
   }
   ExprPtr and_expr() {
-    auto l = not_expr();
-    while (is_kw("AND")) {
-      auto e = make(Expr::Kind::Binary, next());
-      e->text = "AND";
-      e->args = {l, not_expr()};
-      l = e;
-    }
-    return l;
+    return chain("AND", [this] { return not_expr(); });
   }
   ExprPtr not_expr() {
     if (is_kw("NOT")) {
-      auto e = make(Expr::Kind::Unary, next());
+      Nest nest(*this, peek());
+      const Token& at = next();
+      auto e = make(Expr::Kind::Unary, at);
       e->text = "NOT";
       e->args = {not_expr()};
-      return e;
+      return seal(e, at);
     }
     return cmp_expr();
   }
@@ -304,10 +380,11 @@ class Parser {
     if (t.type == Token::Type::Symbol &&
         (t.text == "==" || t.text == "=" || t.text == "!=" || t.text == "<>" || t.text == "<" || t.text == "<=" ||
          t.text == ">" || t.text == ">=")) {
-      auto e = make(Expr::Kind::Binary, next());
-      e->text = t.text == "=" ? "==" : t.text == "<>" ? "!=" : t.text;
+      const Token& at = next();
+      auto e = make(Expr::Kind::Binary, at);
+      e->text = at.text == "=" ? "==" : at.text == "<>" ? "!=" : at.text;
       e->args = {l, add_expr()};
-      return e;
+      return seal(e, at);
     }
     bool neg = false;
     if (is_kw("NOT") && (is_kw("IN", 1) || is_kw("BETWEEN", 1))) {
@@ -315,7 +392,8 @@ class Parser {
       neg = true;
     }
     if (is_kw("IN")) {
-      auto e = make(Expr::Kind::In, next());
+      const Token& at = next();
+      auto e = make(Expr::Kind::In, at);
       e->negated = neg;
       e->args.push_back(l);
       expect_sym("(");
@@ -324,56 +402,61 @@ class Parser {
         while (accept_sym(","));
       }
       expect_sym(")");
-      return e;
+      return seal(e, at);
     }
     if (is_kw("BETWEEN")) {
-      auto e = make(Expr::Kind::Between, next());
+      const Token& at = next();
+      auto e = make(Expr::Kind::Between, at);
       e->negated = neg;
       auto lo = add_expr();
       expect_kw("AND");
       e->args = {l, lo, add_expr()};
-      return e;
+      return seal(e, at);
     }
     if (neg) fail(peek(), "expected IN or BETWEEN after NOT");
     return l;
   }
+  // Arithmetic chains stay left-deep (floating-point + and * are not associative, so regrouping
+  // could change results); seal() bounds their length by kMaxQueryDepth.
   ExprPtr add_expr() {
     auto l = mul_expr();
     while (is_sym("+") || is_sym("-")) {
-      auto e = make(Expr::Kind::Binary, peek());
-      e->text = next().text;
+      const Token& at = next();
+      auto e = make(Expr::Kind::Binary, at);
+      e->text = at.text;
       e->args = {l, mul_expr()};
-      l = e;
+      l = seal(e, at);
     }
     return l;
   }
   ExprPtr mul_expr() {
     auto l = unary();
     while (is_sym("*") || is_sym("/") || is_sym("%")) {
-      auto e = make(Expr::Kind::Binary, peek());
-      e->text = next().text;
+      const Token& at = next();
+      auto e = make(Expr::Kind::Binary, at);
+      e->text = at.text;
       e->args = {l, unary()};
-      l = e;
+      l = seal(e, at);
     }
     return l;
   }
   ExprPtr unary() {
-    if (is_sym("-")) {
-      auto e = make(Expr::Kind::Unary, next());
+    if (is_sym("-") || is_sym("+")) {
+      Nest nest(*this, peek());
+      const Token& at = next();
+      if (at.text == "+") return unary();
+      auto e = make(Expr::Kind::Unary, at);
       e->text = "-";
       e->args = {unary()};
-      return e;
-    }
-    if (is_sym("+")) {
-      next();
-      return unary();
+      return seal(e, at);
     }
     return postfix();
   }
   ExprPtr postfix() {
     auto e = primary();
     while (is_sym("[")) {
-      auto ix = make(Expr::Kind::Index, next());
+      const Token& at = next();
+      auto ix = make(Expr::Kind::Index, at);
       ix->args = {e};
       do {
         Slice s;
@@ -386,7 +469,7 @@ class Parser {
         ix->slices.push_back(s);
       } while (accept_sym(","));
       expect_sym("]");
-      e = ix;
+      e = seal(ix, at);
     }
     return e;
   }
@@ -431,7 +514,7 @@ class Parser {
         while (accept_sym(","));
       }
       expect_sym("]");
-      return e;
+      return seal(e, id);
     }
     static const char* reserved[] = {"SELECT", "WHERE", "ORDER", "BY", "LIMIT", "OFFSET", "AND", "OR", "NOT", "IN",
                                      "BETWEEN", "UNION", "INTERSECT", "EXCEPT", "SAMPLE", "FROM", "AS"};
@@ -447,7 +530,7 @@ class Parser {
         while (accept_sym(","));
       }
       expect_sym(")");
-      return e;
+      return seal(e, id);
     }
     auto e = make(Expr::Kind::Column, id);
     e->text = id.text;
@@ -457,6 +540,7 @@ class Parser {
   const std::string& src_;
   std::vector<Token> t_;
   size_t p_ = 0;
+  int nesting_ = 0;  // Nest levels open
 };
 
 }  // namespace

@@ -10,9 +10,37 @@ std::shared_ptr<const NumberColumn> Evaluator::number_column(const std::string& 
   return it->second;
 }
 
+const std::vector<std::string>* Evaluator::class_names_of(const Expr& e) {
+  const Expr* x = &e;
+  while (x->kind == Expr::Kind::Index) x = x->args[0].get();  // labels[0] keeps the class names
+  if (x->kind != Expr::Kind::Column) return nullptr;
+  auto t = tensor(*x);
+  if (t->meta().htype() != "class_label") return nullptr;
+  return &class_names(*t, x->text);
+}
+
 void Evaluator::check_columns(const Expr& e) {
   if (e.kind == Expr::Kind::Column) tensor(e);
   for (const auto& a : e.args) check_columns(*a);
+  for (const auto& sl : e.slices) {
+    if (sl.start) check_columns(*sl.start);
+    if (sl.stop) check_columns(*sl.stop);
+  }
+  // A class name compared with a class_label tensor must be one of its names. Checked here, before
+  // any row, so the answer does not depend on which rows there are (the compiled path resolves
+  // the name once, the row path per row it evaluates: a typo on an empty view, or after a false
+  // AND, would otherwise pass on one path and fail on the other).
+  bool compares = e.kind == Expr::Kind::In || e.kind == Expr::Kind::Between;
+  VOp op;
+  if (e.kind == Expr::Kind::Binary && vop_from(e.text, op) && is_comparison(op)) compares = true;
+  if (!compares) return;
+  // args[0] is compared with each other argument (the right side, the IN items, the bounds).
+  for (size_t j = 1; j < e.args.size(); ++j) {
+    for (auto [col, lit] : {std::pair{e.args[0].get(), e.args[j].get()}, std::pair{e.args[j].get(), e.args[0].get()}}) {
+      if (lit->kind != Expr::Kind::String) continue;
+      if (const auto* names = class_names_of(*col)) class_index(e, *names, lit->text);
+    }
+  }
 }
 
 std::shared_ptr<Tensor> Evaluator::tensor(const Expr& e) {
@@ -240,9 +268,9 @@ Value Evaluator::index(const Expr& e, Value v, size_t p) {
       return from_json(v.json[k.str]);
     }
     if (k.kind == Value::Kind::Num && v.json.is_array()) {
-      long i = static_cast<long>(k.num);
-      if (i < 0) i += static_cast<long>(v.json.size());
-      if (i < 0 || i >= static_cast<long>(v.json.size())) return Value();
+      int64_t i = to_index(k.num);
+      if (i < 0) i += static_cast<int64_t>(v.json.size());
+      if (i < 0 || i >= static_cast<int64_t>(v.json.size())) return Value();
       return from_json(v.json[static_cast<size_t>(i)]);
     }
     fail(e, "cannot index json with " + std::string(kind_name(k.kind)));
@@ -268,7 +296,7 @@ Value Evaluator::index(const Expr& e, Value v, size_t p) {
       if (!x) return dflt;
       Value k = scalar(*x, eval(*x, p));
       if (k.kind != Value::Kind::Num) fail(*x, "array indices must be numbers");
-      int64_t i = static_cast<int64_t>(k.num);
+      int64_t i = to_index(k.num);
       return i < 0 ? i + n : i;
     };
     if (s.is_range) {

@@ -4,13 +4,52 @@
 
 namespace chute::detail {
 
+namespace {
+
+// ORDER BY's order of keys, the same on both paths: nulls (rows without a value), then numbers
+// with NaN after every other number, then text; DESC is the exact reverse (a stable sort keeps
+// ties in row order either way). A strict weak order, as std::stable_sort needs: `<` alone puts
+// NaN level with every number, and mixed numbers and text (json values) had no order at all.
+int key_rank(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::Null: return 0;
+    case Value::Kind::Num: return std::isnan(v.num) ? 2 : 1;
+    default: return 3;  // text (the only other kind a key may be)
+  }
+}
+
+bool number_key_less(double x, double y) {
+  if (std::isnan(x)) return false;
+  return std::isnan(y) || x < y;
+}
+
+bool key_less(const Value& x, const Value& y) {
+  int rx = key_rank(x), ry = key_rank(y);
+  if (rx != ry) return rx < ry;
+  if (rx == 1) return x.num < y.num;
+  if (rx == 3) return x.str < y.str;
+  return false;
+}
+
+// SAMPLE BY with replacement makes LIMIT draws, one result row each: 2**32 of them (a 32 GB result)
+// is more than any dataset chute reads needs, and a LIMIT near 2**64 must not reach the allocator.
+constexpr uint64_t kMaxDraws = uint64_t{1} << 32;
+
+// The number of rows LIMIT keeps of `n`, or the draws SAMPLE BY makes.
+uint64_t limit_count(const tql::Select& s, size_t n) {
+  if (!s.limit_percent) return s.limit;
+  return static_cast<uint64_t>(std::floor(static_cast<double>(n) * s.percent / 100.0 + 1e-9));  // percent <= 100: <= n
+}
+
+}  // namespace
+
 template <typename F>
 void Evaluator::row_by_row(size_t n, F fn) {
   auto pool = get_shared_pool();
   size_t pieces = std::max<size_t>(1, std::min((pool->size() + 1) * 4, n / 256));
   size_t per = (n + pieces - 1) / pieces;
   pool->parallel_for(pieces, [&](size_t part) {
-    Evaluator local(ds_, rows_, seed_);
+    Evaluator local(ds_, rows_, seed_, row_by_row_only_);
     for (size_t k = part * per, end = std::min(n, k + per); k < end; ++k) fn(local, k);
   });
 }
@@ -31,6 +70,12 @@ std::vector<uint64_t> Evaluator::run(const tql::Query& q) {
 
 std::vector<uint64_t> Evaluator::run_select(const tql::Select& s) {
   for (const auto& c : s.columns) check_columns(*c);
+  for (const auto* e : {s.where.get(), s.order_by.get(), s.sample_expr.get()})
+    if (e) check_columns(*e);
+  for (const auto& w : s.weights) {
+    check_columns(*w.condition);
+    check_columns(*w.weight);
+  }
   std::vector<size_t> pos;  // positions in rows_
   VNodePtr where = s.where ? compile_value(*s.where, rows_) : make_const(1);
   if (where) {
@@ -49,22 +94,17 @@ std::vector<uint64_t> Evaluator::run_select(const tql::Select& s) {
       keyed[i] = {std::move(k), pos[i]};
     });
     auto less = [&](const std::pair<Value, size_t>& a, const std::pair<Value, size_t>& b) {
-      const Value &x = a.first, &y = b.first;
-      if (x.kind != y.kind) return (x.kind == Value::Kind::Null) != s.descending;  // nulls first ascending
-      if (x.kind == Value::Kind::Null) return false;
-      bool lt = x.kind == Value::Kind::Num ? x.num < y.num : x.str < y.str;
-      bool gt = x.kind == Value::Kind::Num ? x.num > y.num : x.str > y.str;
-      return s.descending ? gt : lt;
+      return s.descending ? key_less(b.first, a.first) : key_less(a.first, b.first);
     };
     std::stable_sort(keyed.begin(), keyed.end(), less);
     pos.clear();
     for (auto& k : keyed) pos.push_back(k.second);
   }
-  size_t off = std::min<size_t>(s.offset, pos.size());
+  // OFFSET past the end keeps no row, LIMIT past the end every row (both are whole numbers < 2**64).
+  uint64_t off = std::min<uint64_t>(s.offset, pos.size());
   pos.erase(pos.begin(), pos.begin() + static_cast<std::ptrdiff_t>(off));
   if (s.has_limit && !s.sample) {
-    size_t n = s.limit_percent ? static_cast<size_t>(std::floor(pos.size() * s.limit / 100.0 + 1e-9))
-                               : static_cast<size_t>(std::max(0.0, s.limit));
+    uint64_t n = limit_count(s, pos.size());
     if (n < pos.size()) pos.resize(n);
   }
   std::vector<uint64_t> out;
@@ -98,8 +138,8 @@ bool Evaluator::order_compiled(const tql::Select& s, std::vector<size_t>& pos) {
   std::vector<double> k = evaluate_all(*key, pos.size());
   std::vector<size_t> order(pos.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  if (s.descending) std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return k[a] > k[b]; });
-  else std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return k[a] < k[b]; });
+  if (s.descending) std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return number_key_less(k[b], k[a]); });
+  else std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return number_key_less(k[a], k[b]); });
   std::vector<size_t> sorted(pos.size());
   for (size_t i = 0; i < order.size(); ++i) sorted[i] = pos[order[i]];
   pos = std::move(sorted);
@@ -156,9 +196,15 @@ std::vector<size_t> Evaluator::sample(const tql::Select& s, const std::vector<si
   for (double x : w)
     if (!(x >= 0) || !std::isfinite(x))
       fail(s.sample_expr ? *s.sample_expr : *s.weights[0].weight, "SAMPLE BY weights must be finite and non-negative");
-  size_t n = pos.size();
-  if (s.has_limit)
-    n = s.limit_percent ? static_cast<size_t>(std::floor(pos.size() * s.limit / 100.0 + 1e-9)) : static_cast<size_t>(s.limit);
+  uint64_t n = pos.size();
+  if (s.has_limit) n = limit_count(s, pos.size());
+  // Without replacement a draw is a permutation (at most every row once); with replacement LIMIT
+  // is the number of draws, each a row of the result, so it must be one the result can hold.
+  if (!s.replace) n = std::min<uint64_t>(n, pos.size());
+  if (n > kMaxDraws)
+    fail(s.sample_expr ? *s.sample_expr : *s.weights[0].condition,
+         "SAMPLE BY ... LIMIT " + std::to_string(n) + " asks for more draws than a result can hold (at most " +
+             std::to_string(kMaxDraws) + ")");
   std::vector<size_t> out = chute::weighted_draw(w, n, s.replace, mix_keys({seed_, 0x53414d504c45ULL}));
   for (size_t& k : out) k = pos[k];
   return out;

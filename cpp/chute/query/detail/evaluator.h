@@ -26,7 +26,8 @@ namespace chute::detail {
 
 class Evaluator {
  public:
-  Evaluator(const Dataset& ds, Rows rows, uint64_t seed) : ds_(ds), rows_(rows), seed_(seed) {}
+  Evaluator(const Dataset& ds, Rows rows, uint64_t seed, bool row_by_row_only = false)
+      : ds_(ds), rows_(rows), seed_(seed), row_by_row_only_(row_by_row_only) {}
 
   std::vector<uint64_t> run(const tql::Query& q);
 
@@ -74,7 +75,11 @@ class Evaluator {
 
   std::shared_ptr<const NumberColumn> number_column(const std::string& name);
 
+  // The errors that do not depend on the rows, raised before any row on both paths: unknown
+  // tensors anywhere in e, unknown class names compared with a class_label tensor.
   void check_columns(const Expr& e);
+  // The class names of e when e is a class_label tensor (or an index into one), else nullptr.
+  const std::vector<std::string>* class_names_of(const Expr& e);
 
   std::shared_ptr<Tensor> tensor(const Expr& e);
 
@@ -110,6 +115,7 @@ class Evaluator {
   const Dataset& ds_;
   Rows rows_;
   uint64_t seed_;
+  bool row_by_row_only_;  // never compile (the differential tests' reference path)
   std::optional<uint64_t> top_row_;  // covers(): the largest row of rows_
   struct Loaded {
     size_t position;

@@ -74,12 +74,27 @@ inline Value from_json(const nlohmann::json& j) {
   return v;
 }
 
-// A glob with * and ? anywhere in the text (Deep Lake 3's contains wildcards).
-inline bool glob_match(const char* p, const char* s) {
-  if (*p == 0) return *s == 0;
-  if (*p == '*') return glob_match(p + 1, s) || (*s && glob_match(p, s + 1));
-  if (*s == 0) return false;
-  return (*p == '?' || *p == *s) && glob_match(p + 1, s + 1);
+// A glob with * and ? (one byte) over the whole text (Deep Lake 3's contains wildcards). Greedy
+// with backtracking to the last star only: O(len(p) * len(s)) time and no recursion, so a long text
+// or many stars can neither overflow the stack nor take exponential time.
+inline bool glob_match(std::string_view p, std::string_view s) {
+  size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
+  while (si < s.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == s[si])) {
+      ++pi;
+      ++si;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      mark = si;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      si = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
 }
 
 // The reductions TQL's functions apply to one row's numbers, shared by both evaluation paths so
@@ -137,9 +152,19 @@ inline double dot_or_cosine(bool cosine, const double* a, const double* b, size_
 }
 
 // contains(text, pattern): a substring, or with Deep Lake 3's * and ? wildcards a glob anywhere.
+// The empty pattern is in every text, the empty one too (Deep Lake 3 and 4: contains(t, '') keeps
+// every row that has a text).
 inline bool contains_match(const std::string& pattern, std::string_view s) {
   if (pattern.find_first_of("*?") == std::string::npos) return s.find(pattern) != std::string_view::npos;
-  return glob_match(("*" + pattern + "*").c_str(), std::string(s).c_str());
+  return glob_match("*" + pattern + "*", s);
+}
+
+// An index from a TQL number, truncated toward zero like a C cast but defined for every double:
+// magnitudes past 2**62 (never a valid index, negative or not) are clamped, NaN is far out of range.
+inline int64_t to_index(double x) {
+  constexpr double kFar = 4611686018427387904.0;  // 2**62
+  if (std::isnan(x)) return -(int64_t{1} << 62);
+  return static_cast<int64_t>(std::clamp(x, -kFar, kFar));
 }
 
 // random() of a row: a pure function of the query's seed and the dataset row.
