@@ -140,7 +140,7 @@ ImagePipeline::ImagePipeline(std::vector<ImageOp> ops) : ops_(std::move(ops)) {
     if (sized) {
       size_t item = output_dtype() == DType::Float32 ? 4 : 1;
       if (decoded_bytes(Shape{op.height, op.width, 1}, item) > max_decoded_bytes())
-        throw InvalidArgument(std::string(op_name(op.kind)) + "(" + std::to_string(op.height) + ", " + std::to_string(op.width) +
+        throw ResourceError(std::string(op_name(op.kind)) + "(" + std::to_string(op.height) + ", " + std::to_string(op.width) +
                               ") makes images of at least " + bytes_str(decoded_bytes(Shape{op.height, op.width, 1}, item)) +
                               ", over the decoded-size cap of " + bytes_str(max_decoded_bytes()) +
                               " (set CHUTE_MAX_DECODED_BYTES to change it)");
