@@ -296,3 +296,14 @@ def test_a_writer_flushing_under_many_readers(tmp_path):
         assert int(out) > 0
     ds = chute.load(path, read_only=True)
     assert ds.x.numpy().ravel().tolist() == list(range(400))
+
+
+def test_append_and_extend_name_what_they_need(tmp_path):
+    ds = make(tmp_path / "ds")
+    with pytest.raises(TypeError, match="append\\(\\) takes a dict.*list"):
+        ds.append([1, 2])
+    with pytest.raises(TypeError, match="'x' has a int"):
+        ds.extend({"x": 5, "t": ["a"]})
+    with pytest.raises(TypeError, match="'t' has a str"):
+        ds.extend({"x": [1], "t": "a"})
+    assert len(chute.load(tmp_path / "ds").x) == 3

@@ -1,4 +1,12 @@
-"""Dataset: a Deep Lake 3 dataset folder (or a group or row view of one)."""
+"""Dataset: a Deep Lake 3 dataset folder (or a group or row view of one).
+
+Concurrency: one Dataset may be used from several Python threads (appends, flushes, create_tensor,
+reads, queries and loaders); the engine serialises writers and gives readers snapshots. One
+process writes a dataset at a time; another process that loads it gets it read-only (with a
+warning), and a read-only open never writes to the folder. `chute.empty(path, overwrite=True)`
+and `chute.delete` refuse a dataset another process writes, and make this process's old handles
+refuse further writes.
+"""
 from __future__ import annotations
 
 import json
@@ -318,6 +326,9 @@ class Dataset:
     # ---- writing ----
     def append(self, sample: dict, skip_ok: bool = False, append_empty: bool = False) -> None:
         """Appends one row. Every value is checked before anything is written."""
+        if not isinstance(sample, dict):
+            raise TypeError(f"append() takes a dict {{tensor: sample}}, got {type(sample).__name__}; "
+                            f"to append to one tensor use ds.<tensor>.append(...)")
         self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok, append_empty=append_empty)
 
     def extend(self, samples: dict, skip_ok: bool = False, append_empty: bool = False,
@@ -339,6 +350,9 @@ class Dataset:
             missing = [t for t in self.tensors if t not in samples]
             if missing:
                 raise KeyError(f"append() is missing tensors {missing}; pass skip_ok=True to leave them out")
+        for k, v in samples.items():
+            if isinstance(v, (str, bytes, dict)) or not hasattr(v, "__len__"):
+                raise TypeError(f"extend() takes {{tensor: list of samples}}; '{k}' has a {type(v).__name__}")
         lengths = {k: len(v) for k, v in samples.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"extend() needs the same number of samples for every tensor, got {lengths}")

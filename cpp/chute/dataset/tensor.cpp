@@ -108,6 +108,7 @@ std::shared_ptr<Tensor> Tensor::create(std::shared_ptr<const LocalStorage> stora
   auto t = std::make_shared<Tensor>(storage, cache, std::move(name), std::move(key), true);
   t->info_ = info.is_object() ? std::move(info) : nlohmann::json::object();
   t->dirty_ = true;
+  ++t->changes_;
   t->created_ = true;
   t->info_changed_ = !t->info_.empty();
   return t;
@@ -123,12 +124,18 @@ void Tensor::set_info(nlohmann::json info) {
   std::unique_lock lock(mu_);
   info_ = std::move(info);
   dirty_ = true;
+  ++changes_;
   info_changed_ = true;
 }
 
 TensorMeta Tensor::meta() const {
   std::shared_lock lock(mu_);
   return meta_;
+}
+
+bool Tensor::dirty() const {
+  std::shared_lock lock(mu_);
+  return dirty_;
 }
 
 bool Tensor::has_dtype() const {
@@ -502,6 +509,7 @@ void Tensor::append_stored_locked(std::string_view stored, const Shape& shape) {
   meta_.on_append(shape);
   open_dirty_ = true;
   dirty_ = true;
+  ++changes_;
 }
 
 void Tensor::append_tiled_locked(const uint8_t* data, const Shape& shape) {
@@ -554,6 +562,7 @@ void Tensor::append_tiled_locked(const uint8_t* data, const Shape& shape) {
   tiles_.add(index, layout);
   meta_.on_append(shape);
   dirty_ = true;
+  ++changes_;
 }
 
 void Tensor::stage(FlushBatch& batch) {
@@ -575,12 +584,16 @@ void Tensor::stage(FlushBatch& batch) {
   batch.files.emplace_back(key_ + kChunkIndex, chunk_ids_.serialize());
   batch.files.emplace_back(key_ + kTileIndex, tiles_.serialize());
   for (auto& k : obsolete_) batch.obsolete.push_back(k);
+  staged_changes_ = changes_;
+  staged_obsolete_ = obsolete_.size();
 }
 
 void Tensor::on_committed() {
   std::unique_lock lock(mu_);
-  obsolete_.clear();
-  dirty_ = false;
+  // Appends on other threads between stage() and now belong to the next flush: keep them.
+  obsolete_.erase(obsolete_.begin(), obsolete_.begin() + static_cast<std::ptrdiff_t>(std::min(staged_obsolete_, obsolete_.size())));
+  staged_obsolete_ = 0;
+  if (changes_ == staged_changes_) dirty_ = false;
 }
 
 size_t Tensor::collect_orphans() {

@@ -106,7 +106,7 @@ class Tensor {
   void add_link(std::shared_ptr<Tensor> target, std::string kind);
 
   // ---- flushing ----
-  bool dirty() const { return dirty_; }
+  bool dirty() const;
   /// Writes the open chunk if needed and adds the tensor's meta and index files to `batch`.
   void stage(FlushBatch& batch);
   void on_committed();
@@ -157,6 +157,9 @@ class Tensor {
   bool open_dirty_ = false;
   bool reopened_ = false;
   bool dirty_ = false;
+  uint64_t changes_ = 0;         // mutations so far; a flush clears dirty_ only if none came after its stage()
+  uint64_t staged_changes_ = 0;
+  size_t staged_obsolete_ = 0;   // obsolete_ entries the staged flush deletes
   bool created_ = false;  // created by this process (commit_diff "created" flag)
   bool info_changed_ = false;
   std::vector<std::string> obsolete_;
