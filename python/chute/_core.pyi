@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DecodeError', 'FormatError', 'InvalidArgument', 'IoError', 'Loader', 'QueryError', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape', 'plan_order', 'tql_functions', 'weighted_draw']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -34,6 +34,18 @@ class TensorDoesNotExistError(ChuteError, KeyError):
 class QueryError(ChuteError, ValueError):
     """
     A TQL query that does not parse or cannot run; .line and .column say where.
+    """
+class DatasetLockedError(IoError):
+    """
+    Another process has the dataset open for writing; .holder_pid is its pid (0: unknown).
+    """
+class InvalidTensorNameError(InvalidArgument):
+    """
+    A tensor or group name that is empty, leaves the dataset folder, or is reserved.
+    """
+class ResourceError(ChuteError, MemoryError):
+    """
+    Memory or threads the engine needed could not be had, or a size is over its cap.
     """
 class Tensor:
     def append_array(self, arg0: numpy.ndarray) -> None:
@@ -104,12 +116,21 @@ class Dataset:
     def open(path: str, read_only: bool) -> Dataset:
         ...
     @staticmethod
+    def remove(path: str, why: str) -> None:
+        """
+        Deletes a dataset; DatasetLockedError while another process writes it.
+        """
+    @staticmethod
     def validate_name(arg0: str) -> None:
         ...
     def create_group(self, arg0: str) -> None:
         ...
     def create_tensor(self, arg0: str, arg1: str, arg2: str, arg3: str, arg4: str, arg5: typing.SupportsInt | typing.SupportsIndex, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: str, arg8: str) -> Tensor:
         ...
+    def detach(self, why: str) -> None:
+        """
+        Refuses every later write through this handle with `why`.
+        """
     def flush(self) -> None:
         ...
     def groups(self) -> list[str]:
@@ -121,12 +142,12 @@ class Dataset:
     def info_json(self) -> str:
         ...
     @typing.overload
-    def query(self, tql: str, rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    def query(self, tql: str, rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, row_by_row: bool = False) -> numpy.ndarray:
         """
         The rows (of 0..rows-1) a TQL query selects, in result order.
         """
     @typing.overload
-    def query(self, tql: str, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    def query(self, tql: str, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], seed: typing.SupportsInt | typing.SupportsIndex, row_by_row: bool = False) -> numpy.ndarray:
         """
         The rows (of `rows`, which the query sees as its table) a TQL query selects, in result order.
         """
@@ -173,6 +194,10 @@ def image_shape(arg0: bytes, arg1: str) -> tuple:
 def plan_order(rows: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], shuffle: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, rank: typing.SupportsInt | typing.SupportsIndex, world: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, consumed: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], int]:
     """
     This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), after `consumed` global samples, and the global order's length.
+    """
+def release_shared_pool() -> None:
+    """
+    Drops the process-wide decode pool (its threads end once no running call uses it; the next call makes a new one). Called before forking worker processes, so the fork copies no engine thread.
     """
 def tql_functions() -> list[str]:
     ...
