@@ -436,3 +436,57 @@ def test_limit_and_offset_are_exact_row_counts(ds):
             q(f"SELECT * SAMPLE BY num LIMIT {big}")
     with pytest.raises(chute.QueryError, match="cannot be negative"):
         ds.sample_by("num", size=-2)
+
+
+def test_json_nested_deeper_than_the_limit_is_a_query_error(tmp_path):
+    """A json sample nested 200,000 deep (written here by swapping the encoder's output, as a
+    hostile or corrupt dataset would hold it) is refused by the query, not a stack overflow."""
+    import subprocess
+    import sys
+
+    script = r"""
+import sys, chute, chute.tensor as T
+ds = chute.empty(sys.argv[1])
+ds.create_tensor("js", htype="json")
+encode = T._to_json
+T._to_json = lambda name, htype, value, k: (b"[" * 200000 + b"]" * 200000) if value == "DEEP" else encode(name, htype, value, k)
+ds.js.extend([[1], [2], "DEEP"])
+ds.flush()
+ds = chute.load(sys.argv[1], read_only=True)
+print(ds[:2].query("SELECT * WHERE js[0] == 1").sample_indices)
+try:
+    ds.query("SELECT * WHERE js[0] == 1")
+except chute.QueryError as e:
+    print(str(e).splitlines()[0])
+"""
+    p = subprocess.run([sys.executable, "-c", script, str(tmp_path / "deep_json")], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, f"exit {p.returncode}: {p.stderr[-2000:]}"
+    lines = p.stdout.splitlines()
+    assert lines[0] == "[0]"
+    assert "tensor 'js' row 2 holds json nested more than 512 levels deep" in lines[1]
+
+
+def test_wildcard_contains_on_long_texts_is_linear_and_flat(tmp_path):
+    """contains() globs used to recurse once per character of the text (a 2 MB text overflowed the
+    stack) and backtrack exponentially on many stars; now both finish at once, on both paths."""
+    import subprocess
+    import sys
+
+    script = r"""
+import sys, time, chute
+ds = chute.empty(sys.argv[1])
+ds.create_tensor("text", htype="text")
+ds.text.extend(["a" * 2_000_000 + "b", "a" * 3000, "xyz"])
+t = time.perf_counter()
+for rbr in (False, True):
+    for pat in ("a*b", "*a*a*a*a*a*a*a*a*a*a*b", "?" * 2999, "x?z*"):
+        print(pat[:12], ds._root.core.query(f"SELECT * WHERE contains(text, '{pat}')", 3, 0, row_by_row=rbr).tolist())
+print("seconds", time.perf_counter() - t)
+"""
+    p = subprocess.run([sys.executable, "-c", script, str(tmp_path / "globs")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, f"exit {p.returncode}: {p.stderr[-2000:]}"
+    lines = p.stdout.splitlines()
+    want = ["a*b [0]", "*a*a*a*a*a*a [0]", "???????????? [0, 1]", "x?z* [2]"]
+    assert lines[:4] == want and lines[4:8] == want
+    assert float(lines[8].split()[1]) < 20

@@ -85,6 +85,9 @@ Value Evaluator::load(const Expr& e, uint64_t row) {
       v.str = std::move(b);
       return v;
     }
+    if (json_nesting(b) > kMaxJsonNesting)
+      fail(e, "tensor '" + e.text + "' row " + std::to_string(row) + " holds json nested more than " +
+                  std::to_string(kMaxJsonNesting) + " levels deep");
     try {
       return from_json(nlohmann::json::parse(b));
     } catch (const nlohmann::json::exception&) {

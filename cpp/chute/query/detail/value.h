@@ -159,6 +159,31 @@ inline bool contains_match(const std::string& pattern, std::string_view s) {
   return glob_match("*" + pattern + "*", s);
 }
 
+// Copying a json value (every Value copy does) recurses once per level of nesting, so a sample
+// nested 100,000 deep (a corrupt or hostile dataset) would overflow the stack; the query refuses
+// json nested deeper than this before parsing it.
+inline constexpr int kMaxJsonNesting = 512;
+
+// The deepest nesting of [ and { in json text, outside strings: one pass, no recursion.
+inline int json_nesting(std::string_view s) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 // An index from a TQL number, truncated toward zero like a C cast but defined for every double:
 // magnitudes past 2**62 (never a valid index, negative or not) are clamped, NaN is far out of range.
 inline int64_t to_index(double x) {
