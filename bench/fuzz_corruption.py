@@ -239,13 +239,51 @@ def mutate_file(ds_path: str, kind: str, rel: str, rng: random.Random, chunks: l
     return what
 
 
+def plant_journal(ds_path: str, rng: random.Random) -> str:
+    """Writes a .chute_journal (what a writer leaves when killed mid-flush) naming files chute may
+    and may not touch: its own temp files and metas, but also files outside the dataset, absolute
+    paths and user files. A writable open replays a journal; only chute's own files may change."""
+    rels = [rel for _, rel in dataset_files(ds_path)]
+    outside = os.path.join(os.path.dirname(ds_path), "outside.txt")
+    targets = rels + ["../outside.txt", outside, "images/../../outside.txt", "", ".", "images", "images/chunks/",
+                      "notes.txt", "../ds2/x", "images/chunks/../../../outside.txt"]
+    with open(os.path.join(ds_path, "notes.txt"), "w") as fh:
+        fh.write("a user's file")
+
+    def temp_of(t: str) -> str:
+        return f"{t}.tmp{rng.randrange(10**6)}_{rng.randrange(100)}_{rng.randrange(10**5)}"
+
+    renames = []
+    for _ in range(rng.randint(0, 3)):
+        to = rng.choice(targets)
+        frm = temp_of(to) if rng.random() < 0.7 else rng.choice(targets)
+        if rng.random() < 0.6 and frm and not os.path.isabs(frm) and ".." not in frm:
+            # the temp file exists: another file's bytes, or junk
+            src = os.path.join(ds_path, rng.choice(rels))
+            full = os.path.join(ds_path, frm)
+            if os.path.isdir(os.path.dirname(full)) and not os.path.isdir(full):
+                data = open(src, "rb").read() if rng.random() < 0.5 else bytes(rng.randrange(256) for _ in range(40))
+                with open(full, "wb") as fh:
+                    fh.write(data)
+        renames.append([frm, to])
+    obsolete = [rng.choice(targets) for _ in range(rng.randint(0, 3))]
+    doc = {"renames": renames, "obsolete": obsolete}
+    if rng.random() < 0.15:
+        doc = rng.choice([[], {"renames": 1, "obsolete": []}, {"renames": [["a"]], "obsolete": [5]}, None])
+    with open(os.path.join(ds_path, ".chute_journal"), "w") as fh:
+        json.dump(doc, fh)
+    return f"journal {json.dumps(doc)[:300]}"
+
+
 def mutate(ds_path: str, rng: random.Random) -> tuple[list[str], set[str]]:
     """Damages one or two files: a kind first (so rare kinds come up as often as chunks), then a
-    file of that kind. Returns what was done and the tensors whose files were touched ('*': a
-    dataset-level file)."""
+    file of that kind; or plants a journal. Returns what was done and the tensors whose files were
+    touched ('*': a dataset-level file)."""
     files = dataset_files(ds_path)
     chunks = [rel for k, rel in files if k == "chunk"]
     done, touched = [], set()
+    if rng.random() < 0.08:
+        return [plant_journal(ds_path, rng)], {"*"}
     for _ in range(1 if rng.random() < 0.8 else 2):
         files = dataset_files(ds_path)
         if not files:

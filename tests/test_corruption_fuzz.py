@@ -20,9 +20,19 @@ CASES = 300
 KINDS = {"dataset_meta.json", "version_control_info.json", "dataset_info.json", "tensor_meta.json", "tensor_info.json",
          "chunks_index", "tiles_index", "chunk"}
 
-# Cases of this seed that fail on a bug outside the codec, by case number; each bug also has its
-# own strict-xfail test below, so a fix shows as an XPASS there and the entry comes out.
-KNOWN = {}
+# Failures from bugs outside the codec, by (step, start of the error): each bug also has its own
+# strict-xfail test below, so a fix shows as an XPASS there and its entry comes out of this list.
+KNOWN = [
+    ("data labels", "IndexError:", "test_class_label_past_the_class_names"),
+    ("data labels", "TypeError:", "test_class_names_not_a_list"),
+    ("data labels", "KeyError:", "test_class_names_not_a_list"),
+    ("append", "RuntimeError: [json.exception.type_error.302] type must be boolean", "test_tensor_meta_hidden_not_a_bool"),
+]
+
+
+def _known(result) -> bool:
+    return all(any(step.startswith(s) and detail.startswith(e) for s, e, _ in KNOWN)
+               for step, _, detail in result["failures"])
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +56,11 @@ def test_random_damage_fails_cleanly(template):
     tpl, expected, work = template
     results = fz.run_cases(tpl, expected, str(work / "runs"), SEED, list(range(CASES)), jobs=2, batch=25)
     assert sorted(r["case"] for r in results) == list(range(CASES))
-    bad = [r for r in results if r["outcome"] in fz.FAILURES and r["case"] not in KNOWN]
+    bad = [r for r in results if r["outcome"] in fz.FAILURES and not _known(r)]
     assert not bad, _report(bad)
     # Not a degenerate run: every file kind was damaged, and cases both read fine and hit errors.
-    damaged = {fz.kind_of(m.split(" ")[1]) for r in results for m in r["mutations"]}
+    damaged = {fz.kind_of(m.split(" ")[1]) for r in results for m in r["mutations"] if not m.startswith("journal")}
+    assert any(m.startswith("journal") for r in results for m in r["mutations"])
     assert KINDS <= damaged, KINDS - damaged
     outcomes = {r["outcome"] for r in results}
     assert {fz.OK, fz.CHUTE_ERROR} <= outcomes
@@ -118,3 +129,23 @@ def test_tensor_meta_hidden_not_a_bool(tmp_path):
         ds = chute.load(tmp_path / "ds")
         ds.vec.append(np.zeros(8, np.float32))
         ds.flush()
+
+
+@pytest.mark.xfail(strict=True, reason="python/chute/tensor.py Tensor.data() (and the tensor_info.json reader): "
+                   "class_names that is not a list of strings (a damaged tensor_info.json) gives a bare TypeError; "
+                   "it should be a FormatError naming the tensor and the file")
+def test_class_names_not_a_list(tmp_path):
+    import json
+
+    ds = chute.empty(tmp_path / "ds")
+    ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+    ds.labels.append(1)
+    ds.flush()
+    del ds
+    p = tmp_path / "ds" / "labels" / "tensor_info.json"
+    info = json.loads(p.read_text())
+    info["class_names"] = 2**64 - 1
+    p.write_text(json.dumps(info))
+    ds = chute.load(tmp_path / "ds", read_only=True)
+    with pytest.raises(chute.errors.ChuteError, match="labels"):
+        ds.labels.data()
