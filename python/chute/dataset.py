@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from chute import _core
+from chute import random as chute_random
 from chute.errors import (
     ReadOnlyModeError,
     TensorAlreadyExistsError,
@@ -25,6 +26,8 @@ from chute.errors import (
 )
 from chute.htypes import UNSPECIFIED, is_image, spec
 from chute.index import Index
+from chute.loader import DataLoader
+from chute.sampling import draw_weighted, sample_by_tql
 from chute.tensor import Tensor, _json_default
 
 
@@ -421,8 +424,6 @@ class Dataset:
     def query(self, query_string: str, seed: int | None = None) -> "Dataset":
         """A view of the rows a TQL query selects (in ORDER BY order when it has one), evaluated in
         the engine. `SELECT *` is the only projection a view keeps: every tensor stays reachable."""
-        from chute import random as chute_random
-
         if not isinstance(query_string, str):
             raise TypeError("query takes a TQL string")
         rows = self._root.core.query(query_string, self._query_rows(), chute_random.resolve(seed))
@@ -431,14 +432,9 @@ class Dataset:
     def sample_by(self, weights, replace: bool = True, size: int | None = None, seed: int | None = None) -> "Dataset":
         """A view of rows drawn by weight: a TQL expression (per-row weight, or max_weight(...) /
         sum_weight(...)), or a list / tuple / 1-D array with one weight per row."""
-        from chute import random as chute_random
-        from chute.loader import draw_weighted
-
         s = chute_random.resolve(seed)
         if isinstance(weights, str):
-            limit = f" LIMIT {int(size)}" if size is not None else ""
-            q = f"SELECT * SAMPLE BY {weights} REPLACE {'TRUE' if replace else 'FALSE'}{limit}"
-            picked = self._root.core.query(q, self._query_rows(), s)
+            picked = self._root.core.query(sample_by_tql(weights, replace, size), self._query_rows(), s)
         else:
             picked = draw_weighted(self._query_rows(), weights, replace, size, s, 0)
         return Dataset(self._root, self._group, Index(np.asarray(picked).view(np.int64)))
@@ -447,8 +443,6 @@ class Dataset:
     def dataloader(self, ignore_errors: bool = False, verbose: bool = False):
         """Deep Lake 3's loader builder: .batch().shuffle().transform().query().sample_by() then
         .pytorch() / .numpy() / .tensorflow(); runs on chute's C++ engine."""
-        from chute.loader import DataLoader
-
         return DataLoader(self, ignore_errors=ignore_errors, verbose=verbose)
 
     def pytorch(self, transform=None, tensors=None, num_workers: int = 1, batch_size: int = 1, drop_last: bool = False,

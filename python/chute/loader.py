@@ -22,6 +22,7 @@ from chute import _core
 from chute import random as chute_random
 from chute.collate import finish_batch
 from chute.ops import Op
+from chute.sampling import draw_weighted, sample_by_tql
 from chute.workers import WorkerPool
 
 _LIVE_RUNS: "weakref.WeakSet[_Run]" = weakref.WeakSet()
@@ -58,6 +59,7 @@ class DataLoader:
         }
         self._state = {"epoch": 0, "consumed": None, "seed": None}
         self._pool = None
+        self._plan_cache = None
         self.summary = {"skipped": 0, "errors": []}
 
     # ---- builder ----
@@ -72,6 +74,7 @@ class DataLoader:
         new._cfg.update(changes)
         new._state = {"epoch": 0, "consumed": None, "seed": None}
         new._pool = None
+        new._plan_cache = None
         new.summary = {"skipped": 0, "errors": []}
         return new
 
@@ -224,18 +227,22 @@ class DataLoader:
                 # each query filters the current plan (rows keep the order the query gives them)
                 rows = ds._root.core.query(step[1], rows, self._seed())
             elif isinstance(step[1], str):
-                size = f" LIMIT {int(step[3])}" if step[3] is not None else ""
-                q = f"SELECT * SAMPLE BY {step[1]} REPLACE {'TRUE' if step[2] else 'FALSE'}{size}"
-                rows = ds._root.core.query(q, rows, self._seed() + epoch)
+                rows = ds._root.core.query(sample_by_tql(step[1], step[2], step[3]), rows, self._seed() + epoch)
             else:
                 rows = draw_weighted(rows, step[1], step[2], step[3], self._seed(), epoch)
         return rows
 
     def _plan(self, epoch: int, consumed: int):
+        """This rank's share of the epoch after `consumed` samples, computed once per (seed, epoch,
+        position, world, tensor lengths): len(loader) and the iteration after it share one plan."""
         rank, world = self._world()
+        key = (self._seed(), epoch, consumed, rank, world, tuple(self._dataset[n].num_samples for n in self._tensor_names()))
+        if self._plan_cache is not None and self._plan_cache[0] == key:
+            return self._plan_cache[1]
         rows = self._rows(epoch)
-        share, total = _core.plan_order(rows.tolist(), self._cfg["shuffle"], self._seed(), epoch, rank, world,
+        share, total = _core.plan_order(rows, self._cfg["shuffle"], self._seed(), epoch, rank, world,
                                         bool(self._cfg["drop_last"]) and world > 1, consumed)
+        self._plan_cache = (key, (share, total, world))
         return share, total, world
 
     def __len__(self) -> int:
@@ -366,28 +373,6 @@ _ALREADY = {
 }
 
 
-def draw_weighted(rows: np.ndarray | int, weights, replace: bool, size, seed: int, epoch: int) -> np.ndarray:
-    """Rows drawn by explicit weights (one per row), deterministic for (seed, epoch). `rows`: the
-    rows the weights are for, or a row count for rows 0..rows-1."""
-    num_rows = rows if isinstance(rows, int) else len(rows)
-    rows = None if isinstance(rows, int) else rows
-    w = np.asarray(weights, dtype=np.float64)
-    if w.ndim != 1 or not np.all(np.isfinite(w)) or (w < 0).any():
-        raise ValueError("sample_by weights must be a 1-D list of finite, non-negative numbers")
-    if len(w) != num_rows:
-        raise ValueError(f"sample_by has {len(w)} weights for {num_rows} rows")
-    n = num_rows if size is None else int(size)
-    if n < 0:
-        raise ValueError("sample_by size must be non-negative")
-    if replace and n > 0 and w.sum() <= 0:
-        raise ValueError("sample_by with replace=True needs at least one positive weight")
-    if not replace and n > num_rows:
-        raise ValueError(f"sample_by without replacement cannot draw {n} of {num_rows} rows")
-    key = int(np.random.SeedSequence([seed, epoch, 0x53414D50]).generate_state(1, np.uint64)[0])
-    picked = _core.weighted_draw(w, n, replace, key)
-    return picked if rows is None else rows[picked]
-
-
 # ---------------------------------------------------------------------------------------------
 # one pass over the data
 
@@ -450,7 +435,7 @@ class _Run:
                 if cfg["persistent_workers"]:
                     dl._pool = self.pool
         try:
-            self.engine = _core.Loader(specs, share.tolist(), cfg["batch_size"], cfg["drop_last"], threads, prefetch,
+            self.engine = _core.Loader(specs, share, cfg["batch_size"], cfg["drop_last"], threads, prefetch,
                                        cfg["ignore_errors"], dl._seed(), self.epoch)
         except BaseException:
             if self.pool is not None and self.pool is not dl._pool:
