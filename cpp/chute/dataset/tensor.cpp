@@ -314,6 +314,7 @@ void Tensor::decode_tiled(uint64_t index, const TileLayout& layout, uint8_t* out
         throw FormatError(what(index) + ": tile " + std::to_string(t) + " of shape " + shape_str(tshape) +
                           " does not fit the sample shape " + shape_str(layout.sample_shape));
     }
+    check_decoded_size(tshape, dt, what(index) + " tile " + std::to_string(t));  // extra dimensions are not checked above
     buf.resize(num_elements(tshape) * item);
     decode_sample(meta_.sample_compression(), chunk->bytes(0), tshape, dt, buf.data(), what(index) + " tile " + std::to_string(t));
     copy_block(buf.data(), tshape, out, layout.sample_shape, origin, item, true);

@@ -141,9 +141,9 @@ ImagePipeline::ImagePipeline(std::vector<ImageOp> ops) : ops_(std::move(ops)) {
       size_t item = output_dtype() == DType::Float32 ? 4 : 1;
       if (decoded_bytes(Shape{op.height, op.width, 1}, item) > max_decoded_bytes())
         throw ResourceError(std::string(op_name(op.kind)) + "(" + std::to_string(op.height) + ", " + std::to_string(op.width) +
-                              ") makes images of at least " + bytes_str(decoded_bytes(Shape{op.height, op.width, 1}, item)) +
-                              ", over the decoded-size cap of " + bytes_str(max_decoded_bytes()) +
-                              " (set CHUTE_MAX_DECODED_BYTES to change it)");
+                            ") makes images of at least " + bytes_str(decoded_bytes(Shape{op.height, op.width, 1}, item)) +
+                            ", over the decoded-size cap of " + bytes_str(max_decoded_bytes()) +
+                            " (set CHUTE_MAX_DECODED_BYTES to change it)");
     }
   }
 }
