@@ -67,6 +67,12 @@ def build_template(path: str) -> dict:
     ds.create_tensor("vec", htype="embedding", dtype="float32")
     # Samples over 4000 bytes are tiled: the odd rows are 40+ x 50 x 3.
     ds.create_tensor("big", dtype="uint8", tiling_threshold=4000, max_chunk_size=4000)
+    ds.create_tensor("depth", dtype="uint16", sample_compression="lz4")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zstd chunks are a chute extension; they are fuzzed all the same
+        ds.create_tensor("zvec", dtype="float64", chunk_compression="zstd")
     for i in range(6):
         h, w = 20 + 7 * i, 30 + 5 * i
         ds.append({
@@ -78,6 +84,8 @@ def build_template(path: str) -> dict:
             "meta": {"i": i, "tags": ["x"] * i},
             "vec": rng.random(8).astype(np.float32),
             "big": rng.integers(0, 255, (40 + i, 50, 3) if i % 2 else (10, 10, 3), dtype=np.uint8),
+            "depth": (rng.integers(0, 4, (h, w)) * 1000).astype(np.uint16),
+            "zvec": np.full(5 + i, i, np.float64),
         })
     ds.info.update(description="fuzz template")
     ds.flush()
@@ -167,6 +175,8 @@ def mutate_file(ds_path: str, kind: str, rel: str, rng: random.Random, chunks: l
         ops += ["json_value"] * 6 + ["json_drop"] * 2 + ["json_type", "json_bad_text"]
     elif kind in ("chunk", "chunks_index", "tiles_index"):
         ops += ["int"] * 5
+        if kind == "chunk":
+            ops += ["chunk_table"] * 4
         if kind == "chunk" and len(chunks) > 1:
             ops += ["swap_chunk"]
     op = rng.choice(ops)
@@ -205,6 +215,27 @@ def mutate_file(ds_path: str, kind: str, rel: str, rng: random.Random, chunks: l
                                 rng.randrange(2**32)]) & ((1 << (8 * width)) - 1)
             b[at:at + width] = value.to_bytes(width, "little")
             what += f" {width}-byte {value} at {at}"
+        data = bytes(b)
+    elif op == "chunk_table":
+        # A value in the chunk header's shape or byte-position table (Deep Lake 3's layout: version
+        # string, shape table rows x cols of uint32, byte-position rows x 3 of uint32), set to a
+        # value a decoder or an allocation would trust.
+        import struct
+
+        b = bytearray(data)
+        try:
+            p = 1 + b[0]
+            nrows, ncols = struct.unpack_from("<ii", b, p)
+            shape_at, nshape = p + 8, max(0, nrows) * max(0, ncols)
+            bp_at = shape_at + 4 * nshape
+            (bp_rows,) = struct.unpack_from("<I", b, bp_at)
+            slots = [shape_at + 4 * i for i in range(nshape)] + [bp_at + 4 + 4 * i for i in range(3 * bp_rows)]
+            at = rng.choice(slots)
+            value = rng.choice([0, 1, 2, 255, 65535, 200000, 2**31 - 1, 2**31, 2**32 - 1, rng.randrange(2**32)])
+            struct.pack_into("<I", b, at, value)
+            what += f" uint32 at {at} = {value}"
+        except (IndexError, struct.error):
+            what += " (no table: unchanged)"
         data = bytes(b)
     elif op == "swap_chunk":
         other = rng.choice([c for c in chunks if c != rel])
@@ -442,7 +473,8 @@ def run_case(template: str, expected: dict, work: str, seed: int, cid: int, verb
             def append():
                 row = {"images": np.full((9, 11, 3), 5, np.uint8), "masks": np.full((9, 11, 1), 1, np.uint8),
                        "labels": 1, "boxes": np.zeros((1, 4), np.float32), "text": "new", "meta": {"new": 1},
-                       "vec": np.zeros(8, np.float32), "big": np.zeros((45, 50, 3), np.uint8)}
+                       "vec": np.zeros(8, np.float32), "big": np.zeros((45, 50, 3), np.uint8),
+                       "depth": np.zeros((9, 11), np.uint16), "zvec": np.zeros(3, np.float64)}
                 ds.append({k: v for k, v in row.items() if k in names})
                 ds.flush()
             step("append", append)
@@ -462,7 +494,8 @@ def run_case(template: str, expected: dict, work: str, seed: int, cid: int, verb
     failed = [s for s in steps if s[1] in FAILURES]
     outcome = failed[0][1] if failed else (CHUTE_ERROR if any(s[1] == CHUTE_ERROR for s in steps) else OK)
     result = {"case": cid, "seed": seed, "mutations": mutations, "read_only": read_only, "outcome": outcome,
-              "failures": failed, "errored_steps": [s[0].split(" ")[0] for s in steps if s[1] != OK]}
+              "failures": failed, "errored_steps": [s[0].split(" ")[0] for s in steps if s[1] != OK],
+              "error_types": sorted({s[2].split(":")[0] for s in steps if s[1] != OK and s[2]})}
     if verbose:
         result["steps"] = steps
     return result
@@ -589,6 +622,11 @@ def main() -> None:
             for s in set(r.get("errored_steps", [])):
                 by_step[s] = by_step.get(s, 0) + 1
         print("cases with an error in each kind of step:", ", ".join(f"{k} {v}" for k, v in sorted(by_step.items())))
+        by_type = {}
+        for r in results:
+            for t in r.get("error_types", []):
+                by_type[t] = by_type.get(t, 0) + 1
+        print("cases raising each error type:", ", ".join(f"{k} {v}" for k, v in sorted(by_type.items())))
         for r in results:
             if r["outcome"] in FAILURES:
                 print(f"\n--- case {r['case']} (--seed {r['seed']} --case {r['case']}): {r['outcome']}")
