@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 import fuzz_corruption as fz  # noqa: E402
 
 SEED = 20261202
-CASES = 300
+CASES = 400
 KINDS = {"dataset_meta.json", "version_control_info.json", "dataset_info.json", "tensor_meta.json", "tensor_info.json",
          "chunks_index", "tiles_index", "chunk"}
 
@@ -96,6 +96,14 @@ def test_the_harness_sees_a_crash_a_hang_and_a_foreign_exception(template, monke
     assert [r["outcome"] for r in results][:2] == ["crash", "hang"]
     assert results[2]["outcome"] in (fz.OK, fz.CHUTE_ERROR)
     assert calls[0] == [0, 1, 2] and [0] in calls and [1] in calls and [2] in calls
+
+    # Values: with one expected label changed, a case that leaves the labels' files alone reads
+    # "wrong" values (run in this process: the child machinery is not needed for this).
+    exp = json.loads(open(expected).read())
+    exp["labels"][0] = "something else"
+    wrong = [fz.run_case(tpl, exp, str(tmp_path / "inproc"), SEED, cid) for cid in range(12)]
+    assert any(r["outcome"] == "wrong_values" for r in wrong)
+    assert all("labels" in r["failures"][0][2] for r in wrong if r["outcome"] == "wrong_values")
 
     assert fz._classify(IndexError("x")) == "foreign_exception"
     assert fz._classify(ValueError("not raised by chute")) == "foreign_exception"
