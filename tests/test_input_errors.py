@@ -110,9 +110,9 @@ def test_ops_arguments(make, exc, text):
 
 
 def test_ops_take_numpy_values():
-    assert ops.Resize(np.int64(5)).specs()[0]["height"] == 5
+    assert ops.Resize(np.int64(5)).specs()[0].height == 5
     n = ops.Normalize(np.array(ops.IMAGENET_MEAN), np.float32(ops.IMAGENET_STD))
-    assert n.specs()[0]["mean"] == list(ops.IMAGENET_MEAN)
+    assert n.specs()[0].mean == pytest.approx(list(ops.IMAGENET_MEAN))
 
 
 # ---- what transforms return ----

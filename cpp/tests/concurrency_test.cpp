@@ -13,22 +13,32 @@
 #include "chute/dataset/dataset.h"
 #include "chute/loader/loader.h"
 #include "chute/query/query.h"
+#include "test_util.h"
 
 using namespace chute;
 namespace fs = std::filesystem;
 
 namespace {
-std::string temp_dir(const std::string& name) {
-  auto p = fs::temp_directory_path() / ("chute_conc_" + name + "_" + std::to_string(std::random_device{}()));
-  fs::remove_all(p);
-  return p.string();
-}
+using test_util::temp_dir;
 
 std::shared_ptr<Tensor> int_tensor(Dataset& ds, const std::string& name) {
-  return ds.create_tensor(name, "generic", "int64", "", "", 4096, 0, nlohmann::json::object(), nlohmann::json::object());
+  return ds.create_tensor(test_util::spec(name, "int64", "generic", 4096));
 }
 
 void append_int(Tensor& t, int64_t v) { t.append_array(reinterpret_cast<const uint8_t*>(&v), 8, {1}, DType::Int64); }
+
+// A loader over rows 0..n-1 of `t`, in order.
+std::shared_ptr<Loader> int_loader(const std::shared_ptr<Tensor>& t, uint64_t n, size_t batch, size_t threads) {
+  std::vector<uint64_t> order(n);
+  for (uint64_t i = 0; i < n; ++i) order[i] = i;
+  LoaderTensor lt;
+  lt.tensor = t;
+  lt.name = t->name();
+  LoaderOptions o;
+  o.batch_size = batch;
+  o.num_threads = threads;
+  return std::make_shared<Loader>(std::vector<LoaderTensor>{lt}, order, o);
+}
 
 int64_t read_int(const Tensor& t, uint64_t i) {
   auto s = t.read(i);
@@ -77,18 +87,10 @@ TEST(Concurrency, DatasetFromManyThreads) {
   }
   threads.emplace_back([&] {  // loaders over what is there now
     while (!stop) {
-      std::vector<uint64_t> order(64);
-      for (uint64_t i = 0; i < order.size(); ++i) order[i] = i;
-      LoaderTensor lt;
-      lt.tensor = a;
-      lt.name = "a";
-      LoaderOptions o;
-      o.batch_size = 8;
-      o.num_threads = 2;
-      Loader loader({lt}, order, o);
+      auto loader = int_loader(a, 64, 8, 2);
       Batch b;
       size_t rows = 0;
-      while (loader.next(b, std::chrono::milliseconds(1000)) == Loader::Status::Ready) rows += b.indices.size();
+      while (loader->next(b, std::chrono::milliseconds(1000)) == Loader::Status::Ready) rows += b.indices.size();
       if (rows != 64) ++errors;
     }
   });
@@ -114,15 +116,7 @@ TEST(Concurrency, LoaderCloseFromManyThreads) {
   for (int64_t i = 0; i < 256; ++i) append_int(*a, i);
   ds->flush();
   for (int round = 0; round < 20; ++round) {
-    std::vector<uint64_t> order(256);
-    for (uint64_t i = 0; i < order.size(); ++i) order[i] = i;
-    LoaderTensor lt;
-    lt.tensor = a;
-    lt.name = "a";
-    LoaderOptions o;
-    o.batch_size = 4;
-    o.num_threads = 3;
-    auto loader = std::make_shared<Loader>(std::vector<LoaderTensor>{lt}, order, o);
+    auto loader = int_loader(a, 256, 4, 3);
     Batch b;
     ASSERT_EQ(loader->next(b, std::chrono::milliseconds(5000)), Loader::Status::Ready);
     std::vector<std::thread> closers;
@@ -142,21 +136,14 @@ TEST(Concurrency, LoaderRefusesASecondConsumerThread) {
   auto a = int_tensor(*ds, "a");
   for (int64_t i = 0; i < 32; ++i) append_int(*a, i);
   ds->flush();
-  std::vector<uint64_t> order(32);
-  for (uint64_t i = 0; i < order.size(); ++i) order[i] = i;
-  LoaderTensor lt;
-  lt.tensor = a;
-  lt.name = "a";
-  LoaderOptions o;
-  o.batch_size = 4;
-  Loader loader({lt}, order, o);
+  auto loader = int_loader(a, 32, 4, 0);
   Batch b;
-  ASSERT_EQ(loader.next(b, std::chrono::milliseconds(5000)), Loader::Status::Ready);
+  ASSERT_EQ(loader->next(b, std::chrono::milliseconds(5000)), Loader::Status::Ready);
   bool refused = false;
   std::thread other([&] {
     try {
       Batch c;
-      loader.next(c, std::chrono::milliseconds(1000));
+      loader->next(c, std::chrono::milliseconds(1000));
     } catch (const InvalidArgument&) {
       refused = true;
     }
@@ -164,7 +151,7 @@ TEST(Concurrency, LoaderRefusesASecondConsumerThread) {
   other.join();
   EXPECT_TRUE(refused);
   size_t rows = b.indices.size();
-  while (loader.next(b, std::chrono::milliseconds(5000)) == Loader::Status::Ready) rows += b.indices.size();
+  while (loader->next(b, std::chrono::milliseconds(5000)) == Loader::Status::Ready) rows += b.indices.size();
   EXPECT_EQ(rows, 32u);
   ds.reset();
   fs::remove_all(path);

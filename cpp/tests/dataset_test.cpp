@@ -4,24 +4,21 @@
 #include <random>
 
 #include "chute/core/error.h"
+#include "test_util.h"
 #include "chute/dataset/dataset.h"
 
 using namespace chute;
 namespace fs = std::filesystem;
 
 namespace {
-std::string temp_dir(const std::string& name) {
-  auto p = fs::temp_directory_path() / ("chute_test_" + name + "_" + std::to_string(std::random_device{}()));
-  fs::remove_all(p);
-  return p.string();
-}
+using test_util::temp_dir;
 }  // namespace
 
 TEST(Dataset, AppendFlushReopen) {
   std::string path = temp_dir("reopen");
   {
     auto ds = Dataset::create(path, false);
-    auto t = ds->create_tensor("x", "generic", "int32", "", "", 0, 0, nlohmann::json::object(), nlohmann::json::object());
+    auto t = ds->create_tensor(test_util::spec("x", "int32"));
     for (int32_t i = 0; i < 100; ++i) {
       int32_t v[3] = {i, i + 1, i + 2};
       t->append_array(reinterpret_cast<uint8_t*>(v), sizeof v, {3}, DType::Int32);
@@ -41,7 +38,7 @@ TEST(Dataset, UnflushedAppendsAreNotVisibleAfterReopen) {
   std::string path = temp_dir("unflushed");
   {
     auto ds = Dataset::create(path, false);
-    auto t = ds->create_tensor("x", "generic", "uint8", "", "", 0, 0, nlohmann::json::object(), nlohmann::json::object());
+    auto t = ds->create_tensor(test_util::spec("x", "uint8"));
     uint8_t v = 1;
     t->append_array(&v, 1, {1}, DType::UInt8);
     ds->flush();
@@ -64,7 +61,7 @@ TEST(Dataset, RejectsNamesThatLeaveTheFolder) {
 TEST(Dataset, ChunksFillToHalfTheMaxAndAreNeverRewritten) {
   std::string path = temp_dir("chunks");
   auto ds = Dataset::create(path, false);
-  auto t = ds->create_tensor("x", "generic", "uint8", "", "", 10000, 0, nlohmann::json::object(), nlohmann::json::object());
+  auto t = ds->create_tensor(test_util::spec("x", "uint8", "generic", 10000));
   std::vector<uint8_t> v(1000, 7);
   for (int i = 0; i < 12; ++i) t->append_array(v.data(), v.size(), {1000}, DType::UInt8);
   ds->flush();

@@ -1,4 +1,5 @@
-// The query engine's weighted draws and whole-tensor columns, on real datasets in a temp dir.
+// The query engine's weighted draws, whole-tensor columns, and its two evaluation paths (compiled and
+// row by row) agreeing, on real datasets in a temp dir.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -6,6 +7,8 @@
 #include <numeric>
 #include <set>
 
+#include "chute/core/error.h"
+#include "test_util.h"
 #include "chute/dataset/dataset.h"
 #include "chute/query/query.h"
 #include "chute/query/sampling.h"
@@ -41,7 +44,7 @@ TEST(QueryColumns, FollowTheTensorAsItGrows) {
   fs::path dir = fs::temp_directory_path() / ("chute_query_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   auto ds = Dataset::create(dir.string(), true);
-  auto t = ds->create_tensor("n", "generic", "int32", "", "", 0, 0, nlohmann::json::object(), nlohmann::json::object());
+  auto t = ds->create_tensor(test_util::spec("n", "int32"));
   for (int32_t i = 0; i < 5000; ++i) t->append_array(reinterpret_cast<const uint8_t*>(&i), 4, Shape{1}, DType::Int32);
   auto col = t->number_column();
   ASSERT_TRUE(col);
@@ -54,6 +57,54 @@ TEST(QueryColumns, FollowTheTensorAsItGrows) {
   EXPECT_EQ(t->number_column()->rows, 5001u);
   uint64_t view[] = {5000, 7, 3};
   EXPECT_EQ(run_query(*ds, "SELECT * WHERE n % 1000 == 7", view, 3, 0), (std::vector<uint64_t>{5000, 7}));
+  ds.reset();
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// Runs a query on both evaluation paths; they must agree (rows, or both a QueryError).
+std::vector<uint64_t> both_paths(const Dataset& ds, const std::string& q, const uint64_t* rows, size_t n) {
+  auto compiled = run_query(ds, q, rows, n, 0, false);
+  EXPECT_EQ(compiled, run_query(ds, q, rows, n, 0, true)) << q.substr(0, 200);
+  return compiled;
+}
+
+}  // namespace
+
+TEST(QueryPaths, AgreeOnEmptyContainsLongChainsAndHugeCounts) {
+  fs::path dir = fs::temp_directory_path() / ("chute_query_paths_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto ds = Dataset::create(dir.string(), true);
+  auto text = ds->create_tensor(test_util::spec("text", "str", "text"));
+  auto n = ds->create_tensor(test_util::spec("n", "int32"));
+  const char* texts[] = {"red", "", "a*b", "", "xy"};
+  for (int32_t i = 0; i < 3000; ++i) {
+    n->append_array(reinterpret_cast<const uint8_t*>(&i), 4, Shape{1}, DType::Int32);
+    if (i < 2990) text->append_bytes(texts[i % 5], Shape{1});  // rows 2990.. have no text
+  }
+  std::vector<uint64_t> with_text(2990);
+  std::iota(with_text.begin(), with_text.end(), 0);
+  // contains(t, '') holds for every text, the empty ones too; rows without a text are not kept.
+  EXPECT_EQ(both_paths(*ds, "SELECT * WHERE contains(text, '')", nullptr, 2990), with_text);
+  EXPECT_EQ(both_paths(*ds, "SELECT * WHERE contains(text, '')", nullptr, 3000), with_text);
+  uint64_t view[] = {2999, 3, 1, 2995, 0};
+  EXPECT_EQ(both_paths(*ds, "SELECT * WHERE contains(text, '')", view, 5), (std::vector<uint64_t>{3, 1, 0}));
+  EXPECT_EQ(both_paths(*ds, "SELECT * WHERE contains(text, 'a*b') AND n < 20", nullptr, 3000),
+            (std::vector<uint64_t>{2, 7, 12, 17}));
+  // A 30,000-term OR chain: balanced, so compile and evaluation recurse ~17 deep, on both paths.
+  std::string q = "SELECT * WHERE n == 0";
+  for (int i = 1; i < 30000; ++i) q += " OR n == " + std::to_string(i * 7);
+  std::vector<uint64_t> sevens;
+  for (uint64_t i = 0; i < 3000; i += 7) sevens.push_back(i);
+  EXPECT_EQ(both_paths(*ds, q, nullptr, 3000), sevens);
+  // LIMIT / OFFSET up to 2**64 - 1: every row / none.
+  EXPECT_EQ(both_paths(*ds, "SELECT * WHERE n < 5 LIMIT 18446744073709551615", nullptr, 3000).size(), 5u);
+  EXPECT_TRUE(both_paths(*ds, "SELECT * OFFSET 18446744073709551615", nullptr, 3000).empty());
+  EXPECT_THROW(run_query(*ds, "SELECT * LIMIT 18446744073709551616", nullptr, 3000, 0), QueryError);
+  EXPECT_THROW(run_query(*ds, "SELECT * SAMPLE BY n LIMIT 18446744073709551615", nullptr, 3000, 0, true), QueryError);
+  // An unknown tensor is an error on both paths even when no row is evaluated.
+  for (bool rbr : {false, true}) EXPECT_THROW(run_query(*ds, "SELECT * WHERE FALSE AND nosuch == 1", nullptr, 0, 0, rbr), QueryError);
   ds.reset();
   fs::remove_all(dir);
 }

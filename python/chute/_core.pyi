@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'decode_image', 'encode_image', 'image_shape', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'decode_image', 'encode_image', 'image_shape', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -47,14 +47,41 @@ class ResourceError(ChuteError, MemoryError):
     """
     Memory or threads the engine needed could not be had, or a size is over its cap.
     """
+class TensorSpec:
+    """
+    What Dataset.create_tensor needs; empty values take the format's defaults.
+    """
+    def __init__(self, *, name: str, htype: str = 'generic', dtype: str = '', sample_compression: str = '', chunk_compression: str = '', max_chunk_size: typing.SupportsInt | typing.SupportsIndex = 0, tiling_threshold: typing.SupportsInt | typing.SupportsIndex = 0, meta_extra_json: str = '{}', info_json: str = '{}') -> None:
+        ...
+    @property
+    def chunk_compression(self) -> str:
+        ...
+    @property
+    def dtype(self) -> str:
+        ...
+    @property
+    def htype(self) -> str:
+        ...
+    @property
+    def max_chunk_size(self) -> int:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def sample_compression(self) -> str:
+        ...
+    @property
+    def tiling_threshold(self) -> int:
+        ...
 class Tensor:
-    def append_array(self, arg0: numpy.ndarray) -> None:
+    def append_array(self, array: numpy.ndarray) -> None:
         ...
-    def append_bytes(self, arg0: bytes, arg1: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+    def append_bytes(self, data: bytes, shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
         ...
-    def append_compressed(self, arg0: bytes, arg1: str) -> None:
+    def append_compressed(self, data: bytes, compression: str) -> None:
         ...
-    def append_many(self, arg0: numpy.ndarray) -> None:
+    def append_many(self, array: numpy.ndarray) -> None:
         """
         Appends a[0], a[1], ... as samples (one shape, one dtype).
         """
@@ -66,17 +93,17 @@ class Tensor:
         ...
     def num_chunks(self) -> int:
         ...
-    def read(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    def read(self, index: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
         ...
     def read_batch(self, indices: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], num_threads: typing.SupportsInt | typing.SupportsIndex = 0, aslist: bool = False) -> typing.Any:
         """
         Decodes the samples on the engine's threads with the GIL released. One stacked array when every shape is equal (and aslist is False), else a list of arrays.
         """
-    def set_info_json(self, arg0: str) -> None:
+    def set_info_json(self, info: str) -> None:
         ...
-    def shape(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    def shape(self, index: typing.SupportsInt | typing.SupportsIndex) -> tuple:
         ...
-    def tobytes(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> bytes:
+    def tobytes(self, index: typing.SupportsInt | typing.SupportsIndex) -> bytes:
         ...
     @property
     def chunk_compression(self) -> str:
@@ -110,7 +137,7 @@ class Dataset:
     def create(path: str, overwrite: bool) -> Dataset:
         ...
     @staticmethod
-    def exists(arg0: str) -> bool:
+    def exists(path: str) -> bool:
         ...
     @staticmethod
     def open(path: str, read_only: bool) -> Dataset:
@@ -121,12 +148,14 @@ class Dataset:
         Deletes a dataset; DatasetLockedError while another process writes it.
         """
     @staticmethod
-    def validate_name(arg0: str) -> None:
+    def validate_name(name: str) -> None:
         ...
-    def create_group(self, arg0: str) -> None:
+    def create_group(self, name: str) -> None:
         ...
-    def create_tensor(self, arg0: str, arg1: str, arg2: str, arg3: str, arg4: str, arg5: typing.SupportsInt | typing.SupportsIndex, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: str, arg8: str) -> Tensor:
-        ...
+    def create_tensor(self, spec: TensorSpec) -> Tensor:
+        """
+        Creates a tensor from a TensorSpec (published by the next flush).
+        """
     def detach(self, why: str) -> None:
         """
         Refuses every later write through this handle with `why`.
@@ -135,7 +164,7 @@ class Dataset:
         ...
     def groups(self) -> list[str]:
         ...
-    def has_tensor(self, arg0: str) -> bool:
+    def has_tensor(self, name: str) -> bool:
         ...
     def hidden_tensor_names(self) -> list[str]:
         ...
@@ -151,9 +180,9 @@ class Dataset:
         """
         The rows (of `rows`, which the query sees as its table) a TQL query selects, in result order.
         """
-    def set_info_json(self, arg0: str) -> None:
+    def set_info_json(self, info: str) -> None:
         ...
-    def tensor(self, arg0: str) -> Tensor:
+    def tensor(self, name: str) -> Tensor:
         ...
     def tensor_names(self) -> list[str]:
         ...
@@ -169,8 +198,106 @@ class Dataset:
     @property
     def read_only(self) -> bool:
         ...
+class OpKind:
+    """
+    The engine's image ops (chute.ops builds them).
+    
+    Members:
+    
+      RandomResizedCrop
+    
+      Resize
+    
+      CenterCrop
+    
+      RandomHorizontalFlip
+    
+      Normalize
+    
+      ToCHW
+    """
+    CenterCrop: typing.ClassVar[OpKind]
+    Normalize: typing.ClassVar[OpKind]
+    RandomHorizontalFlip: typing.ClassVar[OpKind]
+    RandomResizedCrop: typing.ClassVar[OpKind]
+    Resize: typing.ClassVar[OpKind]
+    ToCHW: typing.ClassVar[OpKind]
+    __members__: typing.ClassVar[dict[str, OpKind]]
+    @typing.overload
+    def __eq__(self, other: OpKind) -> bool:
+        ...
+    @typing.overload
+    def __eq__(self, other: typing.Any) -> bool:
+        ...
+    def __getstate__(self) -> int:
+        ...
+    def __hash__(self) -> int:
+        ...
+    def __index__(self) -> int:
+        ...
+    def __init__(self, value: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __int__(self) -> int:
+        ...
+    @typing.overload
+    def __ne__(self, other: OpKind) -> bool:
+        ...
+    @typing.overload
+    def __ne__(self, other: typing.Any) -> bool:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def __setstate__(self, state: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __str__(self) -> str:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def value(self) -> int:
+        ...
+class ImageOp:
+    """
+    One engine image op and its parameters (the fields its kind uses).
+    """
+    def __init__(self, *, kind: OpKind, height: typing.SupportsInt | typing.SupportsIndex = 0, width: typing.SupportsInt | typing.SupportsIndex = 0, scale: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] = (0.08, 1.0), ratio: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] = (0.75, 1.3333333333333333), p: typing.SupportsFloat | typing.SupportsIndex = 0.5, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = []) -> None:
+        ...
+    @property
+    def height(self) -> int:
+        ...
+    @property
+    def kind(self) -> OpKind:
+        ...
+    @property
+    def mean(self) -> list[float]:
+        ...
+    @property
+    def p(self) -> float:
+        ...
+    @property
+    def ratio(self) -> tuple[float, float]:
+        ...
+    @property
+    def scale(self) -> tuple[float, float]:
+        ...
+    @property
+    def std(self) -> list[float]:
+        ...
+    @property
+    def width(self) -> int:
+        ...
+class LoaderColumn:
+    """
+    One tensor a Loader reads: how it is decoded and its image ops.
+    """
+    def __init__(self, *, tensor: Tensor, name: str, stored_bytes: bool = False, ops: collections.abc.Sequence[ImageOp] = [], channels: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+        ...
+    @property
+    def name(self) -> str:
+        ...
 class Loader:
-    def __init__(self, tensors: list, order: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], batch_size: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, num_threads: typing.SupportsInt | typing.SupportsIndex, prefetch: typing.SupportsInt | typing.SupportsIndex, ignore_errors: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex) -> None:
+    def __init__(self, columns: collections.abc.Sequence[LoaderColumn], order: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], batch_size: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, num_threads: typing.SupportsInt | typing.SupportsIndex, prefetch: typing.SupportsInt | typing.SupportsIndex, ignore_errors: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     def close(self) -> None:
         ...
@@ -185,13 +312,17 @@ class Loader:
     @property
     def skipped_total(self) -> int:
         ...
-def decode_image(arg0: bytes, arg1: str) -> numpy.ndarray:
-    ...
+def decode_image(data: bytes, compression: str) -> numpy.ndarray:
+    """
+    Decodes a JPEG or PNG to an HWC uint8 array.
+    """
 def encode_image(array: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], compression: str, quality: typing.SupportsInt | typing.SupportsIndex = 75) -> bytes:
     ...
-def image_shape(arg0: bytes, arg1: str) -> tuple:
-    ...
-def plan_order(rows: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], shuffle: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, rank: typing.SupportsInt | typing.SupportsIndex, world: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, consumed: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], int]:
+def image_shape(data: bytes, compression: str) -> tuple:
+    """
+    The (height, width, channels) a compressed image's header gives.
+    """
+def plan_order(rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], shuffle: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, rank: typing.SupportsInt | typing.SupportsIndex, world: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, consumed: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], int]:
     """
     This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), after `consumed` global samples, and the global order's length.
     """
@@ -200,7 +331,9 @@ def release_shared_pool() -> None:
     Drops the process-wide decode pool (its threads end once no running call uses it; the next call makes a new one). Called before forking worker processes, so the fork copies no engine thread.
     """
 def tql_functions() -> list[str]:
-    ...
+    """
+    The names of the functions TQL knows.
+    """
 def weighted_draw(weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n: typing.SupportsInt | typing.SupportsIndex, replace: bool, seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
     """
     Positions drawn with probability proportional to weights (finite, non-negative): n draws with replacement (never a zero weight), or min(n, len) distinct ones without.

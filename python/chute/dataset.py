@@ -302,10 +302,10 @@ class Dataset:
             info["coords"] = kwargs.pop("coords")
         if kwargs:
             raise TypeError(f"create_tensor() got unexpected arguments: {', '.join(kwargs)}")
-        core = self._root.core.create_tensor(
-            full, htype, dt or "", sc or "", cc or "", int(max_chunk_size or 0), int(tiling_threshold or 0),
-            json.dumps(meta_extra), json.dumps(info, default=_json_default),
-        )
+        core = self._root.core.create_tensor(_core.TensorSpec(
+            name=full, htype=htype, dtype=dt or "", sample_compression=sc or "", chunk_compression=cc or "",
+            max_chunk_size=int(max_chunk_size or 0), tiling_threshold=int(tiling_threshold or 0),
+            meta_extra_json=json.dumps(meta_extra), info_json=json.dumps(info, default=_json_default)))
         self._after_write()
         return Tensor(self, core, name)
 

@@ -353,14 +353,17 @@ MAX_WORKERS = 1024
 MAX_PREFETCH = 1024
 
 
+_RESIZING = (_core.OpKind.RandomResizedCrop, _core.OpKind.Resize, _core.OpKind.CenterCrop)
+
+
 def _estimated_sample_bytes(tensor, op_specs: list) -> int:
     """Decoded bytes of one sample of `tensor` after its engine ops (from metadata, no decode)."""
     shape = list(tensor.meta.get("max_shape") or [])
     itemsize = 1 if tensor.dtype is None or tensor.dtype.kind in "OU" else tensor.dtype.itemsize
     for op in op_specs:
-        if op["kind"] in ("RandomResizedCrop", "Resize", "CenterCrop") and len(shape) >= 2:
-            shape[0], shape[1] = op["height"], op["width"]
-        if op["kind"] == "Normalize":
+        if op.kind in _RESIZING and len(shape) >= 2:
+            shape[0], shape[1] = op.height, op.width
+        if op.kind == _core.OpKind.Normalize:
             itemsize = 4
     return int(np.prod(shape)) * itemsize if shape else itemsize
 
@@ -394,7 +397,8 @@ class _Run:
         self.share_len = len(share)
         transform = cfg["transform"]
         dm = cfg["decode_method"] or {}
-        specs = []
+        columns = []
+        ops_of: dict[str, list] = {}
         self.py_transforms: dict[str, Callable] = {}
         for n in self.names:
             t = ds[n]
@@ -405,12 +409,13 @@ class _Run:
                     ops = fn.specs()
                 elif fn is not None:
                     self.py_transforms[n] = fn
-            mode = "tobytes" if dm.get(n) in ("tobytes", "pil") else "numpy"
             channels = 0
             if ops and t.htype.startswith("image"):
                 mx = t.meta.get("max_shape") or []
                 channels = 3 if len(mx) == 3 and mx[2] in (3, 4) else 0
-            specs.append((t._core, n, mode, ops, channels))
+            ops_of[n] = ops
+            columns.append(_core.LoaderColumn(tensor=t._core, name=n, stored_bytes=dm.get(n) in ("tobytes", "pil"),
+                                              ops=ops, channels=channels))
         self.decode = dm
         self.htypes = {n: ds[n].htype for n in self.names}
         self.callable_transform = transform if callable(transform) and not isinstance(transform, dict) else None
@@ -418,7 +423,7 @@ class _Run:
         threads = cfg["num_threads"] or 0
         prefetch = max(2, int(cfg["prefetch_factor"]) * max(1, cfg["num_workers"]))
         # Bounded in bytes too: batches decoded ahead never hold more than PREFETCH_BYTES.
-        per_batch = sum(_estimated_sample_bytes(ds[n], spec[3]) for n, spec in zip(self.names, specs)) * cfg["batch_size"]
+        per_batch = sum(_estimated_sample_bytes(ds[n], ops_of[n]) for n in self.names) * cfg["batch_size"]
         if per_batch > 0:
             prefetch = max(1, min(prefetch, PREFETCH_BYTES // per_batch))
         self.pool = None
@@ -435,7 +440,7 @@ class _Run:
                 if cfg["persistent_workers"]:
                     dl._pool = self.pool
         try:
-            self.engine = _core.Loader(specs, share, cfg["batch_size"], cfg["drop_last"], threads, prefetch,
+            self.engine = _core.Loader(columns, share, cfg["batch_size"], cfg["drop_last"], threads, prefetch,
                                        cfg["ignore_errors"], dl._seed(), self.epoch)
         except BaseException:
             if self.pool is not None and self.pool is not dl._pool:

@@ -10,6 +10,8 @@ import math
 import numbers
 from typing import Sequence
 
+from chute import _core
+
 # The largest output side an op takes: JPEG's own limit. (Larger images could not be decoded from
 # any stored JPEG, and a square one would be past the engine's cap on one decoded sample anyway.)
 MAX_SIDE = 65535
@@ -59,11 +61,12 @@ def _float(op: str, what: str, v) -> float:
 class Op:
     """Base class: an engine op is described by a spec the engine parses."""
 
-    def specs(self) -> list[dict]:
+    def specs(self) -> list[_core.ImageOp]:
+        """The engine ops this op runs, in order."""
         raise TypeError(f"{type(self).__name__} is not an engine op")
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.specs()})"
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
 class RandomResizedCrop(Op):
@@ -80,7 +83,8 @@ class RandomResizedCrop(Op):
             raise ValueError(f"RandomResizedCrop ratio must satisfy 0 < lo <= hi, got {ratio}")
 
     def specs(self):
-        return [{"kind": "RandomResizedCrop", "height": self.height, "width": self.width, "scale": self.scale, "ratio": self.ratio}]
+        return [_core.ImageOp(kind=_core.OpKind.RandomResizedCrop, height=self.height, width=self.width, scale=self.scale,
+                              ratio=self.ratio)]
 
 
 class Resize(Op):
@@ -90,7 +94,7 @@ class Resize(Op):
         self.height, self.width = _size("Resize", size)
 
     def specs(self):
-        return [{"kind": "Resize", "height": self.height, "width": self.width}]
+        return [_core.ImageOp(kind=_core.OpKind.Resize, height=self.height, width=self.width)]
 
 
 class CenterCrop(Op):
@@ -98,7 +102,7 @@ class CenterCrop(Op):
         self.height, self.width = _size("CenterCrop", size)
 
     def specs(self):
-        return [{"kind": "CenterCrop", "height": self.height, "width": self.width}]
+        return [_core.ImageOp(kind=_core.OpKind.CenterCrop, height=self.height, width=self.width)]
 
 
 class RandomHorizontalFlip(Op):
@@ -109,7 +113,7 @@ class RandomHorizontalFlip(Op):
         self.p = float(p)
 
     def specs(self):
-        return [{"kind": "RandomHorizontalFlip", "p": self.p}]
+        return [_core.ImageOp(kind=_core.OpKind.RandomHorizontalFlip, p=self.p)]
 
 
 class Normalize(Op):
@@ -126,14 +130,14 @@ class Normalize(Op):
         self.std = std
 
     def specs(self):
-        return [{"kind": "Normalize", "mean": self.mean, "std": self.std}]
+        return [_core.ImageOp(kind=_core.OpKind.Normalize, mean=self.mean, std=self.std)]
 
 
 class ToCHW(Op):
     """uint8 HWC to uint8 CHW. Must be last."""
 
     def specs(self):
-        return [{"kind": "ToCHW"}]
+        return [_core.ImageOp(kind=_core.OpKind.ToCHW)]
 
 
 class Compose(Op):

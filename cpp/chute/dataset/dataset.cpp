@@ -144,34 +144,26 @@ nlohmann::json checked_journal(const std::string& text, const std::string& what)
 class PublishLock {
  public:
   PublishLock(int fd, short type) : fd_(fd) {
-    if (fd_ < 0) return;
+    if (fd_ >= 0 && !set(F_OFD_SETLKW, type)) fd_ = -1;  // a file system without locks: nothing to wait for
+  }
+  ~PublishLock() {
+    if (fd_ >= 0) set(F_OFD_SETLK, F_UNLCK);
+  }
+  PublishLock(const PublishLock&) = delete;
+  PublishLock& operator=(const PublishLock&) = delete;
+
+ private:
+  bool set(int cmd, short type) {
     struct flock fl;
     std::memset(&fl, 0, sizeof fl);
     fl.l_type = type;
     fl.l_whence = SEEK_SET;
     fl.l_start = 0;
     fl.l_len = 1;
-    while (::fcntl(fd_, F_OFD_SETLKW, &fl) != 0) {
-      if (errno != EINTR) {
-        fd_ = -1;  // a file system without locks: nothing to wait for
-        return;
-      }
-    }
+    while (::fcntl(fd_, cmd, &fl) != 0)
+      if (errno != EINTR) return false;
+    return true;
   }
-  ~PublishLock() {
-    if (fd_ < 0) return;
-    struct flock fl;
-    std::memset(&fl, 0, sizeof fl);
-    fl.l_type = F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = 0;
-    fl.l_len = 1;
-    ::fcntl(fd_, F_OFD_SETLK, &fl);
-  }
-  PublishLock(const PublishLock&) = delete;
-  PublishLock& operator=(const PublishLock&) = delete;
-
- private:
   int fd_;
 };
 
@@ -488,10 +480,10 @@ void Dataset::create_group_locked(const std::string& name) {
   meta_dirty_ = true;
 }
 
-std::shared_ptr<Tensor> Dataset::create_tensor(const std::string& name, const std::string& htype, const std::string& dtype,
-                                               const std::string& sample_compression, const std::string& chunk_compression,
-                                               int64_t max_chunk_size, int64_t tiling_threshold,
-                                               const nlohmann::json& meta_extra, const nlohmann::json& info) {
+std::shared_ptr<Tensor> Dataset::create_tensor(const TensorSpec& spec) {
+  const std::string& name = spec.name;
+  const std::string& sample_compression = spec.sample_compression;
+  const std::string& chunk_compression = spec.chunk_compression;
   std::unique_lock lock(mu_);
   check_writable();
   validate_name(name);
@@ -503,7 +495,7 @@ std::shared_ptr<Tensor> Dataset::create_tensor(const std::string& name, const st
     throw InvalidArgument("tensor '" + name + "': sample_compression and chunk_compression cannot both be set");
   compression_from_name(sample_compression);
   compression_from_name(chunk_compression);
-  if (!dtype.empty()) dtype_from_name(dtype);
+  if (!spec.dtype.empty()) dtype_from_name(spec.dtype);
   auto slash = name.rfind('/');
   // Check the parent groups before anything changes: a tensor on the way is an error.
   for (std::string g = slash == std::string::npos ? "" : name.substr(0, slash); !g.empty();) {
@@ -511,11 +503,12 @@ std::shared_ptr<Tensor> Dataset::create_tensor(const std::string& name, const st
     auto s = g.rfind('/');
     g = s == std::string::npos ? "" : g.substr(0, s);
   }
-  TensorMeta meta = TensorMeta::make(name.substr(slash == std::string::npos ? 0 : slash + 1), htype, dtype,
-                                     sample_compression, chunk_compression, max_chunk_size, tiling_threshold, meta_extra);
+  TensorMeta meta = TensorMeta::make(name.substr(slash == std::string::npos ? 0 : slash + 1), spec.htype, spec.dtype,
+                                     sample_compression, chunk_compression, spec.max_chunk_size, spec.tiling_threshold,
+                                     spec.meta_extra);
   if (slash != std::string::npos) create_group_locked(name.substr(0, slash));
   storage_->remove_all(name);  // leftovers of a tensor that was never published
-  auto t = Tensor::create(storage_, cache_, name, name, std::move(meta), info);
+  auto t = Tensor::create(storage_, cache_, name, name, std::move(meta), spec.info);
   tensors_[name] = t;
   meta_["tensors"].push_back(name);
   meta_["tensor_names"][name] = name;

@@ -24,6 +24,20 @@
 
 namespace chute {
 
+/// What create_tensor needs. Empty strings and zeros take the format's defaults (generic htype,
+/// dtype set by the first sample, no compression, 8 MB chunks, 16 MB tiling threshold).
+struct TensorSpec {
+  std::string name;
+  std::string htype = "generic";
+  std::string dtype;
+  std::string sample_compression;
+  std::string chunk_compression;
+  int64_t max_chunk_size = 0;
+  int64_t tiling_threshold = 0;
+  nlohmann::json meta_extra = nlohmann::json::object();  // extra tensor_meta.json keys of the htype
+  nlohmann::json info = nlohmann::json::object();        // tensor_info.json (class_names, coords...)
+};
+
 class Dataset {
  public:
   static std::shared_ptr<Dataset> open(const std::string& path, bool read_only);
@@ -51,10 +65,8 @@ class Dataset {
   bool has_tensor(const std::string& name) const;
   std::shared_ptr<Tensor> tensor(const std::string& name) const;
 
-  std::shared_ptr<Tensor> create_tensor(const std::string& name, const std::string& htype, const std::string& dtype,
-                                        const std::string& sample_compression, const std::string& chunk_compression,
-                                        int64_t max_chunk_size, int64_t tiling_threshold, const nlohmann::json& meta_extra,
-                                        const nlohmann::json& info);
+  /// Creates a tensor (published by the next flush). Throws InvalidNameError, InvalidArgument.
+  std::shared_ptr<Tensor> create_tensor(const TensorSpec& spec);
   void create_group(const std::string& name);
   /// Publishes everything appended since the last flush, atomically.
   void flush();

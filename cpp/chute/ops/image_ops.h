@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chute/core/dtype.h"
@@ -14,6 +15,16 @@
 namespace chute {
 
 enum class OpKind : uint8_t { RandomResizedCrop, Resize, CenterCrop, RandomHorizontalFlip, Normalize, ToCHW };
+
+/// Every op's name, as the bindings expose OpKind (a new op adds its line here).
+inline constexpr std::pair<OpKind, const char*> kOpKinds[] = {
+    {OpKind::RandomResizedCrop, "RandomResizedCrop"},
+    {OpKind::Resize, "Resize"},
+    {OpKind::CenterCrop, "CenterCrop"},
+    {OpKind::RandomHorizontalFlip, "RandomHorizontalFlip"},
+    {OpKind::Normalize, "Normalize"},
+    {OpKind::ToCHW, "ToCHW"},
+};
 
 struct ImageOp {
   OpKind kind;
