@@ -124,6 +124,14 @@ TEST(DecodedSize, ZstdFrameClaimingMoreThanTheCapIsRefused) {
   EXPECT_THROW(zstd_decompress(frame, "chunk"), ResourceError);
 }
 
+TEST(DecodedSize, Lz4DataClaimingMoreThanTheCapIsRefused) {
+  std::string raw(100000, 'z');
+  std::string block = lz4_compress(raw);
+  EXPECT_EQ(lz4_decompress(block, "ok"), raw);
+  CapGuard cap(50000);
+  EXPECT_THROW(lz4_decompress(block, "chunk"), ResourceError);
+}
+
 TEST(DecodedSize, ShapesPastThirtyTwoBitsAreNotTruncated) {
   std::vector<uint8_t> px(4 * 4 * 3, 1);
   std::string png = png_encode(px.data(), 4, 4, 3);

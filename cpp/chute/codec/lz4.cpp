@@ -29,6 +29,7 @@ std::string lz4_decompress(std::string_view block, const std::string& what) {
   std::memcpy(&n, block.data(), 4);
   // LZ4 cannot expand more than ~255x: a larger claimed size is corruption, not a reason to allocate.
   if (n > 255 * (block.size() - 4) + 64) throw DecodeError(what + ": corrupt lz4 data (claims " + std::to_string(n) + " bytes)");
+  check_decoded_size(Shape{n}, 1, what + " (lz4 data)");
   std::string out(n, '\0');
   int got = LZ4_decompress_safe(block.data() + 4, out.data(), static_cast<int>(block.size() - 4), static_cast<int>(n));
   if (got < 0 || static_cast<uint32_t>(got) != n) throw DecodeError(what + ": corrupt lz4 data");
