@@ -71,7 +71,7 @@ HUGE_CASE = """
     ds.create_tensor("images", htype="image", sample_compression=comp)
     ds.create_tensor("labels", htype="class_label")
     good = chute.read("good.bin")
-    ds.extend({{"images": [good, chute.sample.Sample(buffer=data), good], "labels": [0, 1, 2]}})
+    ds.extend({{"images": [good, chute.Sample(buffer=data), good], "labels": [0, 1, 2]}})
     print("stored", ds.images.shape if hasattr(ds.images, "shape") else None)
 
     def expect_error(what, fn, capped=True):
@@ -107,7 +107,7 @@ HUGE_CASE = """
     # batches of it. Each sample fails alone, and with ignore_errors every one is skipped.
     only = chute.empty("only", overwrite=True)
     only.create_tensor("images", htype="image", sample_compression=comp)
-    only.images.extend([chute.sample.Sample(buffer=data)] * 3)
+    only.images.extend([chute.Sample(buffer=data)] * 3)
     for transform in (None, chute.ops.Resize(8), chute.ops.Compose([chute.ops.RandomResizedCrop(8), chute.ops.ToCHW()])):
         def make(ignore):
             dl = only.dataloader(ignore_errors=ignore).batch(2)
@@ -191,10 +191,10 @@ def test_a_jpeg_that_is_a_start_marker_and_junk_is_refused_on_append(tmp_path):
         with pytest.raises(chute.DecodeError, match="tensor 'images'.*JPEG"):
             ds.images.append(chute.read(tmp_path / "junk.jpg"))
         with pytest.raises(chute.DecodeError):
-            ds.images.append(chute.sample.Sample(buffer=junk))
+            ds.images.append(chute.Sample(buffer=junk))
     assert ds.images.num_samples == 1
     # The failures leave the thread's decoder usable for the next, valid file.
-    ds.images.append(chute.sample.Sample(buffer=jpeg(np.full((5, 6, 3), 200, np.uint8))))
+    ds.images.append(chute.Sample(buffer=jpeg(np.full((5, 6, 3), 200, np.uint8))))
     assert ds.images[1].numpy().shape == (5, 6, 3)
     assert [a.shape for a in ds.images.numpy(aslist=True)] == [(8, 8, 3), (5, 6, 3)]
 
@@ -216,8 +216,8 @@ def test_a_cmyk_jpeg_is_converted_to_rgb_on_append(tmp_path, comp):
     assert Image.open(io.BytesIO(data)).mode == "CMYK"
     ds = chute.empty(tmp_path / "ds")
     ds.create_tensor("images", htype="image", sample_compression=comp)
-    ds.images.append(chute.sample.Sample(buffer=data))
-    ds.images.append(chute.sample.Sample(buffer=data))
+    ds.images.append(chute.Sample(buffer=data))
+    ds.images.append(chute.Sample(buffer=data))
     got = ds.images[0].numpy()
     assert got.shape == want.shape == (30, 40, 3)
     # Stored as RGB: re-encoded at the tensor's quality when it is JPEG, so close, not equal.

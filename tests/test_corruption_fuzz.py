@@ -110,7 +110,7 @@ def test_the_harness_sees_a_crash_a_hang_and_a_foreign_exception(template, monke
     assert fz._classify(chute.errors.FormatError("x")) == fz.CHUTE_ERROR
 
 
-@pytest.mark.xfail(strict=True, reason="python/chute/tensor.py Tensor.data(): a class label past the tensor's "
+@pytest.mark.xfail(strict=True, reason="Tensor.data() (the Python tensor module): a class label past the tensor's "
                    "class_names (a damaged chunk, or an int appended past them) raises a bare IndexError; it should "
                    "be a chute error naming the tensor, the index and the label")
 def test_class_label_past_the_class_names(tmp_path):
@@ -143,7 +143,7 @@ def test_tensor_meta_hidden_not_a_bool(tmp_path):
         ds.flush()
 
 
-@pytest.mark.xfail(strict=True, reason="python/chute/tensor.py Tensor.data() (and the tensor_info.json reader): "
+@pytest.mark.xfail(strict=True, reason="Tensor.data() and append (the Python tensor module): "
                    "class_names that is not a list of strings (a damaged tensor_info.json) gives a bare TypeError; "
                    "it should be a FormatError naming the tensor and the file")
 def test_class_names_not_a_list(tmp_path):
