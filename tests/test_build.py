@@ -7,13 +7,14 @@ import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 
-# The oldest Python the package runs on: workers.py calls traceback.format_exception(exc) (one
+# The oldest Python the package runs on: loader/workers.py calls traceback.format_exception(exc) (one
 # argument, 3.10+), and torch, which the loader's workers and pytorch() need, has no 3.9 builds.
 MIN_PYTHON = (3, 10)
 
@@ -54,6 +55,18 @@ def test_wheel_installs_and_works_in_a_fresh_venv(tmp_path, wheel, numpy_spec):
     assert os.path.exists(tmp_path / "v" / "bin" / "chute")
 
 
+@pytest.mark.slow
+def test_wheel_ships_every_module_of_the_package(wheel):
+    """Every .py of python/chute (subpackages included), the stub and py.typed are in the wheel."""
+    pkg = os.path.join(ROOT, "python")
+    want = {os.path.relpath(p, pkg) for p in glob.glob(os.path.join(pkg, "chute", "**", "*.py"), recursive=True)}
+    want |= {"chute/_core.pyi", "chute/py.typed"}
+    with zipfile.ZipFile(wheel) as z:
+        shipped = set(z.namelist())
+    assert want <= shipped, f"missing from the wheel: {sorted(want - shipped)}"
+    assert any(n.startswith("chute/_core.") and n.endswith(".so") for n in shipped)
+
+
 def test_conan_recipe_resolves_offline_to_system_packages(tmp_path):
     conan = shutil.which("conan", path=BIN) or shutil.which("conan")
     assert conan, "conan is a test dependency (pyproject.toml [test] extra)"
@@ -71,7 +84,7 @@ def test_requires_python_is_the_real_minimum():
     with open(os.path.join(ROOT, "pyproject.toml")) as f:
         declared = re.search(r'^requires-python\s*=\s*"([^"]*)"', f.read(), re.M).group(1)
     assert declared == ">=%d.%d" % MIN_PYTHON
-    sources = sorted(glob.glob(os.path.join(ROOT, "python", "chute", "*.py")))
+    sources = sorted(glob.glob(os.path.join(ROOT, "python", "chute", "**", "*.py"), recursive=True))
     assert len(sources) > 10
     for path in sources:
         with open(path, encoding="utf-8") as f:

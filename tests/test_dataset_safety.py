@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import chute
+from chute._internal.handle import dataset_handle, tensor_core
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -124,7 +125,7 @@ def test_writable_open_collects_only_chutes_own_temp_files(tmp_path):
     (tmp_path / "ds" / "dataset_meta.json.tmp99_1_2").write_text("a killed writer's")
     (tmp_path / "ds" / "x" / "tensor_meta.json.tmp99_3_4").write_text("a killed writer's")
     ds = chute.load(tmp_path / "ds", read_only=False)
-    assert ds._root.core.orphans_collected == 2
+    assert dataset_handle(ds).core.orphans_collected == 2
     for f in user_files:
         assert (tmp_path / "ds" / f).read_text() == "mine"
     assert (tmp_path / "ds" / "x" / "chunks" / "readme.txt").exists()
@@ -262,13 +263,14 @@ WRITER = textwrap.dedent("""
 
 READER = textwrap.dedent("""
     import sys, time, chute
+    from chute._internal.handle import tensor_core
     deadline = time.time() + 60
     opens = 0
     while time.time() < deadline:
         ds = chute.load(sys.argv[1], read_only=True)
         n = len(ds.x)
         assert len(ds.t) == n, (len(ds.t), n)
-        assert ds.x._core.length == n and ds.t._core.length == n
+        assert tensor_core(ds.x).length == n and tensor_core(ds.t).length == n
         opens += 1
         if open(sys.argv[2]).read():   # the writer is done
             break

@@ -303,7 +303,7 @@ def test_engine_resize_matches_a_float_bilinear_reference(tmp_path, photos, size
 
 
 def test_prefetch_is_bounded_in_bytes(image_ds, monkeypatch):
-    import chute.loader as L
+    import chute.loader.run as L
 
     monkeypatch.setattr(L, "PREFETCH_BYTES", 1)  # smaller than one batch: one batch ahead at most
     dl = image_ds.dataloader().batch(8).transform({"images": ops.Resize(64)}).numpy(prefetch_factor=4)

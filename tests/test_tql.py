@@ -445,7 +445,7 @@ def test_json_nested_deeper_than_the_limit_is_a_query_error(tmp_path):
     import sys
 
     script = r"""
-import sys, chute, chute.tensor as T
+import sys, chute, chute.dataset.tensor as T
 ds = chute.empty(sys.argv[1])
 ds.create_tensor("js", htype="json")
 encode = T._to_json

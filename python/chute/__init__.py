@@ -2,10 +2,31 @@
 
 Deep Lake 3-compatible datasets (read and write), a C++ engine that decodes on its own threads,
 and Deep Lake 3's API names, so `import chute as deeplake` runs Deep Lake 3 scripts on local data.
+
+Layout of the package (Python mirrors the concepts; the engine is the private extension
+`chute._core`, wrapped by the typed classes below):
+- `chute.dataset`: datasets, tensors, row views, samples, htypes, and the module-level functions
+  `empty`, `load`, `dataset`, `like`, `delete`, `exists` (all re-exported here).
+- `chute.loader`: `DataLoader`, the loader builder; its run, worker processes and collate.
+- `chute.ops`: image ops that run inside the engine. `chute.random`: the default seed.
+- `chute.errors`: chute's exceptions (each also a built-in: ValueError, OSError, KeyError...).
+- `chute.ingest`: `ingest_classification`. `chute.cli`: the `chute` command. `chute.demo`.
+- `chute._internal`: helpers shared by the subpackages (the dataset handle, argument checks,
+  sample encoding, weighted draws); not public API.
+Dependencies point one way: `cli`/`demo` -> `ingest` -> `dataset` -> `loader` -> `ops`,
+`_internal` -> `errors` -> `_core`; no module imports another's private names.
+
+Concurrency rules (the engine's, and how they are enforced, are in cpp/README.md, "Concurrency
+rules"):
+- One dataset may be used from several threads at once: appends, flushes, create_tensor, reads,
+  queries and loaders. The engine serialises writers and gives readers (and each loader run) a
+  snapshot.
+- One process writes a dataset at a time. Another process that loads it gets it read-only, with
+  a warning (`read_only=False` raises DatasetLockedError naming the writer's pid).
+- A read-only open never writes to the dataset's folder.
 """
 from chute import _core, ops, random
-from chute.api import dataset, delete, empty, exists, like, load
-from chute.dataset import Dataset
+from chute.dataset import Dataset, Sample, Tensor, delete, empty, exists, like, load, read
 from chute.errors import (
     ChuteError,
     DatasetAlreadyExistsError,
@@ -28,8 +49,9 @@ from chute.errors import (
 )
 from chute.ingest import ingest_classification
 from chute.loader import DataLoader
-from chute.sample import Sample, read
-from chute.tensor import Tensor
+
+# `chute.dataset` (in __all__) is the subpackage, bound here by the imports above; called, it is
+# Deep Lake's `deeplake.dataset(path)`.
 
 __version__ = "0.1.0"
 

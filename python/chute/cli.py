@@ -7,28 +7,29 @@ import sys
 
 import numpy as np
 
+from chute._internal.handle import tensor_core
+from chute.dataset import load
+from chute.ingest import ingest_classification
+
 
 def _cmd_ingest(args) -> int:
-    from chute.ingest import ingest_classification
-
     ingest_classification(args.src, args.dest, overwrite=args.overwrite, shuffle=not args.no_shuffle,
                           num_workers=args.workers, progressbar=not args.quiet, summary=True, seed=args.seed)
     return 0
 
 
 def info_text(path: str) -> str:
-    import chute
-
-    ds = chute.load(path, read_only=True)
+    ds = load(path, read_only=True)
     rows = [("tensor", "htype", "dtype", "length", "shape", "compression", "chunks", "bytes")]
     total_bytes = 0
     for name, t in ds.tensors.items():
-        nbytes = t._core.nbytes_on_disk()
+        core = tensor_core(t)
+        nbytes = core.nbytes_on_disk()
         total_bytes += nbytes
         shape = "(" + ", ".join("?" if d is None else str(d) for d in t.shape[1:]) + ")"
-        rows.append((name, t.htype, str(t._core.dtype), str(t.num_samples), shape,
+        rows.append((name, t.htype, str(core.dtype), str(t.num_samples), shape,
                      t.sample_compression or (f"chunk:{t.chunk_compression}" if t.chunk_compression else "none"),
-                     str(t._core.num_chunks()), _human(nbytes)))
+                     str(core.num_chunks()), _human(nbytes)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"dataset {ds.path}: {len(ds)} rows, {len(ds.tensors)} tensors, {_human(total_bytes)} in chunks"]
     for k, r in enumerate(rows):
@@ -61,9 +62,7 @@ def contact_sheet(path: str, out: str, tensor: str = "images", indices=None, lab
     """Writes a PNG grid of images with their labels, so a person can look at the data."""
     from PIL import Image, ImageDraw
 
-    import chute
-
-    ds = chute.load(path, read_only=True)
+    ds = load(path, read_only=True)
     if tensor not in ds:
         raise SystemExit(f"chute show: no tensor '{tensor}' in {path} (tensors: {', '.join(ds.tensors)})")
     images = ds[tensor]

@@ -16,6 +16,7 @@ import time
 
 import chute
 from chute.cli import contact_sheet, info_text
+from chute.demo_train import train_and_compare
 from chute.synthetic import make_imagenet_like
 
 
@@ -53,8 +54,6 @@ def main(argv=None) -> None:
     sheet = os.path.join(args.out, "contact_sheet.png")
     contact_sheet(dest, sheet, indices=list(range(min(32, len(ds)))))
     print(f"== 4. contact sheet: {sheet}")
-
-    from chute.demo_train import train_and_compare
 
     print(f"== 5. training a small CNN on chute's loader ({args.steps} steps), then chute vs torch DataLoader")
     train_and_compare(dest, src, steps=args.steps, chart=os.path.join(args.out, "loader_chart.png"))

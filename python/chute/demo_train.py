@@ -11,6 +11,7 @@ import numpy as np
 
 import chute
 from chute import ops
+from chute.ingest import class_folders, image_files
 
 
 def _model(num_classes: int):
@@ -38,11 +39,9 @@ class _PilFolder:
     """What a typical PyTorch user writes without torchvision: PIL decode, RandomResizedCrop, flip."""
 
     def __init__(self, root: str, size: int):
-        from chute.ingest import _files, _subdirs
-
         self.size = size
-        classes = _subdirs(root)
-        self.items = [(p, c) for c, name in enumerate(classes) for p in _files(os.path.join(root, name))]
+        classes = class_folders(root)
+        self.items = [(p, c) for c, name in enumerate(classes) for p in image_files(os.path.join(root, name))]
 
     def __len__(self):
         return len(self.items)

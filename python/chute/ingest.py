@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chute import _core
-from chute.api import empty
-from chute.dataset import Dataset
+from chute._internal.handle import tensor_core
+from chute.dataset import Dataset, empty
 
 IMAGE_EXTENSIONS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png"}
 
@@ -31,11 +31,13 @@ class IngestSummary:
         return "\n".join(lines)
 
 
-def _subdirs(path: str) -> list[str]:
+def class_folders(path: str) -> list[str]:
+    """The class folders of `path` (sorted; hidden ones skipped)."""
     return sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
 
 
-def _files(path: str) -> list[str]:
+def image_files(path: str) -> list[str]:
+    """Every file under `path`, recursively, in sorted order (hidden files and folders skipped)."""
     out = []
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -45,12 +47,12 @@ def _files(path: str) -> list[str]:
 
 def _layout(src: str) -> dict[str, str]:
     """{split name ('' when there are no splits): folder}. A split folder holds class folders."""
-    top = _subdirs(src)
+    top = class_folders(src)
     if not top:
         raise ValueError(f"'{src}' has no class folders; expected SRC/<class>/<image> or SRC/<split>/<class>/<image>")
     loose = [f for f in os.listdir(src) if os.path.isfile(os.path.join(src, f)) and not f.startswith(".")]
     splits = {"train", "val", "test", "validation", "valid"}
-    if set(top) <= splits and all(_subdirs(os.path.join(src, t)) for t in top) and not loose:
+    if set(top) <= splits and all(class_folders(os.path.join(src, t)) for t in top) and not loose:
         return {t: os.path.join(src, t) for t in top}
     return {"": src}
 
@@ -108,8 +110,8 @@ def ingest_classification(
     layout = _layout(src)
     plans = {}
     for split, folder in layout.items():
-        classes = _subdirs(folder)
-        items = [(p, ci) for ci, c in enumerate(classes) for p in _files(os.path.join(folder, c))]
+        classes = class_folders(folder)
+        items = [(p, ci) for ci, c in enumerate(classes) for p in image_files(os.path.join(folder, c))]
         plans[split] = (classes, items)
     exts = Counter(IMAGE_EXTENSIONS.get(os.path.splitext(p)[1].lower()) for _, (_, items) in plans.items() for p, _ in items)
     exts.pop(None, None)
@@ -136,7 +138,7 @@ def ingest_classification(
             labels = ds.create_tensor(f"{prefix}labels", htype="class_label", class_names=classes, **label_params)
             if shuffle:
                 rng.shuffle(items)
-            img_core, lab_core = images._core, labels._core
+            img_core, lab_core = tensor_core(images), tensor_core(labels)
             label_arrays = [np.array([ci], dtype=np.uint32) for ci in range(len(classes))]
             target = images.sample_compression
             workers = max(1, num_workers) if num_workers else 2

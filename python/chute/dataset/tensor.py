@@ -1,26 +1,28 @@
-"""Tensor: one column of a dataset, or a view of some of its rows."""
+"""Tensor: one column of a dataset, or a view of some of its rows.
+
+A Tensor is a thin view over the engine's `_core.Tensor` and the dataset's `DatasetHandle` (which
+decides when its writes are published); it never holds the `Dataset` it came from. Thread-safe as
+the engine tensor is: appends from several threads are serialised, reads see a snapshot.
+"""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from chute import _core
-from chute.collate import decode_stored_bytes
+from chute._internal.encoding import decode_stored_bytes, json_default
+from chute._internal.handle import DatasetHandle
+from chute.dataset.htypes import is_image
+from chute.dataset.index import Index
+from chute.dataset.sample import Sample
 from chute.errors import (
     DynamicTensorNumpyError,
-    ReadOnlyModeError,
     SampleAppendError,
     TensorDtypeMismatchError,
     TensorInvalidSampleShapeError,
 )
-from chute.htypes import is_image
-from chute.index import Index
-from chute.sample import Sample
-
-if TYPE_CHECKING:
-    from chute.dataset import Dataset
 
 
 # class_label samples are uint32 (Deep Lake's class_label dtype)
@@ -29,19 +31,11 @@ _MAX_LABEL = 2**32 - 1
 
 def _to_json(name: str, htype: str, value, k: int) -> bytes:
     try:
-        return json.dumps(value, default=_json_default).encode("utf-8")
+        return json.dumps(value, default=json_default).encode("utf-8")
     except TypeError as e:  # an object json cannot write
         raise TensorDtypeMismatchError(f"tensor '{name}' ({htype}) cannot store the sample as JSON: {e}") from None
     except ValueError as e:  # a circular reference
         raise SampleAppendError(name, f"cannot store the sample as {htype}: {e}", k) from None
-
-
-def _json_default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"{type(o).__name__} is not JSON serializable")
 
 
 class Info:
@@ -55,9 +49,9 @@ class Info:
 
     def _store(self, d: dict) -> None:
         t = self._tensor
-        t._check_writable()
-        t._core.set_info_json(json.dumps(d, default=_json_default))
-        t._ds._after_write()
+        t._handle.check_writable(t.key)
+        t._core.set_info_json(json.dumps(d, default=json_default))
+        t._handle.flush_unless_batched()
 
     def __getattr__(self, key: str):
         d = self._load()
@@ -94,11 +88,15 @@ class Info:
 class Tensor:
     """A tensor of a dataset. `ds.images`, `ds["images"]`; indexing gives a view of some rows."""
 
-    def __init__(self, ds: "Dataset", core: _core.Tensor, key: str, index: Index | None = None):
-        self._ds = ds
+    def __init__(self, handle: DatasetHandle, core: _core.Tensor, key: str, index: Index | None = None):
+        self._handle = handle
         self._core = core
         self.key = key
         self._index = index if index is not None else Index()
+
+    def __chute_core__(self) -> _core.Tensor:
+        """The engine tensor, for chute's own modules (`chute._internal.handle.tensor_core`)."""
+        return self._core
 
     # ---- description ----
     @property
@@ -170,7 +168,7 @@ class Tensor:
         return len(self.shape)
 
     def __getitem__(self, item) -> "Tensor":
-        return Tensor(self._ds, self._core, self.key, self._index.compose(item, self._core.length))
+        return Tensor(self._handle, self._core, self.key, self._index.compose(item, self._core.length))
 
     def __iter__(self):
         for i in range(len(self)):
@@ -250,15 +248,11 @@ class Tensor:
         return self.data()["value"]
 
     # ---- writing ----
-    def _check_writable(self) -> None:
-        if self._ds.read_only:
-            raise ReadOnlyModeError(f"dataset '{self._ds.path}' is read-only; cannot modify tensor '{self.key}'")
-
     def append(self, sample) -> None:
         self.extend([sample])
 
     def extend(self, samples: Iterable | np.ndarray, progressbar: bool = False) -> None:
-        self._check_writable()
+        self._handle.check_writable(self.key)
         if not self._index.is_full:
             raise ValueError(f"cannot append to a view of tensor '{self.key}'")
         # A str, bytes or dict iterates as characters or keys: one sample meant for append()
@@ -267,12 +261,12 @@ class Tensor:
             raise TypeError(f"tensor '{self.key}': extend() takes a sequence of samples, got {type(samples).__name__} "
                             "(use append() for one sample)")
         if self._extend_array(samples):
-            self._ds._after_write()
+            self._handle.flush_unless_batched()
             return
         converted = [self._convert(s, k) for k, s in enumerate(samples)]
         for k, c in enumerate(converted):
             self._write(c, k)
-        self._ds._after_write()
+        self._handle.flush_unless_batched()
 
     def _extend_array(self, samples) -> bool:
         """Bulk path: a numeric ndarray of same-shape samples goes to the engine in one call.
@@ -448,3 +442,13 @@ def _stack_or_raise(arrs: Sequence[np.ndarray], key: str) -> np.ndarray:
     if len(shapes) > 1:
         raise DynamicTensorNumpyError(f"tensor '{key}' has samples of different shapes; use numpy(aslist=True)")
     return np.stack(arrs) if arrs else np.zeros((0,))
+
+
+def extend_rows(tensors: dict[str, Tensor], samples: dict) -> None:
+    """Appends `samples[k]` (a list) to `tensors[k]` for every k: every sample of every tensor is
+    checked and converted before anything is written, so a bad sample leaves every tensor as it
+    was. The caller publishes the write (its dataset's `flush_unless_batched`)."""
+    converted = {k: [tensors[k]._convert(s, i) for i, s in enumerate(v)] for k, v in samples.items()}
+    for k, items in converted.items():
+        for i, c in enumerate(items):
+            tensors[k]._write(c, i)

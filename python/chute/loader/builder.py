@@ -11,37 +11,19 @@ num_workers=0, else in worker processes fed through shared memory, in the same o
 """
 from __future__ import annotations
 
-import atexit
 import os
-import weakref
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from chute import _core
 from chute import random as chute_random
-from chute.collate import finish_batch
+from chute._internal.checks import check_int
+from chute._internal.handle import dataset_handle
+from chute._internal.sampling import draw_weighted, sample_by_tql
+from chute.errors import TensorDoesNotExistError
+from chute.loader.run import Run
 from chute.ops import Op
-from chute.sampling import draw_weighted, sample_by_tql
-from chute.workers import WorkerPool
-
-_LIVE_RUNS: "weakref.WeakSet[_Run]" = weakref.WeakSet()
-
-
-@atexit.register
-def _close_all_runs() -> None:  # interpreter exit with a live loader: stop threads and workers first
-    for run in list(_LIVE_RUNS):
-        run.close()
-
-
-def _after_fork_in_child() -> None:
-    # The parent's engine threads do not exist here; forget (never join) the parent's runs.
-    for run in list(_LIVE_RUNS):
-        run._forked = True
-    _LIVE_RUNS.clear()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class DataLoader:
@@ -79,7 +61,7 @@ class DataLoader:
         return new
 
     def batch(self, batch_size: int, drop_last: bool = False) -> "DataLoader":
-        batch_size = chute_random.check_int(batch_size, "batch_size", 1, MAX_BATCH)
+        batch_size = check_int(batch_size, "batch_size", 1, MAX_BATCH)
         return self._replace("batch", batch_size=batch_size, drop_last=bool(drop_last))
 
     def shuffle(self, shuffle: bool = True, buffer_size: int = 2048) -> "DataLoader":
@@ -97,7 +79,7 @@ class DataLoader:
         return self._replace("transform", transform=transform, transform_kwargs=kwargs)
 
     def offset(self, off: int = 0) -> "DataLoader":
-        return self._replace("offset", offset=chute_random.check_int(off, "offset"))
+        return self._replace("offset", offset=check_int(off, "offset"))
 
     def query(self, query_string: str) -> "DataLoader":
         if not isinstance(query_string, str):
@@ -117,7 +99,7 @@ class DataLoader:
         return self._replace(None, plan_steps=self._cfg["plan_steps"] + [step])
 
     def seed(self, seed: int) -> "DataLoader":
-        return self._replace(None, seed=chute_random.check_int(seed, "seed"))
+        return self._replace(None, seed=check_int(seed, "seed"))
 
     def _terminal(self, mode: str, tensors, **kw) -> "DataLoader":
         if self._cfg["mode"] is not None:
@@ -128,11 +110,11 @@ class DataLoader:
             raise ValueError("Tensors have already been specified by passing a dictionary to .transform()")
         if tensors is not None and "index" in tensors:
             raise ValueError("index is not a tensor, to get index, pass return_index=True")
-        kw["num_workers"] = chute_random.check_int(kw.get("num_workers", 0), "num_workers", 0, MAX_WORKERS)
+        kw["num_workers"] = check_int(kw.get("num_workers", 0), "num_workers", 0, MAX_WORKERS)
         if kw.get("num_threads") is not None:
             # 0 (like None) lets the engine pick one thread per core
-            kw["num_threads"] = chute_random.check_int(kw["num_threads"], "num_threads", 0, MAX_THREADS)
-        kw["prefetch_factor"] = chute_random.check_int(kw.get("prefetch_factor", 2), "prefetch_factor", 1, MAX_PREFETCH)
+            kw["num_threads"] = check_int(kw["num_threads"], "num_threads", 0, MAX_THREADS)
+        kw["prefetch_factor"] = check_int(kw.get("prefetch_factor", 2), "prefetch_factor", 1, MAX_PREFETCH)
         dl = self._replace(None, mode=mode, tensors=tensors, **kw)
         dl._check_tensors()
         if dl._cfg["distributed"] and dl._cfg["seed"] is None and _torch_distributed() is not None:
@@ -181,7 +163,7 @@ class DataLoader:
             raise ValueError(f"dataset '{self._dataset.path}' has no tensors to load")
         for n in names:
             if n not in self._dataset.tensors:
-                raise _core.TensorDoesNotExistError(
+                raise TensorDoesNotExistError(
                     f"tensor '{n}' does not exist in dataset '{self._dataset.path}' (tensors: {', '.join(self._dataset.tensors)})")
         dm = self._cfg["decode_method"] or {}
         if not isinstance(dm, dict):
@@ -222,12 +204,13 @@ class DataLoader:
             rows = ds.index.indices(ds.max_len).astype(np.uint64)
             if ds.index.scalar:
                 raise ValueError("cannot make a loader over a single sample; use ds[i:i+1]")
+        engine = dataset_handle(ds).core
         for step in self._cfg["plan_steps"]:
             if step[0] == "query":
                 # each query filters the current plan (rows keep the order the query gives them)
-                rows = ds._root.core.query(step[1], rows, self._seed())
+                rows = engine.query(step[1], rows, self._seed())
             elif isinstance(step[1], str):
-                rows = ds._root.core.query(sample_by_tql(step[1], step[2], step[3]), rows, self._seed() + epoch)
+                rows = engine.query(sample_by_tql(step[1], step[2], step[3]), rows, self._seed() + epoch)
             else:
                 rows = draw_weighted(rows, step[1], step[2], step[3], self._seed(), epoch)
         return rows
@@ -254,7 +237,7 @@ class DataLoader:
 
     # ---- epochs and resumption ----
     def set_epoch(self, epoch: int) -> None:
-        self._state["epoch"] = chute_random.check_int(epoch, "epoch")
+        self._state["epoch"] = check_int(epoch, "epoch")
         self._state["consumed"] = None
 
     @property
@@ -268,13 +251,13 @@ class DataLoader:
     def load_state_dict(self, state: dict) -> None:
         if not isinstance(state, dict) or not {"epoch", "consumed", "seed"} <= state.keys():
             raise ValueError("load_state_dict takes what state_dict() returned: a dict with epoch, consumed and seed")
-        self._state = {k: chute_random.check_int(state[k], f"state['{k}']") for k in ("epoch", "consumed", "seed")}
+        self._state = {k: check_int(state[k], f"state['{k}']") for k in ("epoch", "consumed", "seed")}
 
     # ---- iteration ----
     def __iter__(self) -> Iterator:
         if self._cfg["mode"] is None:
             raise ValueError("call .pytorch(), .numpy() or .tensorflow() before iterating")
-        run = _Run(self)
+        run = Run(self)
         try:
             yield from run
         finally:
@@ -344,7 +327,6 @@ def _shared_seed() -> int:
     return 0 if fixed is None else fixed
 
 
-PREFETCH_BYTES = 1 << 30
 # Bounds on the loader's sizes: far above any sensible value, low enough that a typo (or -1 read as
 # "all") is a clear error instead of an engine that tries to start a billion threads.
 MAX_BATCH = 2**31 - 1
@@ -353,163 +335,9 @@ MAX_WORKERS = 1024
 MAX_PREFETCH = 1024
 
 
-_RESIZING = (_core.OpKind.RandomResizedCrop, _core.OpKind.Resize, _core.OpKind.CenterCrop)
-
-
-def _estimated_sample_bytes(tensor, op_specs: list) -> int:
-    """Decoded bytes of one sample of `tensor` after its engine ops (from metadata, no decode)."""
-    shape = list(tensor.meta.get("max_shape") or [])
-    itemsize = 1 if tensor.dtype is None or tensor.dtype.kind in "OU" else tensor.dtype.itemsize
-    for op in op_specs:
-        if op.kind in _RESIZING and len(shape) >= 2:
-            shape[0], shape[1] = op.height, op.width
-        if op.kind == _core.OpKind.Normalize:
-            itemsize = 4
-    return int(np.prod(shape)) * itemsize if shape else itemsize
-
-
 _ALREADY = {
     "batch": "batch size is already set",
     "shuffle": "shuffle is already set",
     "transform": "transform is already set",
     "offset": "offset is already set",
 }
-
-
-# ---------------------------------------------------------------------------------------------
-# one pass over the data
-
-
-class _Run:
-    """One epoch: the engine loader, the worker pool (if any) and the conversion to the output type."""
-
-    def __init__(self, dl: DataLoader):
-        self.dl = dl
-        self._forked = False
-        self.engine = None
-        cfg = dl._cfg
-        ds = dl._dataset
-        self.names = dl._tensor_names()
-        self.epoch = dl._state["epoch"]
-        start = dl._state["consumed"] if dl._state["consumed"] is not None else cfg["offset"]
-        self.start = start
-        share, self.total, self.world = dl._plan(self.epoch, start)
-        self.share_len = len(share)
-        transform = cfg["transform"]
-        dm = cfg["decode_method"] or {}
-        columns = []
-        ops_of: dict[str, list] = {}
-        self.py_transforms: dict[str, Callable] = {}
-        for n in self.names:
-            t = ds[n]
-            ops: list = []
-            if isinstance(transform, dict):
-                fn = transform.get(n)
-                if isinstance(fn, Op):
-                    ops = fn.specs()
-                elif fn is not None:
-                    self.py_transforms[n] = fn
-            channels = 0
-            if ops and t.htype.startswith("image"):
-                mx = t.meta.get("max_shape") or []
-                channels = 3 if len(mx) == 3 and mx[2] in (3, 4) else 0
-            ops_of[n] = ops
-            columns.append(_core.LoaderColumn(tensor=t._core, name=n, stored_bytes=dm.get(n) in ("tobytes", "pil"),
-                                              ops=ops, channels=channels))
-        self.decode = dm
-        self.htypes = {n: ds[n].htype for n in self.names}
-        self.callable_transform = transform if callable(transform) and not isinstance(transform, dict) else None
-        self.needs_python = bool(self.py_transforms or self.callable_transform or cfg["collate_fn"] or dm)
-        threads = cfg["num_threads"] or 0
-        prefetch = max(2, int(cfg["prefetch_factor"]) * max(1, cfg["num_workers"]))
-        # Bounded in bytes too: batches decoded ahead never hold more than PREFETCH_BYTES.
-        per_batch = sum(_estimated_sample_bytes(ds[n], ops_of[n]) for n in self.names) * cfg["batch_size"]
-        if per_batch > 0:
-            prefetch = max(1, min(prefetch, PREFETCH_BYTES // per_batch))
-        self.pool = None
-        if dl._pool is not None and dl._pool._closed:
-            dl._pool = None
-        if cfg["num_workers"] > 0 and self.needs_python:
-            self.pool = dl._pool if (cfg["persistent_workers"] and dl._pool is not None) else None
-            if self.pool is None:
-                # Forked before this run's engine threads start (a lock an engine thread holds at
-                # fork time stays locked forever in the child); the pool forks once the process-wide
-                # decode pool has let its threads go.
-                slot_bytes = per_batch + (1 << 20) if per_batch > 0 else 0
-                self.pool = WorkerPool(cfg["num_workers"], self._worker_spec(), slot_bytes, max(1, int(cfg["prefetch_factor"])))
-                if cfg["persistent_workers"]:
-                    dl._pool = self.pool
-        try:
-            self.engine = _core.Loader(columns, share, cfg["batch_size"], cfg["drop_last"], threads, prefetch,
-                                       cfg["ignore_errors"], dl._seed(), self.epoch)
-        except BaseException:
-            if self.pool is not None and self.pool is not dl._pool:
-                self.pool.close()
-            self.pool = None
-            raise
-        self.num_batches = self.engine.num_batches
-        _LIVE_RUNS.add(self)
-
-    def _worker_spec(self) -> dict:
-        cfg = self.dl._cfg
-        return {"mode": cfg["mode"], "transform": cfg["transform"], "transform_kwargs": cfg["transform_kwargs"],
-                "collate_fn": cfg["collate_fn"], "return_index": cfg["return_index"], "decode": self.decode,
-                "htypes": self.htypes, "names": self.names, "ignore_errors": cfg["ignore_errors"]}
-
-    def __iter__(self):
-        dl = self.dl
-        b = dl._cfg["batch_size"]
-        for k, result in self._batches():
-            # Batch k of the engine covers share positions up to (k + 1) * b. Counted from the
-            # engine's batch number, not from the batches yielded: a batch whose every sample was
-            # skipped (ignore_errors) is consumed too, or a resume would replay the next one.
-            positions = min((k + 1) * b, self.share_len)
-            dl._state["consumed"] = self.start + positions * self.world
-            yield result
-        dl._state["epoch"] = self.epoch + 1
-        dl._state["consumed"] = None
-
-    def _skipped(self, errors: list) -> None:
-        if errors:
-            self.dl.summary["skipped"] += len(errors)
-            self.dl.summary["errors"].extend(errors)
-
-    def _engine_batches(self):
-        """(engine batch number, indices, columns) of every engine batch, empty ones included."""
-        k = 0
-        while True:
-            try:
-                indices, columns, skipped = self.engine.next(self.names)
-            except StopIteration:
-                return
-            self._skipped(skipped)
-            yield k, indices, columns
-            k += 1
-
-    def _batches(self):
-        """(engine batch number, batch) of the batches that kept at least one sample."""
-        spec = self._worker_spec()
-        if self.pool is None:
-            for k, indices, columns in self._engine_batches():
-                if len(indices) == 0:
-                    continue
-                result, skipped = finish_batch(spec, indices, columns)
-                self._skipped(skipped)
-                if result is not None:
-                    yield k, result
-            return
-        for k, result, skipped in self.pool.run(self._engine_batches(), self.dl._cfg["prefetch_factor"]):
-            self._skipped(skipped)
-            if result is not None:
-                yield k, result
-
-    def close(self) -> None:
-        if self._forked:
-            return
-        if self.engine is not None:
-            self.engine.close()
-            self.engine = None
-        if self.pool is not None and self.pool is not self.dl._pool:
-            self.pool.close()
-        self.pool = None
-        _LIVE_RUNS.discard(self)

@@ -4,26 +4,12 @@ a loader worker process."""
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 
+from chute._internal.encoding import BYTE_HTYPES, decode_stored_bytes
 from chute.errors import DecodeError, TransformError
 from chute.ops import Op
-
-
-def decode_stored_bytes(htype: str, raw: bytes, tensor: str, index: int):
-    """A stored text / json / list / tag sample as its Python value. Damaged bytes are a
-    DecodeError naming the tensor and the row, as the engine's decode errors do."""
-    try:
-        s = raw.decode("utf-8")
-        return s if htype == "text" else json.loads(s)
-    except UnicodeDecodeError as e:
-        raise DecodeError(f"tensor '{tensor}' index {index}: the stored {htype} is not valid UTF-8 "
-                          f"(byte 0x{raw[e.start]:02x} at offset {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise DecodeError(f"tensor '{tensor}' index {index}: the stored {htype} is not valid JSON "
-                          f"({e.msg} at offset {e.pos})") from None
 
 
 def _values(spec: dict, indices: np.ndarray, columns: dict) -> tuple[dict, np.ndarray, list[str]]:
@@ -42,7 +28,7 @@ def _values(spec: dict, indices: np.ndarray, columns: dict) -> tuple[dict, np.nd
             out[n] = [Image.open(io.BytesIO(b)) for b in col]
         elif dm == "tobytes":
             out[n] = list(col)
-        elif h in ("text", "json", "list", "tag"):
+        elif h in BYTE_HTYPES:
             values = []
             for r, b in enumerate(col):
                 try:

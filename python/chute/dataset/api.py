@@ -5,7 +5,8 @@ import os
 import warnings
 
 from chute import _core
-from chute.dataset import Dataset, _create, _open
+from chute._internal.handle import DatasetHandle
+from chute.dataset.view import Dataset
 from chute.errors import DatasetAlreadyExistsError, DatasetLockedError, DatasetNotFoundError
 
 
@@ -28,7 +29,7 @@ def empty(path, overwrite: bool = False, **kwargs) -> Dataset:
         raise DatasetAlreadyExistsError(f"a dataset already exists at '{p}'; use chute.load, or overwrite=True to replace it")
     if not exists(p) and os.path.isdir(p) and os.listdir(p):
         raise DatasetAlreadyExistsError(f"'{p}' is a folder that is not empty and not a dataset; refusing to create a dataset in it")
-    return _create(p, overwrite)
+    return Dataset(DatasetHandle.create(p, overwrite))
 
 
 def load(path, read_only: bool | None = None, **kwargs) -> Dataset:
@@ -78,3 +79,7 @@ def delete(path, force: bool = False, large_ok: bool = False) -> None:
     if not exists(p):
         raise DatasetNotFoundError(f"no dataset at '{p}' to delete")
     _core.Dataset.remove(p, "it was deleted by chute.delete")
+
+
+def _open(path: str, read_only: bool) -> Dataset:
+    return Dataset(DatasetHandle.open(path, read_only))

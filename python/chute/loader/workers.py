@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chute import _core
-from chute.collate import finish_batch
+from chute.loader.collate import finish_batch
 from chute.errors import ChuteError, DecodeError, TransformError
 
 

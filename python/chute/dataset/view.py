@@ -10,7 +10,6 @@ refuse further writes.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from typing import Any
 
@@ -18,25 +17,14 @@ import numpy as np
 
 from chute import _core
 from chute import random as chute_random
-from chute.errors import (
-    ReadOnlyModeError,
-    TensorAlreadyExistsError,
-    TensorDoesNotExistError,
-    UnsupportedCompressionError,
-)
-from chute.htypes import UNSPECIFIED, is_image, spec
-from chute.index import Index
+from chute._internal.encoding import json_default
+from chute._internal.handle import DatasetHandle, tensor_core
+from chute._internal.sampling import draw_weighted, sample_by_tql
+from chute.dataset.htypes import UNSPECIFIED, is_image, spec
+from chute.dataset.index import Index
+from chute.dataset.tensor import Tensor, extend_rows
+from chute.errors import TensorAlreadyExistsError, TensorDoesNotExistError, UnsupportedCompressionError
 from chute.loader import DataLoader
-from chute.sampling import draw_weighted, sample_by_tql
-from chute.tensor import Tensor, _json_default
-
-
-class _Root:
-    """State shared by every view of one opened dataset."""
-
-    def __init__(self, core: _core.Dataset):
-        self.core = core
-        self.batch_depth = 0  # > 0 inside `with ds:`; appends are published on exit
 
 
 class DatasetInfo:
@@ -44,16 +32,16 @@ class DatasetInfo:
     `ds.info["k"] = v`, `del ds.info["k"]`, `ds.info.clear()`. Each change is a write: it is
     published at once, or at the end of a `with ds:` block."""
 
-    def __init__(self, ds: "Dataset"):
-        self._ds = ds
+    def __init__(self, handle: DatasetHandle):
+        self._handle = handle
 
     def _load(self) -> dict:
-        return json.loads(self._ds._root.core.info_json())
+        return json.loads(self._handle.core.info_json())
 
     def _store(self, d: dict) -> None:
-        self._ds._check_writable()
-        self._ds._root.core.set_info_json(json.dumps(d, default=_json_default))
-        self._ds._after_write()
+        self._handle.check_writable()
+        self._handle.core.set_info_json(json.dumps(d, default=json_default))
+        self._handle.flush_unless_batched()
 
     def update(self, *args, **kwargs) -> None:
         d = self._load()
@@ -115,10 +103,16 @@ class Dataset:
     inside one, on exit or on `ds.flush()`.
     """
 
-    def __init__(self, root: _Root, group: str = "", index: Index | None = None):
+    def __init__(self, root: DatasetHandle, group: str = "", index: Index | None = None):
+        # `_root`: the handle every view of this dataset shares (tests reach the engine through
+        # chute._internal.handle.dataset_handle, older ones through `ds._root.core`)
         object.__setattr__(self, "_root", root)
         object.__setattr__(self, "_group", group)
         object.__setattr__(self, "_index", index if index is not None else Index())
+
+    def __chute_handle__(self) -> DatasetHandle:
+        """The shared handle, for chute's own modules (`chute._internal.handle.dataset_handle`)."""
+        return self._root
 
     # ---- identity ----
     @property
@@ -161,13 +155,13 @@ class Dataset:
         return out
 
     def _tensor(self, full: str) -> Tensor:
-        return Tensor(self, self._root.core.tensor(full), full[len(self._group):], self._index)
+        return Tensor(self._root, self._root.core.tensor(full), full[len(self._group):], self._index)
 
     def __getitem__(self, item):
         if isinstance(item, str):
             full = self._full(item)
             if self._root.core.has_tensor(full):
-                return Tensor(self, self._root.core.tensor(full), item, self._index)
+                return Tensor(self._root, self._root.core.tensor(full), item, self._index)
             if full in self._root.core.groups():
                 return Dataset(self._root, full + "/", self._index)
             raise TensorDoesNotExistError(
@@ -228,19 +222,15 @@ class Dataset:
     def __repr__(self) -> str:
         return f"Dataset(path={self.path!r}, read_only={self.read_only}, tensors={list(self.tensors)})"
 
-    def _check_writable(self) -> None:
-        if self.read_only:
-            raise ReadOnlyModeError(f"dataset '{self.path}' is open read-only; load it with read_only=False to write")
-
     def create_group(self, name: str, exist_ok: bool = False) -> "Dataset":
-        self._check_writable()
+        self._root.check_writable()
         full = self._full(name)
         if full in self._root.core.groups():
             if exist_ok:
                 return Dataset(self._root, full + "/")
             raise TensorAlreadyExistsError(f"group '{name}' already exists")
         self._root.core.create_group(full)
-        self._after_write()
+        self._root.flush_unless_batched()
         return Dataset(self._root, full + "/")
 
     def create_tensor(
@@ -259,7 +249,7 @@ class Dataset:
         **kwargs,
     ) -> Tensor:
         """Creates a tensor with Deep Lake 3's defaults for its htype."""
-        self._check_writable()
+        self._root.check_writable()
         full = self._full(name)
         if self._root.core.has_tensor(full):
             if exist_ok:
@@ -305,13 +295,13 @@ class Dataset:
         core = self._root.core.create_tensor(_core.TensorSpec(
             name=full, htype=htype, dtype=dt or "", sample_compression=sc or "", chunk_compression=cc or "",
             max_chunk_size=int(max_chunk_size or 0), tiling_threshold=int(tiling_threshold or 0),
-            meta_extra_json=json.dumps(meta_extra), info_json=json.dumps(info, default=_json_default)))
-        self._after_write()
-        return Tensor(self, core, name)
+            meta_extra_json=json.dumps(meta_extra), info_json=json.dumps(info, default=json_default)))
+        self._root.flush_unless_batched()
+        return Tensor(self._root, core, name)
 
     def create_tensor_like(self, name: str, source: Tensor, unlink: bool = False) -> Tensor:
         m = source.meta
-        info = json.loads(source._core.info_json())
+        info = json.loads(tensor_core(source).info_json())
         t = self.create_tensor(
             name,
             htype=m.get("htype", "generic"),
@@ -322,8 +312,8 @@ class Dataset:
             tiling_threshold=m.get("tiling_threshold"),
         )
         if info:
-            t._core.set_info_json(json.dumps(info))
-            self._after_write()
+            tensor_core(t).set_info_json(json.dumps(info))
+            self._root.flush_unless_batched()
         return t
 
     # ---- writing ----
@@ -337,7 +327,7 @@ class Dataset:
     def extend(self, samples: dict, skip_ok: bool = False, append_empty: bool = False,
                ignore_errors: bool = False, progressbar: bool = False) -> None:
         """Appends rows given as {tensor: list of samples}. Nothing is written unless every sample converts."""
-        self._check_writable()
+        self._root.check_writable()
         if not isinstance(samples, dict):
             raise TypeError(f"extend() takes a dict of {{tensor: samples}}, got {type(samples).__name__}")
         if not self._index.is_full:
@@ -359,40 +349,31 @@ class Dataset:
         lengths = {k: len(v) for k, v in samples.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"extend() needs the same number of samples for every tensor, got {lengths}")
-        converted = {k: [tensors[k]._convert(s, i) for i, s in enumerate(v)] for k, v in samples.items()}
-        for k, items in converted.items():
-            for i, c in enumerate(items):
-                tensors[k]._write(c, i)
-        self._after_write()
-
-    def _after_write(self) -> None:
-        if self._root.batch_depth == 0:
-            self._root.core.flush()
+        extend_rows(tensors, samples)
+        self._root.flush_unless_batched()
 
     def flush(self) -> None:
         """Publishes everything appended so far; a crash after this loses none of it."""
-        self._root.core.flush()
+        self._root.flush()
 
     def __enter__(self) -> "Dataset":
-        self._root.batch_depth += 1
+        self._root.begin_batch()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._root.batch_depth -= 1
-        if self._root.batch_depth == 0 and not self.read_only:
-            self._root.core.flush()
+        self._root.end_batch()
 
     # ---- information ----
     @property
     def info(self) -> DatasetInfo:
-        return DatasetInfo(self)
+        return DatasetInfo(self._root)
 
     def summary(self, file=None) -> str:
         rows = [("tensor", "htype", "shape", "dtype", "compression")]
         for name, t in self.tensors.items():
             shape = "(" + ", ".join("?" if d is None else str(d) for d in t.shape) + ")"
             comp = t.sample_compression or t.chunk_compression or "None"
-            rows.append((name, t.htype, shape, str(t._core.dtype), comp))
+            rows.append((name, t.htype, shape, str(tensor_core(t).dtype), comp))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = [f"Dataset(path='{self.path}', read_only={self.read_only}, tensors={list(self.tensors)})", ""]
         for k, r in enumerate(rows):
@@ -464,10 +445,3 @@ class Dataset:
     def numpy(self, aslist: bool = False) -> dict:
         return {k: t.numpy(aslist=aslist) for k, t in self.tensors.items()}
 
-
-def _open(path: str, read_only: bool) -> Dataset:
-    return Dataset(_Root(_core.Dataset.open(os.fspath(path), read_only)))
-
-
-def _create(path: str, overwrite: bool) -> Dataset:
-    return Dataset(_Root(_core.Dataset.create(os.fspath(path), overwrite)))

@@ -1,0 +1,91 @@
+"""DatasetHandle: the one internal object behind every view of an opened dataset.
+
+`chute.Dataset` (and its group and row views), `chute.Tensor`, `DatasetInfo` and tensor infos are
+thin public classes over one `DatasetHandle`: it owns the engine's `_core.Dataset`, the depth of
+nested `with ds:` blocks, the read-only check and the rule of when a write is published. Other
+subpackages (the loader, ingestion, the CLI) reach the engine objects of a public object through
+`dataset_handle(ds)` and `tensor_core(t)`, which call the `__chute_handle__` / `__chute_core__`
+methods those classes define, never through their private attributes.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Protocol
+
+from chute import _core
+from chute.errors import ReadOnlyModeError
+
+
+class DatasetHandle:
+    """One opened dataset, shared by all its views. Thread-safe: the engine serialises writers and
+    gives readers snapshots; the `with ds:` depth changes under a lock, so blocks on several
+    threads publish once, when the last one exits."""
+
+    __slots__ = ("core", "_depth", "_lock")
+
+    def __init__(self, core: _core.Dataset):
+        self.core = core
+        self._depth = 0  # > 0 inside `with ds:`; writes are published when it returns to 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, read_only: bool) -> "DatasetHandle":
+        return cls(_core.Dataset.open(os.fspath(path), read_only))
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, overwrite: bool) -> "DatasetHandle":
+        return cls(_core.Dataset.create(os.fspath(path), overwrite))
+
+    @property
+    def path(self) -> str:
+        return self.core.path
+
+    @property
+    def read_only(self) -> bool:
+        return self.core.read_only
+
+    def check_writable(self, tensor: str | None = None) -> None:
+        """ReadOnlyModeError (naming `tensor` when given) unless this open may write."""
+        if not self.core.read_only:
+            return
+        if tensor is None:
+            raise ReadOnlyModeError(f"dataset '{self.path}' is open read-only; load it with read_only=False to write")
+        raise ReadOnlyModeError(f"dataset '{self.path}' is read-only; cannot modify tensor '{tensor}'")
+
+    def flush_unless_batched(self) -> None:
+        """After a write: publish it (crash-safely) now, unless a `with ds:` block publishes it on exit."""
+        if self._depth == 0:
+            self.core.flush()
+
+    def flush(self) -> None:
+        self.core.flush()
+
+    def begin_batch(self) -> None:
+        with self._lock:
+            self._depth += 1
+
+    def end_batch(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            last = self._depth == 0
+        if last and not self.core.read_only:
+            self.core.flush()
+
+
+class _HasHandle(Protocol):
+    def __chute_handle__(self) -> DatasetHandle: ...
+
+
+class _HasCore(Protocol):
+    def __chute_core__(self) -> Any: ...
+
+
+def dataset_handle(ds: _HasHandle) -> DatasetHandle:
+    """The handle behind a `chute.Dataset` or any group or row view of it."""
+    return ds.__chute_handle__()
+
+
+def tensor_core(t: _HasCore) -> _core.Tensor:
+    """The engine tensor (`_core.Tensor`) behind a `chute.Tensor` or any view of it."""
+    return t.__chute_core__()
