@@ -46,4 +46,4 @@ fi
 echo "== building chute"
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 $VPY -m pip install -q --no-build-isolation --no-deps \
-  -Ccmake.define.CHUTE_BUILD_TESTS=ON -Ceditable.rebuild=false -e .
+  -Ccmake.define.CHUTE_BUILD_TESTS=ON -Ccmake.define.CHUTE_WERROR=ON -Ceditable.rebuild=false -e .

@@ -28,11 +28,16 @@ int main(int argc, char** argv) {
   uint32_t rrc = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--tensor") tensor = argv[i + 1];
-    else if (a == "-n") n = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "-t") threads = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--repeat") repeat = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--rrc") rrc = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
+    if (a == "--tensor")
+      tensor = argv[i + 1];
+    else if (a == "-n")
+      n = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "-t")
+      threads = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--repeat")
+      repeat = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--rrc")
+      rrc = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -75,10 +80,11 @@ int main(int argc, char** argv) {
       best = std::min(best, secs);
     }
     for (uint64_t i = 0; i < n; ++i) stored_bytes += t->stored_bytes(i).size();
-    std::printf("{\"tensor\": \"%s\", \"samples\": %llu, \"threads\": %zu, \"rrc\": %u, \"seconds\": %.4f, "
-                "\"samples_per_s\": %.1f, \"stored_MB_per_s\": %.1f, \"decoded_MB_per_s\": %.1f}\n",
-                tensor.c_str(), (unsigned long long)n, threads, rrc, best, n / best, stored_bytes.load() / best / 1e6,
-                decoded_bytes.load() / best / 1e6);
+    std::printf(
+        "{\"tensor\": \"%s\", \"samples\": %llu, \"threads\": %zu, \"rrc\": %u, \"seconds\": %.4f, "
+        "\"samples_per_s\": %.1f, \"stored_MB_per_s\": %.1f, \"decoded_MB_per_s\": %.1f}\n",
+        tensor.c_str(), (unsigned long long)n, threads, rrc, best, n / best, stored_bytes.load() / best / 1e6,
+        decoded_bytes.load() / best / 1e6);
   } catch (const chute::Error& e) {
     std::fprintf(stderr, "chute-bench: %s\n", e.what());
     return 1;

@@ -40,7 +40,8 @@ void set_error(PyObject* cls, const char* what) {
 // The exception object with its message decoded leniently (see set_error), for classes that carry
 // attributes besides the message.
 py::object make_error(PyObject* cls, const char* what) {
-  py::str text = py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "replace"));
+  py::str text =
+      py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "replace"));
   return py::reinterpret_borrow<py::object>(cls)(text);
 }
 
@@ -51,13 +52,17 @@ void register_errors(py::module_& m) {
   g_io_error = make_exception(m, "IoError", {g_chute_error, PyExc_OSError}, "A file could not be read or written.");
   g_format_error = make_exception(m, "FormatError", {g_chute_error, PyExc_ValueError},
                                   "Bytes on disk do not follow the Deep Lake 3 format.");
-  g_decode_error = make_exception(m, "DecodeError", {g_chute_error, PyExc_ValueError}, "A sample could not be decoded.");
-  g_invalid_argument = make_exception(m, "InvalidArgument", {g_chute_error, PyExc_ValueError}, "An argument was rejected.");
-  g_key_error = make_exception(m, "TensorDoesNotExistError", {g_chute_error, PyExc_KeyError}, "No tensor of that name.");
+  g_decode_error =
+      make_exception(m, "DecodeError", {g_chute_error, PyExc_ValueError}, "A sample could not be decoded.");
+  g_invalid_argument =
+      make_exception(m, "InvalidArgument", {g_chute_error, PyExc_ValueError}, "An argument was rejected.");
+  g_key_error =
+      make_exception(m, "TensorDoesNotExistError", {g_chute_error, PyExc_KeyError}, "No tensor of that name.");
   g_query_error = make_exception(m, "QueryError", {g_chute_error, PyExc_ValueError},
                                  "A TQL query that does not parse or cannot run; .line and .column say where.");
-  g_locked_error = make_exception(m, "DatasetLockedError", {g_io_error},
-                                  "Another process has the dataset open for writing; .holder_pid is its pid (0: unknown).");
+  g_locked_error =
+      make_exception(m, "DatasetLockedError", {g_io_error},
+                     "Another process has the dataset open for writing; .holder_pid is its pid (0: unknown).");
   g_invalid_name = make_exception(m, "InvalidTensorNameError", {g_invalid_argument},
                                   "A tensor or group name that is empty, leaves the dataset folder, or is reserved.");
   g_resource_error = make_exception(m, "ResourceError", {g_chute_error, PyExc_MemoryError},
@@ -95,7 +100,6 @@ void register_errors(py::module_& m) {
       set_error(g_resource_error, "the engine ran out of memory");
     }
   });
-
 }
 
 }  // namespace chute::python

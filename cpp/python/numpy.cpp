@@ -8,10 +8,14 @@ DType dtype_of(const py::array& a) {
   char kind = a.dtype().kind();
   size_t size = static_cast<size_t>(a.itemsize());
   switch (kind) {
-    case 'b': return DType::Bool;
-    case 'u': return size == 1 ? DType::UInt8 : size == 2 ? DType::UInt16 : size == 4 ? DType::UInt32 : DType::UInt64;
-    case 'i': return size == 1 ? DType::Int8 : size == 2 ? DType::Int16 : size == 4 ? DType::Int32 : DType::Int64;
-    case 'f': return size == 2 ? DType::Float16 : size == 4 ? DType::Float32 : DType::Float64;
+    case 'b':
+      return DType::Bool;
+    case 'u':
+      return size == 1 ? DType::UInt8 : size == 2 ? DType::UInt16 : size == 4 ? DType::UInt32 : DType::UInt64;
+    case 'i':
+      return size == 1 ? DType::Int8 : size == 2 ? DType::Int16 : size == 4 ? DType::Int32 : DType::Int64;
+    case 'f':
+      return size == 2 ? DType::Float16 : size == 4 ? DType::Float32 : DType::Float64;
   }
   throw InvalidArgument(std::string("unsupported numpy dtype '") + std::string(py::str(a.dtype())) + "'");
 }

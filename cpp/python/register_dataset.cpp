@@ -19,10 +19,13 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
   auto pool = get_shared_pool(num_threads);
   {
     py::gil_scoped_release release;
-    pool->parallel_for(n, [&](size_t i) {
-      shapes[i] = t.shape(indices[i]);
-      check_decoded_size(shapes[i], dt, "tensor '" + t.name() + "' index " + std::to_string(indices[i]));
-    }, num_threads);
+    pool->parallel_for(
+        n,
+        [&](size_t i) {
+          shapes[i] = t.shape(indices[i]);
+          check_decoded_size(shapes[i], dt, "tensor '" + t.name() + "' index " + std::to_string(indices[i]));
+        },
+        num_threads);
     for (size_t i = 1; i < n && same; ++i) same = shapes[i] == shapes[0];
   }
   if (same && !aslist && n > 0) {
@@ -31,7 +34,8 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
     {
       py::gil_scoped_release release;
       buf->bytes.resize(per * n);
-      pool->parallel_for(n, [&](size_t i) { t.read_into(indices[i], shapes[i], buf->bytes.data() + i * per); }, num_threads);
+      pool->parallel_for(
+          n, [&](size_t i) { t.read_into(indices[i], shapes[i], buf->bytes.data() + i * per); }, num_threads);
     }
     std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(n)};
     for (auto d : shapes[0]) shape.push_back(static_cast<py::ssize_t>(d));
@@ -40,11 +44,14 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
   std::vector<std::shared_ptr<Buffer>> bufs(n);
   {
     py::gil_scoped_release release;
-    pool->parallel_for(n, [&](size_t i) {
-      bufs[i] = std::make_shared<Buffer>();
-      bufs[i]->bytes.resize(num_elements(shapes[i]) * item);
-      t.read_into(indices[i], shapes[i], bufs[i]->bytes.data());
-    }, num_threads);
+    pool->parallel_for(
+        n,
+        [&](size_t i) {
+          bufs[i] = std::make_shared<Buffer>();
+          bufs[i]->bytes.resize(num_elements(shapes[i]) * item);
+          t.read_into(indices[i], shapes[i], bufs[i]->bytes.data());
+        },
+        num_threads);
   }
   py::list out;
   for (size_t i = 0; i < n; ++i) out.append(wrap(bufs[i], numpy_dtype(dt), to_py_shape(shapes[i])));
@@ -56,8 +63,9 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
 void register_dataset(py::module_& m) {
   py::class_<TensorSpec>(m, "TensorSpec", "What Dataset.create_tensor needs; empty values take the format's defaults.")
       .def(py::init([](const std::string& name, const std::string& htype, const std::string& dtype,
-                       const std::string& sample_compression, const std::string& chunk_compression, int64_t max_chunk_size,
-                       int64_t tiling_threshold, const std::string& meta_extra_json, const std::string& info_json) {
+                       const std::string& sample_compression, const std::string& chunk_compression,
+                       int64_t max_chunk_size, int64_t tiling_threshold, const std::string& meta_extra_json,
+                       const std::string& info_json) {
              TensorSpec s;
              s.name = name;
              s.htype = htype;
@@ -86,86 +94,116 @@ void register_dataset(py::module_& m) {
       .def_property_readonly("key", &Tensor::key)
       .def_property_readonly("length", &Tensor::length)
       .def_property_readonly("htype", [](const Tensor& t) { return t.htype(); })
-      .def_property_readonly("dtype", [](const Tensor& t) -> py::object {
-        if (!t.has_dtype()) return py::none();
-        return py::str(dtype_name(t.dtype()));
-      })
-      .def_property_readonly("sample_compression", [](const Tensor& t) { return std::string(compression_name(t.sample_compression())); })
-      .def_property_readonly("chunk_compression", [](const Tensor& t) { return std::string(compression_name(t.chunk_compression())); })
+      .def_property_readonly("dtype",
+                             [](const Tensor& t) -> py::object {
+                               if (!t.has_dtype()) return py::none();
+                               return py::str(dtype_name(t.dtype()));
+                             })
+      .def_property_readonly("sample_compression",
+                             [](const Tensor& t) { return std::string(compression_name(t.sample_compression())); })
+      .def_property_readonly("chunk_compression",
+                             [](const Tensor& t) { return std::string(compression_name(t.chunk_compression())); })
       .def_property_readonly("is_bytes_htype", [](const Tensor& t) { return t.is_bytes_htype(); })
       .def_property_readonly("writable", &Tensor::writable)
       .def("meta_json", &Tensor::meta_json)
       .def("info_json", [](const Tensor& t) { return t.info().dump(); })
-      .def("set_info_json", [](Tensor& t, const std::string& s) { t.set_info(parse_user_json(s, "tensor info")); }, py::arg("info"))
+      .def(
+          "set_info_json", [](Tensor& t, const std::string& s) { t.set_info(parse_user_json(s, "tensor info")); },
+          py::arg("info"))
       .def("num_chunks", &Tensor::num_chunks, py::call_guard<py::gil_scoped_release>())
       .def("nbytes_on_disk", &Tensor::chunk_bytes_on_disk, py::call_guard<py::gil_scoped_release>())
-      .def("shape", [](const Tensor& t, uint64_t i) {
-        Shape s;
-        {
-          py::gil_scoped_release release;
-          s = t.shape(i);
-        }
-        return py::tuple(py::cast(to_py_shape(s)));
-      }, py::arg("index"))
-      .def("tobytes", [](const Tensor& t, uint64_t i) {
-        std::string b;
-        {
-          py::gil_scoped_release release;
-          b = t.stored_bytes(i);
-        }
-        return py::bytes(b);
-      }, py::arg("index"))
-      .def("read", [](const Tensor& t, uint64_t i) {
-        auto buf = std::make_shared<Buffer>();
-        Shape s;
-        {
-          py::gil_scoped_release release;
-          s = t.shape(i);
-          check_decoded_size(s, t.dtype(), "tensor '" + t.name() + "' index " + std::to_string(i));
-          buf->bytes.resize(num_elements(s) * dtype_size(t.dtype()));
-          t.read_into(i, s, buf->bytes.data());
-        }
-        return wrap(buf, numpy_dtype(t.dtype()), to_py_shape(s));
-      }, py::arg("index"))
+      .def(
+          "shape",
+          [](const Tensor& t, uint64_t i) {
+            Shape s;
+            {
+              py::gil_scoped_release release;
+              s = t.shape(i);
+            }
+            return py::tuple(py::cast(to_py_shape(s)));
+          },
+          py::arg("index"))
+      .def(
+          "tobytes",
+          [](const Tensor& t, uint64_t i) {
+            std::string b;
+            {
+              py::gil_scoped_release release;
+              b = t.stored_bytes(i);
+            }
+            return py::bytes(b);
+          },
+          py::arg("index"))
+      .def(
+          "read",
+          [](const Tensor& t, uint64_t i) {
+            auto buf = std::make_shared<Buffer>();
+            Shape s;
+            {
+              py::gil_scoped_release release;
+              s = t.shape(i);
+              check_decoded_size(s, t.dtype(), "tensor '" + t.name() + "' index " + std::to_string(i));
+              buf->bytes.resize(num_elements(s) * dtype_size(t.dtype()));
+              t.read_into(i, s, buf->bytes.data());
+            }
+            return wrap(buf, numpy_dtype(t.dtype()), to_py_shape(s));
+          },
+          py::arg("index"))
       .def("read_batch", &read_batch, py::arg("indices"), py::arg("num_threads") = 0, py::arg("aslist") = false,
            "Decodes the samples on the engine's threads with the GIL released. One stacked array when every "
            "shape is equal (and aslist is False), else a list of arrays.")
-      .def("append_array", [](Tensor& t, const py::array& a) {
-        py::array c = py::array::ensure(a, py::array::c_style);
-        if (!c) throw InvalidArgument("tensor '" + t.name() + "': cannot make a C-contiguous array from the sample");
-        DType dt = dtype_of(c);
-        Shape shape = shape_of(c);
-        const uint8_t* data = static_cast<const uint8_t*>(c.data());
-        size_t nbytes = static_cast<size_t>(c.nbytes());
-        py::gil_scoped_release release;
-        t.append_array(data, nbytes, shape, dt);
-      }, py::arg("array"))
-      .def("append_many", [](Tensor& t, const py::array& a) {
-        py::array c = py::array::ensure(a, py::array::c_style);
-        if (!c || c.ndim() < 1) throw InvalidArgument("tensor '" + t.name() + "': append_many takes an array of samples");
-        DType dt = dtype_of(c);
-        Shape shape = shape_of(c);
-        size_t n = shape.front();
-        Shape sample(shape.begin() + 1, shape.end());
-        const uint8_t* data = static_cast<const uint8_t*>(c.data());
-        py::gil_scoped_release release;
-        t.append_many(data, n, sample, dt);
-      }, py::arg("array"), "Appends a[0], a[1], ... as samples (one shape, one dtype).")
-      .def("append_compressed", [](Tensor& t, const py::bytes& b, const std::string& compression) {
-        std::string_view v = b;
-        Compression c = compression_from_name(compression);
-        py::gil_scoped_release release;
-        t.append_compressed(v, c);
-      }, py::arg("data"), py::arg("compression"))
-      .def("append_bytes", [](Tensor& t, const py::bytes& b, const std::vector<uint64_t>& shape) {
-        std::string_view v = b;
-        py::gil_scoped_release release;
-        t.append_bytes(v, Shape(shape.begin(), shape.end()));
-      }, py::arg("data"), py::arg("shape"));
+      .def(
+          "append_array",
+          [](Tensor& t, const py::array& a) {
+            py::array c = py::array::ensure(a, py::array::c_style);
+            if (!c)
+              throw InvalidArgument("tensor '" + t.name() + "': cannot make a C-contiguous array from the sample");
+            DType dt = dtype_of(c);
+            Shape shape = shape_of(c);
+            const uint8_t* data = static_cast<const uint8_t*>(c.data());
+            size_t nbytes = static_cast<size_t>(c.nbytes());
+            py::gil_scoped_release release;
+            t.append_array(data, nbytes, shape, dt);
+          },
+          py::arg("array"))
+      .def(
+          "append_many",
+          [](Tensor& t, const py::array& a) {
+            py::array c = py::array::ensure(a, py::array::c_style);
+            if (!c || c.ndim() < 1)
+              throw InvalidArgument("tensor '" + t.name() + "': append_many takes an array of samples");
+            DType dt = dtype_of(c);
+            Shape shape = shape_of(c);
+            size_t n = shape.front();
+            Shape sample(shape.begin() + 1, shape.end());
+            const uint8_t* data = static_cast<const uint8_t*>(c.data());
+            py::gil_scoped_release release;
+            t.append_many(data, n, sample, dt);
+          },
+          py::arg("array"), "Appends a[0], a[1], ... as samples (one shape, one dtype).")
+      .def(
+          "append_compressed",
+          [](Tensor& t, const py::bytes& b, const std::string& compression) {
+            std::string_view v = b;
+            Compression c = compression_from_name(compression);
+            py::gil_scoped_release release;
+            t.append_compressed(v, c);
+          },
+          py::arg("data"), py::arg("compression"))
+      .def(
+          "append_bytes",
+          [](Tensor& t, const py::bytes& b, const std::vector<uint64_t>& shape) {
+            std::string_view v = b;
+            py::gil_scoped_release release;
+            t.append_bytes(v, Shape(shape.begin(), shape.end()));
+          },
+          py::arg("data"), py::arg("shape"));
 
   py::class_<Dataset, std::shared_ptr<Dataset>>(m, "Dataset")
-      .def_static("open", &Dataset::open, py::arg("path"), py::arg("read_only"), py::call_guard<py::gil_scoped_release>())
-      .def_static("create", &Dataset::create, py::arg("path"), py::arg("overwrite"), py::call_guard<py::gil_scoped_release>())
+      .def_static("open", &Dataset::open, py::arg("path"), py::arg("read_only"),
+                  py::call_guard<py::gil_scoped_release>())
+      .def_static("create", &Dataset::create, py::arg("path"), py::arg("overwrite"),
+                  py::call_guard<py::gil_scoped_release>())
       .def_static("exists", &Dataset::exists, py::arg("path"))
       .def_static("remove", &Dataset::remove, py::arg("path"), py::arg("why"), py::call_guard<py::gil_scoped_release>(),
                   "Deletes a dataset; DatasetLockedError while another process writes it.")
@@ -181,30 +219,38 @@ void register_dataset(py::module_& m) {
       .def("has_tensor", &Dataset::has_tensor, py::arg("name"))
       .def("tensor", &Dataset::tensor, py::arg("name"))
       .def("info_json", [](const Dataset& d) { return d.info().dump(); })
-      .def("set_info_json", [](Dataset& d, const std::string& s) { d.set_info(parse_user_json(s, "dataset info")); }, py::arg("info"))
+      .def(
+          "set_info_json", [](Dataset& d, const std::string& s) { d.set_info(parse_user_json(s, "dataset info")); },
+          py::arg("info"))
       .def("create_tensor", &Dataset::create_tensor, py::arg("spec"), py::call_guard<py::gil_scoped_release>(),
            "Creates a tensor from a TensorSpec (published by the next flush).")
       .def("create_group", &Dataset::create_group, py::arg("name"))
-      .def("query", [](const Dataset& d, const std::string& tql, uint64_t num_rows, uint64_t seed, bool row_by_row) {
-        std::vector<uint64_t> out;
-        {
-          py::gil_scoped_release release;
-          out = run_query(d, tql, nullptr, num_rows, seed, row_by_row);
-        }
-        return to_numpy(std::move(out));
-      }, py::arg("tql"), py::arg("rows"), py::arg("seed"), py::arg("row_by_row") = false,
-      "The rows (of 0..rows-1) a TQL query selects, in result order.")
-      .def("query", [](const Dataset& d, const std::string& tql,
-                       const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& rows, uint64_t seed,
-                       bool row_by_row) {
-        std::vector<uint64_t> out;
-        {
-          py::gil_scoped_release release;
-          out = run_query(d, tql, rows.data(), static_cast<size_t>(rows.size()), seed, row_by_row);
-        }
-        return to_numpy(std::move(out));
-      }, py::arg("tql"), py::arg("rows"), py::arg("seed"), py::arg("row_by_row") = false,
-      "The rows (of `rows`, which the query sees as its table) a TQL query selects, in result order.")
+      .def(
+          "query",
+          [](const Dataset& d, const std::string& tql, uint64_t num_rows, uint64_t seed, bool row_by_row) {
+            std::vector<uint64_t> out;
+            {
+              py::gil_scoped_release release;
+              out = run_query(d, tql, nullptr, num_rows, seed, row_by_row);
+            }
+            return to_numpy(std::move(out));
+          },
+          py::arg("tql"), py::arg("rows"), py::arg("seed"), py::arg("row_by_row") = false,
+          "The rows (of 0..rows-1) a TQL query selects, in result order.")
+      .def(
+          "query",
+          [](const Dataset& d, const std::string& tql,
+             const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& rows, uint64_t seed,
+             bool row_by_row) {
+            std::vector<uint64_t> out;
+            {
+              py::gil_scoped_release release;
+              out = run_query(d, tql, rows.data(), static_cast<size_t>(rows.size()), seed, row_by_row);
+            }
+            return to_numpy(std::move(out));
+          },
+          py::arg("tql"), py::arg("rows"), py::arg("seed"), py::arg("row_by_row") = false,
+          "The rows (of `rows`, which the query sees as its table) a TQL query selects, in result order.")
       .def("flush", &Dataset::flush, py::call_guard<py::gil_scoped_release>());
 }
 

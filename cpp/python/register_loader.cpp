@@ -68,8 +68,8 @@ void register_loader(py::module_& m) {
       .def_readonly("std", &ImageOp::std);
 
   py::class_<LoaderTensor>(m, "LoaderColumn", "One tensor a Loader reads: how it is decoded and its image ops.")
-      .def(py::init([](std::shared_ptr<Tensor> tensor, const std::string& name, bool stored_bytes, std::vector<ImageOp> ops,
-                       uint32_t channels) {
+      .def(py::init([](std::shared_ptr<Tensor> tensor, const std::string& name, bool stored_bytes,
+                       std::vector<ImageOp> ops, uint32_t channels) {
              LoaderTensor lt;
              lt.tensor = std::move(tensor);
              lt.name = name;
@@ -82,29 +82,31 @@ void register_loader(py::module_& m) {
            py::arg("ops") = std::vector<ImageOp>(), py::arg("channels") = 0)
       .def_readonly("name", &LoaderTensor::name);
 
-  m.def("plan_order",
-        [](const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& row_array, bool shuffle, uint64_t seed,
-           uint64_t epoch, uint32_t rank, uint32_t world, bool drop_last, uint64_t consumed) {
-          PlanSpec spec{shuffle, seed, epoch, rank, world, drop_last};
-          std::vector<uint64_t> share;
-          uint64_t total = 0;
-          {
-            std::vector<uint64_t> rows = to_vector(row_array);
-            py::gil_scoped_release release;
-            auto order = global_order(rows, spec);
-            total = order.size();
-            share = rank_share(order, spec, consumed);
-          }
-          return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(share.size()), share.data()), total);
-        },
-        py::arg("rows"), py::arg("shuffle"), py::arg("seed"), py::arg("epoch"), py::arg("rank"), py::arg("world"),
-        py::arg("drop_last"), py::arg("consumed"),
-        "This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), "
-        "after `consumed` global samples, and the global order's length.");
+  m.def(
+      "plan_order",
+      [](const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& row_array, bool shuffle, uint64_t seed,
+         uint64_t epoch, uint32_t rank, uint32_t world, bool drop_last, uint64_t consumed) {
+        PlanSpec spec{shuffle, seed, epoch, rank, world, drop_last};
+        std::vector<uint64_t> share;
+        uint64_t total = 0;
+        {
+          std::vector<uint64_t> rows = to_vector(row_array);
+          py::gil_scoped_release release;
+          auto order = global_order(rows, spec);
+          total = order.size();
+          share = rank_share(order, spec, consumed);
+        }
+        return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(share.size()), share.data()), total);
+      },
+      py::arg("rows"), py::arg("shuffle"), py::arg("seed"), py::arg("epoch"), py::arg("rank"), py::arg("world"),
+      py::arg("drop_last"), py::arg("consumed"),
+      "This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), "
+      "after `consumed` global samples, and the global order's length.");
 
   py::class_<Loader, std::shared_ptr<Loader>>(m, "Loader")
-      .def(py::init([](std::vector<LoaderTensor> columns, const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& order,
-                       size_t batch_size, bool drop_last, size_t num_threads, size_t prefetch, bool ignore_errors, uint64_t seed,
+      .def(py::init([](std::vector<LoaderTensor> columns,
+                       const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& order, size_t batch_size,
+                       bool drop_last, size_t num_threads, size_t prefetch, bool ignore_errors, uint64_t seed,
                        uint64_t epoch) {
              LoaderOptions o;
              o.batch_size = batch_size;
@@ -124,27 +126,31 @@ void register_loader(py::module_& m) {
       .def_property_readonly("num_threads", &Loader::num_threads)
       .def_property_readonly("skipped_total", &Loader::skipped_total)
       .def("close", &Loader::close, py::call_guard<py::gil_scoped_release>())
-      .def("next", [](Loader& l, const std::vector<std::string>& names) -> py::object {
-        // Wait in 100 ms slices with the GIL released, checking for Ctrl-C between slices.
-        Batch batch;
-        while (true) {
-          Loader::Status st;
-          {
-            py::gil_scoped_release release;
-            st = l.next(batch, std::chrono::milliseconds(100));
-          }
-          if (st == Loader::Status::Done) throw py::stop_iteration();
-          if (st == Loader::Status::Ready) break;
-          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        }
-        py::dict out;
-        size_t rows = batch.indices.size();
-        for (size_t c = 0; c < batch.columns.size() && c < names.size(); ++c)
-          out[py::str(names[c])] = column_to_python(batch.columns[c], rows);
-        py::list skipped;
-        for (auto& s : batch.skipped) skipped.append(py::str(s));
-        return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(rows), batch.indices.data()), out, skipped);
-      }, py::arg("names"));
+      .def(
+          "next",
+          [](Loader& l, const std::vector<std::string>& names) -> py::object {
+            // Wait in 100 ms slices with the GIL released, checking for Ctrl-C between slices.
+            Batch batch;
+            while (true) {
+              Loader::Status st;
+              {
+                py::gil_scoped_release release;
+                st = l.next(batch, std::chrono::milliseconds(100));
+              }
+              if (st == Loader::Status::Done) throw py::stop_iteration();
+              if (st == Loader::Status::Ready) break;
+              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            }
+            py::dict out;
+            size_t rows = batch.indices.size();
+            for (size_t c = 0; c < batch.columns.size() && c < names.size(); ++c)
+              out[py::str(names[c])] = column_to_python(batch.columns[c], rows);
+            py::list skipped;
+            for (auto& s : batch.skipped) skipped.append(py::str(s));
+            return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(rows), batch.indices.data()), out,
+                                  skipped);
+          },
+          py::arg("names"));
 
   m.def("release_shared_pool", &release_shared_pool, py::call_guard<py::gil_scoped_release>(),
         "Drops the process-wide decode pool (its threads end once no running call uses it; the next call "

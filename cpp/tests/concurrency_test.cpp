@@ -173,13 +173,17 @@ TEST(Concurrency, SharedPoolIsNotRespawnedForSmallerHints) {
     EXPECT_EQ(get_shared_pool(6).get(), big.get());
   }
   std::atomic<size_t> max_seen{0}, running{0};
-  big->parallel_for(64, [&](size_t) {
-    size_t now = ++running;
-    size_t prev = max_seen.load();
-    while (now > prev && !max_seen.compare_exchange_weak(prev, now)) {}
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-    --running;
-  }, 2);
+  big->parallel_for(
+      64,
+      [&](size_t) {
+        size_t now = ++running;
+        size_t prev = max_seen.load();
+        while (now > prev && !max_seen.compare_exchange_weak(prev, now)) {
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        --running;
+      },
+      2);
   EXPECT_LE(max_seen.load(), 2u);
   release_shared_pool();
   EXPECT_NE(get_shared_pool(2).get(), nullptr);

@@ -4,8 +4,8 @@
 #include <random>
 
 #include "chute/core/error.h"
-#include "test_util.h"
 #include "chute/dataset/dataset.h"
+#include "test_util.h"
 
 using namespace chute;
 namespace fs = std::filesystem;

@@ -46,7 +46,10 @@ TEST(Chunk, TruncatedFileIsAFormatError) {
 }
 
 TEST(Chunk, GarbageNeverCrashes) {
-  std::string junk = "\x06" "3.9.52" "\xff\xff\xff\x7f\x02\x00\x00\x00";
+  std::string junk =
+      "\x06"
+      "3.9.52"
+      "\xff\xff\xff\x7f\x02\x00\x00\x00";
   EXPECT_THROW(Chunk::parse(junk, Compression::None, "junk"), FormatError);
 }
 

@@ -11,7 +11,8 @@ namespace chute::test_util {
 
 /// A fresh path under the temp folder (not created).
 inline std::string temp_dir(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("chute_test_" + name + "_" + std::to_string(std::random_device{}()));
+  auto p =
+      std::filesystem::temp_directory_path() / ("chute_test_" + name + "_" + std::to_string(std::random_device{}()));
   std::filesystem::remove_all(p);
   return p.string();
 }

@@ -18,8 +18,10 @@ std::shared_ptr<ByteVector> BufferPool::acquire(size_t size) {
   v->resize(size);
   std::weak_ptr<BufferPool> pool = weak_from_this();
   return std::shared_ptr<ByteVector>(v.release(), [pool](ByteVector* p) {
-    if (auto live = pool.lock()) live->give_back(p);
-    else delete p;
+    if (auto live = pool.lock())
+      live->give_back(p);
+    else
+      delete p;
   });
 }
 

@@ -11,13 +11,11 @@ struct Info {
   const char* typestr;
 };
 constexpr Info kInfos[] = {
-    {DType::Bool, "bool", 1, "|b1"},      {DType::UInt8, "uint8", 1, "|u1"},
-    {DType::UInt16, "uint16", 2, "<u2"},  {DType::UInt32, "uint32", 4, "<u4"},
-    {DType::UInt64, "uint64", 8, "<u8"},  {DType::Int8, "int8", 1, "|i1"},
-    {DType::Int16, "int16", 2, "<i2"},    {DType::Int32, "int32", 4, "<i4"},
-    {DType::Int64, "int64", 8, "<i8"},    {DType::Float16, "float16", 2, "<f2"},
-    {DType::Float32, "float32", 4, "<f4"}, {DType::Float64, "float64", 8, "<f8"},
-    {DType::Str, "str", 1, "|O"},         {DType::Object, "Any", 1, "|O"},
+    {DType::Bool, "bool", 1, "|b1"},       {DType::UInt8, "uint8", 1, "|u1"},     {DType::UInt16, "uint16", 2, "<u2"},
+    {DType::UInt32, "uint32", 4, "<u4"},   {DType::UInt64, "uint64", 8, "<u8"},   {DType::Int8, "int8", 1, "|i1"},
+    {DType::Int16, "int16", 2, "<i2"},     {DType::Int32, "int32", 4, "<i4"},     {DType::Int64, "int64", 8, "<i8"},
+    {DType::Float16, "float16", 2, "<f2"}, {DType::Float32, "float32", 4, "<f4"}, {DType::Float64, "float64", 8, "<f8"},
+    {DType::Str, "str", 1, "|O"},          {DType::Object, "Any", 1, "|O"},
 };
 const Info& info(DType d) { return kInfos[static_cast<int>(d)]; }
 }  // namespace

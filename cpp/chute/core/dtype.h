@@ -7,7 +7,22 @@
 
 namespace chute {
 
-enum class DType : uint8_t { Bool, UInt8, UInt16, UInt32, UInt64, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Str, Object };
+enum class DType : uint8_t {
+  Bool,
+  UInt8,
+  UInt16,
+  UInt32,
+  UInt64,
+  Int8,
+  Int16,
+  Int32,
+  Int64,
+  Float16,
+  Float32,
+  Float64,
+  Str,
+  Object
+};
 
 DType dtype_from_name(const std::string& name);
 const char* dtype_name(DType d);

@@ -83,7 +83,7 @@ namespace detail {
 }  // namespace chute
 
 /// Throws chute::InvalidArgument with the message and the engine source location when cond is false.
-#define CHUTE_CHECK(cond, msg)                                          \
-  do {                                                                  \
+#define CHUTE_CHECK(cond, msg)                                                  \
+  do {                                                                          \
     if (!(cond)) ::chute::detail::fail_check(__FILE__, __LINE__, #cond, (msg)); \
   } while (0)

@@ -151,7 +151,8 @@ std::shared_ptr<ThreadPool> get_shared_pool(size_t hint) {
   // The caller runs one share itself, so want-1 workers give `want` threads in total. The pool only
   // grows; callers that want fewer threads pass max_threads to parallel_for.
   size_t workers = want - 1;
-  if (!g_pool || g_pool->size() < workers) g_pool = std::make_shared<ThreadPool>(std::max(workers, g_pool ? g_pool->size() : 0));
+  if (!g_pool || g_pool->size() < workers)
+    g_pool = std::make_shared<ThreadPool>(std::max(workers, g_pool ? g_pool->size() : 0));
   return g_pool;
 }
 

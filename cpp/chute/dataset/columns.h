@@ -19,17 +19,38 @@ template <typename F>
 bool visit_number_type(DType d, F&& f) {
   switch (d) {
     case DType::Bool:
-    case DType::UInt8: f(uint8_t{}); return true;
-    case DType::Int8: f(int8_t{}); return true;
-    case DType::UInt16: f(uint16_t{}); return true;
-    case DType::Int16: f(int16_t{}); return true;
-    case DType::UInt32: f(uint32_t{}); return true;
-    case DType::Int32: f(int32_t{}); return true;
-    case DType::UInt64: f(uint64_t{}); return true;
-    case DType::Int64: f(int64_t{}); return true;
-    case DType::Float32: f(float{}); return true;
-    case DType::Float64: f(double{}); return true;
-    default: return false;
+    case DType::UInt8:
+      f(uint8_t{});
+      return true;
+    case DType::Int8:
+      f(int8_t{});
+      return true;
+    case DType::UInt16:
+      f(uint16_t{});
+      return true;
+    case DType::Int16:
+      f(int16_t{});
+      return true;
+    case DType::UInt32:
+      f(uint32_t{});
+      return true;
+    case DType::Int32:
+      f(int32_t{});
+      return true;
+    case DType::UInt64:
+      f(uint64_t{});
+      return true;
+    case DType::Int64:
+      f(int64_t{});
+      return true;
+    case DType::Float32:
+      f(float{});
+      return true;
+    case DType::Float64:
+      f(double{});
+      return true;
+    default:
+      return false;
   }
 }
 

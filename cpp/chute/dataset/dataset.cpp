@@ -80,10 +80,25 @@ bool is_string_list(const nlohmann::json& j) {
 
 // Names at a dataset's root that belong to chute or Deep Lake 3, never to a tensor or group.
 bool is_reserved_root_name(const std::string& seg) {
-  static const std::set<std::string> reserved = {
-      kDatasetMeta, kVersionInfo, kDatasetInfo, kJournal, kLock, "version_control_info.lock", "dataset_lock.lock",
-      "dataset_diff", "queries.json", "queries.lock", "linked_creds.json", "versions", "chunks", "chunks_index",
-      "tiles_index", "tensor_meta.json", "tensor_info.json", "commit_diff", "chunk_set"};
+  static const std::set<std::string> reserved = {kDatasetMeta,
+                                                 kVersionInfo,
+                                                 kDatasetInfo,
+                                                 kJournal,
+                                                 kLock,
+                                                 "version_control_info.lock",
+                                                 "dataset_lock.lock",
+                                                 "dataset_diff",
+                                                 "queries.json",
+                                                 "queries.lock",
+                                                 "linked_creds.json",
+                                                 "versions",
+                                                 "chunks",
+                                                 "chunks_index",
+                                                 "tiles_index",
+                                                 "tensor_meta.json",
+                                                 "tensor_info.json",
+                                                 "commit_diff",
+                                                 "chunk_set"};
   return reserved.count(seg) > 0 || seg.rfind(".chute", 0) == 0;
 }
 
@@ -121,7 +136,9 @@ bool is_chunk_key(const std::string& key) {
 // outside the dataset, absolute paths, user files) is a FormatError and nothing is touched.
 nlohmann::json checked_journal(const std::string& text, const std::string& what) {
   nlohmann::json j = parse_json(text, what);
-  auto bad = [&](const std::string& why) -> void { throw FormatError(what + ": corrupt journal (" + why + "); nothing was changed"); };
+  auto bad = [&](const std::string& why) -> void {
+    throw FormatError(what + ": corrupt journal (" + why + "); nothing was changed");
+  };
   if (!j.is_object() || !j.contains("renames") || !j.contains("obsolete") || !j["renames"].is_array() ||
       !j["obsolete"].is_array())
     bad("expected {\"renames\": [...], \"obsolete\": [...]}");
@@ -132,7 +149,8 @@ nlohmann::json checked_journal(const std::string& text, const std::string& what)
     if (temp_target(from) != to) bad("'" + from + "' is not a temp file of '" + to + "'");
   }
   for (const auto& k : j["obsolete"]) {
-    if (!k.is_string() || !is_chunk_key(k.get<std::string>())) bad("obsolete entry " + k.dump() + " is not a chunk file");
+    if (!k.is_string() || !is_chunk_key(k.get<std::string>()))
+      bad("obsolete entry " + k.dump() + " is not a chunk file");
   }
   return j;
 }
@@ -219,13 +237,16 @@ void Dataset::validate_name(const std::string& name) {
     if (seg.empty()) bad("it has an empty segment ('//' or a trailing '/')");
     if (seg == "." || seg == "..") bad("'.' and '..' segments would leave the dataset folder");
     if (start == 0 && is_reserved_root_name(seg)) bad("'" + seg + "' is the name of a file the dataset itself keeps");
-    if (seg == "chunks" || seg == "chunks_index" || seg == "tiles_index") bad("'" + seg + "' is a folder name tensors use");
+    if (seg == "chunks" || seg == "chunks_index" || seg == "tiles_index")
+      bad("'" + seg + "' is a folder name tensors use");
     start = end + 1;
   }
 }
 
 Dataset::Dataset(std::string path, bool read_only)
-    : path_(std::move(path)), read_only_(read_only), storage_(std::make_shared<LocalStorage>(path_)),
+    : path_(std::move(path)),
+      read_only_(read_only),
+      storage_(std::make_shared<LocalStorage>(path_)),
       cache_(std::make_shared<ChunkCache>(kDefaultCacheBytes)) {}
 
 Dataset::~Dataset() { release_lock(); }
@@ -284,11 +305,13 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only) 
 std::shared_ptr<Dataset> Dataset::create(const std::string& path, bool overwrite) {
   std::error_code ec;
   if (exists(path)) {
-    if (!overwrite) throw InvalidArgument("a dataset already exists at '" + path + "'; pass overwrite=True to replace it");
+    if (!overwrite)
+      throw InvalidArgument("a dataset already exists at '" + path + "'; pass overwrite=True to replace it");
     remove(path, "it was replaced by chute.empty(overwrite=True)");
   } else if (fs::is_directory(path, ec) && !fs::is_empty(path, ec)) {
     if (!overwrite)
-      throw InvalidArgument("'" + path + "' is a folder that is not empty and not a dataset; refusing to create a dataset in it");
+      throw InvalidArgument("'" + path +
+                            "' is a folder that is not empty and not a dataset; refusing to create a dataset in it");
     throw InvalidArgument("'" + path + "' is a folder that is not a dataset; overwrite=True only replaces datasets");
   }
   fs::create_directories(path, ec);
@@ -359,14 +382,16 @@ void Dataset::load() {
   if (!meta_.is_object()) throw FormatError(what + ": expected a JSON object");
   if (!meta_.contains("tensors")) throw FormatError(what + ": it has no 'tensors' list");
   for (const char* k : {"tensors", "groups", "hidden_tensors"}) {
-    if (meta_.contains(k) && !is_string_list(meta_[k])) throw FormatError(what + ": '" + k + "' must be a list of strings");
+    if (meta_.contains(k) && !is_string_list(meta_[k]))
+      throw FormatError(what + ": '" + k + "' must be a list of strings");
     if (!meta_.contains(k)) meta_[k] = nlohmann::json::array();
   }
   if (meta_.contains("tensor_names") && !meta_["tensor_names"].is_object())
     throw FormatError(what + ": 'tensor_names' must be an object");
   std::error_code ec;
   if (fs::is_directory(fs::path(path_) / "versions", ec) && !fs::is_empty(fs::path(path_) / "versions", ec))
-    throw FormatError("dataset '" + path_ + "' has more than one commit (a versions/ folder); version control is not supported yet");
+    throw FormatError("dataset '" + path_ +
+                      "' has more than one commit (a versions/ folder); version control is not supported yet");
   if (storage_->exists(kVersionInfo)) {
     auto vc = parse_json(storage_->read(kVersionInfo), path_ + "/" + kVersionInfo);
     if (vc.is_object() && vc.contains("commits") && vc["commits"].is_object() && vc["commits"].size() > 1)
@@ -446,7 +471,8 @@ std::shared_ptr<Tensor> Dataset::tensor(const std::string& name) const {
   if (it == tensors_.end()) {
     std::string known;
     for (const auto& n : tensor_names_locked()) known += (known.empty() ? "" : ", ") + n;
-    throw KeyError("tensor '" + name + "' does not exist in dataset '" + path_ + "' (tensors: " + (known.empty() ? "none" : known) + ")");
+    throw KeyError("tensor '" + name + "' does not exist in dataset '" + path_ +
+                   "' (tensors: " + (known.empty() ? "none" : known) + ")");
   }
   return it->second;
 }
@@ -458,7 +484,8 @@ nlohmann::json Dataset::info() const {
 
 void Dataset::check_writable() const {
   if (!detached_.empty()) throw InvalidArgument(detached_);
-  if (read_only_) throw InvalidArgument("dataset '" + path_ + "' is open read-only; load it with read_only=False to write");
+  if (read_only_)
+    throw InvalidArgument("dataset '" + path_ + "' is open read-only; load it with read_only=False to write");
 }
 
 void Dataset::create_group(const std::string& name) {
@@ -519,7 +546,8 @@ std::shared_ptr<Tensor> Dataset::create_tensor(const TensorSpec& spec) {
 void Dataset::set_info(nlohmann::json info) {
   std::unique_lock lock(mu_);
   check_writable();
-  if (!info.is_object()) throw InvalidArgument("dataset info must be a JSON object, got " + std::string(info.type_name()));
+  if (!info.is_object())
+    throw InvalidArgument("dataset info must be a JSON object, got " + std::string(info.type_name()));
   info_ = std::move(info);
   info_dirty_ = true;
   meta_dirty_ = true;
@@ -535,7 +563,8 @@ void Dataset::flush() {
   std::unique_lock lock(mu_);
   if (read_only_) return;
   if (!detached_.empty()) throw InvalidArgument(detached_);
-  bool any = meta_dirty_ || std::any_of(tensors_.begin(), tensors_.end(), [](const auto& kv) { return kv.second->dirty(); });
+  bool any =
+      meta_dirty_ || std::any_of(tensors_.begin(), tensors_.end(), [](const auto& kv) { return kv.second->dirty(); });
   if (!any) return;
   FlushBatch batch;
   for (auto& [name, t] : tensors_) t->stage(batch);

@@ -44,8 +44,8 @@ std::string updated_commit_diff(std::string diff, uint64_t length, bool info_cha
 }
 
 // Copies a C-order block `src` of shape `block` into `dst` of shape `full` at `origin`.
-void copy_block(const uint8_t* src, const Shape& block, uint8_t* dst, const Shape& full, const Shape& origin, size_t item,
-                bool to_full) {
+void copy_block(const uint8_t* src, const Shape& block, uint8_t* dst, const Shape& full, const Shape& origin,
+                size_t item, bool to_full) {
   size_t nd = full.size();
   if (nd == 0) return;
   size_t row = block[nd - 1] * item;
@@ -61,8 +61,10 @@ void copy_block(const uint8_t* src, const Shape& block, uint8_t* dst, const Shap
   for (uint64_t r = 0; r < rows; ++r) {
     uint64_t off = 0;
     for (size_t d = 0; d < nd; ++d) off += (origin[d] + idx[d]) * strides[d];
-    if (to_full) std::memcpy(dst + off, src + r * row, row);
-    else std::memcpy(dst + r * row, src + off, row);  // here src is the full array, dst the block
+    if (to_full)
+      std::memcpy(dst + off, src + r * row, row);
+    else
+      std::memcpy(dst + r * row, src + off, row);  // here src is the full array, dst the block
     for (size_t d = nd - 1; d-- > 0;) {
       if (++idx[d] < block[d]) break;
       idx[d] = 0;
@@ -74,7 +76,11 @@ void copy_block(const uint8_t* src, const Shape& block, uint8_t* dst, const Shap
 
 Tensor::Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
                std::string key, bool writable)
-    : storage_(std::move(storage)), cache_(std::move(cache)), name_(std::move(name)), key_(std::move(key)), writable_(writable) {
+    : storage_(std::move(storage)),
+      cache_(std::move(cache)),
+      name_(std::move(name)),
+      key_(std::move(key)),
+      writable_(writable) {
   meta_ = TensorMeta::parse(storage_->read(key_ + kMeta), "tensor '" + name_ + "': " + key_ + kMeta);
   if (storage_->exists(key_ + kInfo)) {
     try {
@@ -87,7 +93,8 @@ Tensor::Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<Chun
     info_ = nlohmann::json::object();
   }
   if (storage_->exists(key_ + kChunkIndex))
-    chunk_ids_ = ChunkIdEncoder::parse(storage_->read(key_ + kChunkIndex), "tensor '" + name_ + "': " + key_ + kChunkIndex);
+    chunk_ids_ =
+        ChunkIdEncoder::parse(storage_->read(key_ + kChunkIndex), "tensor '" + name_ + "': " + key_ + kChunkIndex);
   if (storage_->exists(key_ + kTileIndex)) {
     had_tiles_file_ = true;
     tiles_ = TileEncoder::parse(storage_->read(key_ + kTileIndex), "tensor '" + name_ + "': " + key_ + kTileIndex);
@@ -267,7 +274,13 @@ Shape Tensor::shape(uint64_t index) const {
   check_index_locked(index);
   if (const TileLayout* t = tiles_.find(index)) return t->sample_shape;
   auto loc = chunk_ids_.locate(index);
-  return load_chunk(chunk_ids_.rows()[loc.first_row].first)->shape(loc.local_index);
+  uint64_t id = chunk_ids_.rows()[loc.first_row].first;
+  // From the chunk's header alone when the chunk is on disk and not chunk-compressed (as fetch()
+  // does): a shape never needs the samples' bytes.
+  if ((open_ && id == open_id_) || meta_.chunk_compression() != Compression::None)
+    return load_chunk(id)->shape(loc.local_index);
+  if (auto full = cache_->peek(chunk_key(id))) return full->shape(loc.local_index);
+  return load_chunk_index(id)->shape(loc.local_index);
 }
 
 std::string Tensor::stored_bytes(uint64_t index) const {
@@ -314,9 +327,11 @@ void Tensor::decode_tiled(uint64_t index, const TileLayout& layout, uint8_t* out
         throw FormatError(what(index) + ": tile " + std::to_string(t) + " of shape " + shape_str(tshape) +
                           " does not fit the sample shape " + shape_str(layout.sample_shape));
     }
-    check_decoded_size(tshape, dt, what(index) + " tile " + std::to_string(t));  // extra dimensions are not checked above
+    check_decoded_size(tshape, dt,
+                       what(index) + " tile " + std::to_string(t));  // extra dimensions are not checked above
     buf.resize(num_elements(tshape) * item);
-    decode_sample(meta_.sample_compression(), chunk->bytes(0), tshape, dt, buf.data(), what(index) + " tile " + std::to_string(t));
+    decode_sample(meta_.sample_compression(), chunk->bytes(0), tshape, dt, buf.data(),
+                  what(index) + " tile " + std::to_string(t));
     copy_block(buf.data(), tshape, out, layout.sample_shape, origin, item, true);
     for (size_t d = grid.size(); d-- > 0;) {
       if (++pos[d] < grid[d]) break;
@@ -342,10 +357,14 @@ SampleData Tensor::read(uint64_t index) const {
 
 void Tensor::check_writable() const {
   if (!detached_.empty()) throw InvalidArgument("tensor '" + name_ + "': " + detached_);
-  if (!writable_) throw InvalidArgument("tensor '" + name_ + "' belongs to a read-only dataset; open it with read_only=False to write");
+  if (!writable_)
+    throw InvalidArgument("tensor '" + name_ +
+                          "' belongs to a read-only dataset; open it with read_only=False to write");
 }
 
-void Tensor::add_link(std::shared_ptr<Tensor> target, std::string kind) { links_.push_back(Link{std::move(target), std::move(kind)}); }
+void Tensor::add_link(std::shared_ptr<Tensor> target, std::string kind) {
+  links_.push_back(Link{std::move(target), std::move(kind)});
+}
 
 void Tensor::update_links(const Shape& shape) {
   for (auto& l : links_) {
@@ -369,21 +388,24 @@ void Tensor::update_links(const Shape& shape) {
 void Tensor::check_array_locked(DType dtype, const Shape& shape) {
   if (!meta_.has_dtype()) meta_.set_dtype(dtype);
   if (dtype != meta_.dtype())
-    throw InvalidArgument("tensor '" + name_ + "' has dtype " + dtype_name(meta_.dtype()) + ", got " + dtype_name(dtype));
+    throw InvalidArgument("tensor '" + name_ + "' has dtype " + dtype_name(meta_.dtype()) + ", got " +
+                          dtype_name(dtype));
   const auto& mn = meta_.json()["min_shape"];
   if (meta_.length() > 0 && mn.is_array() && mn.size() != shape.size())
-    throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(mn.size()) + "-dimensional samples, got shape " +
-                          shape_str(shape));
+    throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(mn.size()) +
+                          "-dimensional samples, got shape " + shape_str(shape));
 }
 
 void Tensor::append_array(const uint8_t* data, size_t nbytes, const Shape& shape, DType dtype) {
   check_writable();
-  if (meta_.is_bytes_htype()) throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes bytes, not arrays");
+  if (meta_.is_bytes_htype())
+    throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes bytes, not arrays");
   {
     std::unique_lock lock(mu_);
     check_array_locked(dtype, shape);
     if (nbytes != num_elements(shape) * dtype_size(dtype))
-      throw InvalidArgument("tensor '" + name_ + "': " + std::to_string(nbytes) + " bytes do not make shape " + shape_str(shape));
+      throw InvalidArgument("tensor '" + name_ + "': " + std::to_string(nbytes) + " bytes do not make shape " +
+                            shape_str(shape));
     int64_t threshold = meta_.tiling_threshold();
     Compression sc = meta_.sample_compression();
     if (threshold > 0 && nbytes > static_cast<uint64_t>(threshold) && !shape.empty() && num_elements(shape) > 1) {
@@ -406,7 +428,8 @@ void Tensor::append_many(const uint8_t* data, size_t n, const Shape& sample_shap
     return;
   }
   check_writable();
-  if (meta_.is_bytes_htype()) throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes bytes, not arrays");
+  if (meta_.is_bytes_htype())
+    throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes bytes, not arrays");
   std::unique_lock lock(mu_);
   check_array_locked(dtype, sample_shape);
   for (size_t i = 0; i < n; ++i)
@@ -417,7 +440,8 @@ void Tensor::append_compressed(std::string_view bytes, Compression given) {
   check_writable();
   Shape shape = compressed_image_shape(given, bytes, "tensor '" + name_ + "' new sample");
   Compression sc = meta_.sample_compression();
-  if (given != sc || image_needs_conversion(given, bytes, name_) || (meta_.has_dtype() && meta_.dtype() != DType::UInt8)) {
+  if (given != sc || image_needs_conversion(given, bytes, name_) ||
+      (meta_.has_dtype() && meta_.dtype() != DType::UInt8)) {
     // Not storable as is: decode, then store like any array.
     check_decoded_size(shape, DType::UInt8, "tensor '" + name_ + "' new sample");
     std::vector<uint8_t> raw(num_elements(shape));
@@ -435,7 +459,8 @@ void Tensor::append_compressed(std::string_view bytes, Compression given) {
 
 void Tensor::append_bytes(std::string_view bytes, const Shape& shape) {
   check_writable();
-  if (!meta_.is_bytes_htype()) throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes arrays, not bytes");
+  if (!meta_.is_bytes_htype())
+    throw InvalidArgument("tensor '" + name_ + "' (htype " + meta_.htype() + ") takes arrays, not bytes");
   {
     std::unique_lock lock(mu_);
     append_stored_locked(bytes, shape);
@@ -581,7 +606,8 @@ void Tensor::stage(FlushBatch& batch) {
   bool hidden = meta_.json().value("hidden", false);
   if (!hidden || !info_.empty() || storage_->exists(key_ + kInfo)) batch.files.emplace_back(key_ + kInfo, info_.dump());
   std::string diff = storage_->exists(key_ + kCommitDiff) ? storage_->read(key_ + kCommitDiff) : std::string();
-  batch.files.emplace_back(key_ + kCommitDiff, updated_commit_diff(std::move(diff), meta_.length(), info_changed_, created_));
+  batch.files.emplace_back(key_ + kCommitDiff,
+                           updated_commit_diff(std::move(diff), meta_.length(), info_changed_, created_));
   batch.files.emplace_back(key_ + kChunkIndex, chunk_ids_.serialize());
   batch.files.emplace_back(key_ + kTileIndex, tiles_.serialize());
   for (auto& k : obsolete_) batch.obsolete.push_back(k);
@@ -592,7 +618,8 @@ void Tensor::stage(FlushBatch& batch) {
 void Tensor::on_committed() {
   std::unique_lock lock(mu_);
   // Appends on other threads between stage() and now belong to the next flush: keep them.
-  obsolete_.erase(obsolete_.begin(), obsolete_.begin() + static_cast<std::ptrdiff_t>(std::min(staged_obsolete_, obsolete_.size())));
+  obsolete_.erase(obsolete_.begin(),
+                  obsolete_.begin() + static_cast<std::ptrdiff_t>(std::min(staged_obsolete_, obsolete_.size())));
   staged_obsolete_ = 0;
   if (changes_ == staged_changes_) dirty_ = false;
 }

@@ -157,10 +157,10 @@ class Tensor {
   bool open_dirty_ = false;
   bool reopened_ = false;
   bool dirty_ = false;
-  uint64_t changes_ = 0;         // mutations so far; a flush clears dirty_ only if none came after its stage()
+  uint64_t changes_ = 0;  // mutations so far; a flush clears dirty_ only if none came after its stage()
   uint64_t staged_changes_ = 0;
-  size_t staged_obsolete_ = 0;   // obsolete_ entries the staged flush deletes
-  bool created_ = false;  // created by this process (commit_diff "created" flag)
+  size_t staged_obsolete_ = 0;  // obsolete_ entries the staged flush deletes
+  bool created_ = false;        // created by this process (commit_diff "created" flag)
   bool info_changed_ = false;
   std::vector<std::string> obsolete_;
   std::vector<std::string> unsynced_;  // chunk files written since the last stage(), not yet fsynced

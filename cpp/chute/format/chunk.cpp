@@ -20,11 +20,16 @@ Compression compression_from_name(const std::string& name) {
 
 const char* compression_name(Compression c) {
   switch (c) {
-    case Compression::None: return "";
-    case Compression::Jpeg: return "jpeg";
-    case Compression::Png: return "png";
-    case Compression::Lz4: return "lz4";
-    case Compression::Zstd: return "zstd";
+    case Compression::None:
+      return "";
+    case Compression::Jpeg:
+      return "jpeg";
+    case Compression::Png:
+      return "png";
+    case Compression::Lz4:
+      return "lz4";
+    case Compression::Zstd:
+      return "zstd";
   }
   return "";
 }
@@ -34,7 +39,8 @@ void Chunk::parse_tables(std::string_view file, size_t& header_end) {
   uint8_t vlen = r.get<uint8_t>();
   r.take(vlen);
   int32_t nrows = r.get<int32_t>(), ncols = r.get<int32_t>();
-  if (nrows < 0 || ncols < 0 || (nrows > 0 && ncols < 1) || (ncols > 0 && static_cast<uint64_t>(nrows) * ncols > r.remaining() / 4))
+  if (nrows < 0 || ncols < 0 || (nrows > 0 && ncols < 1) ||
+      (ncols > 0 && static_cast<uint64_t>(nrows) * ncols > r.remaining() / 4))
     throw FormatError(what_ + ": corrupt shape table (" + std::to_string(nrows) + "x" + std::to_string(ncols) + ")");
   shape_cols_ = static_cast<uint32_t>(ncols);
   shape_rows_.resize(static_cast<size_t>(nrows) * ncols);
@@ -46,12 +52,15 @@ void Chunk::parse_tables(std::string_view file, size_t& header_end) {
   for (auto& v : byte_rows_) v = r.get<uint32_t>();
   header_end = r.pos();
 
-  if (!byte_rows_.empty()) num_samples_ = static_cast<size_t>(byte_rows_.back()) + 1;
-  else if (nrows > 0) num_samples_ = static_cast<size_t>(shape_rows_.back()) + 1;
+  if (!byte_rows_.empty())
+    num_samples_ = static_cast<size_t>(byte_rows_.back()) + 1;
+  else if (nrows > 0)
+    num_samples_ = static_cast<size_t>(shape_rows_.back()) + 1;
   if (nrows > 0 && static_cast<size_t>(shape_rows_.back()) + 1 != num_samples_)
     throw FormatError(what_ + ": shape table and byte-position table disagree on the sample count");
   for (size_t i = 1; i < bp_rows; ++i)
-    if (byte_rows_[i * 3 + 2] <= byte_rows_[(i - 1) * 3 + 2]) throw FormatError(what_ + ": byte-position table not increasing");
+    if (byte_rows_[i * 3 + 2] <= byte_rows_[(i - 1) * 3 + 2])
+      throw FormatError(what_ + ": byte-position table not increasing");
 }
 
 void Chunk::check_ranges(uint64_t data_size) const {
@@ -118,8 +127,10 @@ size_t Chunk::shape_row(size_t local) const {
   size_t lo = 0, hi = rows;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (shape_rows_[mid * shape_cols_ + shape_cols_ - 1] < local) lo = mid + 1;
-    else hi = mid;
+    if (shape_rows_[mid * shape_cols_ + shape_cols_ - 1] < local)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -129,8 +140,10 @@ size_t Chunk::byte_row(size_t local) const {
   size_t lo = 0, hi = rows;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (byte_rows_[mid * 3 + 2] < local) lo = mid + 1;
-    else hi = mid;
+    if (byte_rows_[mid * 3 + 2] < local)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -139,7 +152,8 @@ Shape Chunk::shape(size_t local) const {
   if (local >= num_samples_) throw FormatError(what_ + ": no sample " + std::to_string(local));
   if (shape_cols_ == 0) return {};
   size_t row = shape_row(local);
-  if (row * shape_cols_ >= shape_rows_.size()) throw FormatError(what_ + ": shape table has no row for sample " + std::to_string(local));
+  if (row * shape_cols_ >= shape_rows_.size())
+    throw FormatError(what_ + ": shape table has no row for sample " + std::to_string(local));
   const uint32_t* r = &shape_rows_[row * shape_cols_];
   return Shape(r, r + shape_cols_ - 1);
 }
@@ -197,8 +211,10 @@ void Chunk::reset(size_t capacity) {
 std::string Chunk::serialize(Compression chunk_compression) const {
   std::string_view payload = data();
   std::string compressed;
-  if (chunk_compression == Compression::Lz4 && !payload.empty()) payload = compressed = lz4_compress(payload);
-  else if (chunk_compression == Compression::Zstd && !payload.empty()) payload = compressed = zstd_compress(payload);
+  if (chunk_compression == Compression::Lz4 && !payload.empty())
+    payload = compressed = lz4_compress(payload);
+  else if (chunk_compression == Compression::Zstd && !payload.empty())
+    payload = compressed = zstd_compress(payload);
   std::string out = serialize_header();
   out.append(payload);
   return out;

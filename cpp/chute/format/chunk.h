@@ -15,7 +15,7 @@ namespace chute {
 
 enum class Compression : uint8_t { None, Jpeg, Png, Lz4, Zstd };
 Compression compression_from_name(const std::string& name);  // "" / "none" / null → None
-const char* compression_name(Compression c);                  // None → ""
+const char* compression_name(Compression c);                 // None → ""
 
 class Chunk {
  public:

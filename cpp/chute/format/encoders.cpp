@@ -23,7 +23,8 @@ ChunkIdEncoder ChunkIdEncoder::parse(std::string_view bytes, const std::string& 
   for (size_t i = 0; i < n; ++i) {
     uint64_t id = width == 8 ? r.get<uint64_t>() : r.get<uint32_t>();
     uint64_t last = width == 8 ? r.get<uint64_t>() : r.get<uint32_t>();
-    if (i > 0 && last < e.rows_.back().second) throw FormatError(what + ": sample indices decrease at row " + std::to_string(i));
+    if (i > 0 && last < e.rows_.back().second)
+      throw FormatError(what + ": sample indices decrease at row " + std::to_string(i));
     e.rows_.emplace_back(id, last);
   }
   return e;
@@ -44,8 +45,10 @@ ChunkIdEncoder::Location ChunkIdEncoder::locate(uint64_t global) const {
   size_t lo = 0, hi = rows_.size();
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (rows_[mid].second < global) lo = mid + 1;
-    else hi = mid;
+    if (rows_[mid].second < global)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo == rows_.size()) throw InvalidArgument("sample " + std::to_string(global) + " out of range");
   size_t end = lo + 1;
@@ -56,7 +59,8 @@ ChunkIdEncoder::Location ChunkIdEncoder::locate(uint64_t global) const {
 
 Shape TileLayout::grid() const {
   Shape g(sample_shape.size());
-  for (size_t i = 0; i < g.size(); ++i) g[i] = tile_shape[i] ? (sample_shape[i] + tile_shape[i] - 1) / tile_shape[i] : 0;
+  for (size_t i = 0; i < g.size(); ++i)
+    g[i] = tile_shape[i] ? (sample_shape[i] + tile_shape[i] - 1) / tile_shape[i] : 0;
   return g;
 }
 

@@ -25,8 +25,8 @@ class ChunkIdEncoder {
   const std::vector<std::pair<uint64_t, uint64_t>>& rows() const { return rows_; }
 
   struct Location {
-    size_t first_row;   // the chunk holding the sample (the first tile for a tiled sample)
-    size_t num_rows;    // > 1 for a tiled sample
+    size_t first_row;  // the chunk holding the sample (the first tile for a tiled sample)
+    size_t num_rows;   // > 1 for a tiled sample
     uint64_t local_index;
   };
   Location locate(uint64_t global) const;

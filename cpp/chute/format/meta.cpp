@@ -11,9 +11,12 @@ void expect(const nlohmann::json& j, const char* key, bool ok, const char* type,
     throw FormatError(what + ": key '" + key + "' must be " + type + ", found " + j.at(key).type_name());
 }
 
-bool null_or_string(const nlohmann::json& j, const char* k) { return !j.contains(k) || j[k].is_null() || j[k].is_string(); }
+bool null_or_string(const nlohmann::json& j, const char* k) {
+  return !j.contains(k) || j[k].is_null() || j[k].is_string();
+}
 bool null_or_uint(const nlohmann::json& j, const char* k) {
-  return !j.contains(k) || j[k].is_null() || j[k].is_number_unsigned() || (j[k].is_number_integer() && j[k].get<int64_t>() >= 0);
+  return !j.contains(k) || j[k].is_null() || j[k].is_number_unsigned() ||
+         (j[k].is_number_integer() && j[k].get<int64_t>() >= 0);
 }
 bool int_array(const nlohmann::json& j, const char* k) {
   if (!j.contains(k)) return true;
@@ -45,8 +48,10 @@ TensorMeta TensorMeta::parse(std::string_view text, const std::string& what) {
   expect(j, "length", j.contains("length") && j["length"].is_number_integer() && j["length"].get<int64_t>() >= 0,
          "a non-negative integer", what);
   expect(j, "max_chunk_size", null_or_uint(j, "max_chunk_size"), "a positive integer or null", what);
-  expect(j, "tiling_threshold", !j.contains("tiling_threshold") || j["tiling_threshold"].is_null() || j["tiling_threshold"].is_number_integer(),
-         "an integer or null", what);
+  expect(
+      j, "tiling_threshold",
+      !j.contains("tiling_threshold") || j["tiling_threshold"].is_null() || j["tiling_threshold"].is_number_integer(),
+      "an integer or null", what);
   expect(j, "min_shape", int_array(j, "min_shape"), "a list of integers", what);
   expect(j, "max_shape", int_array(j, "max_shape"), "a list of integers", what);
   expect(j, "is_sequence", !j.contains("is_sequence") || j["is_sequence"].is_boolean(), "a boolean", what);
@@ -61,8 +66,8 @@ TensorMeta TensorMeta::parse(std::string_view text, const std::string& what) {
   // Text-like dtypes only for text-like htypes: anything else would hand raw chunk bytes to numpy
   // as Python object pointers.
   if (m.has_dtype_ && (m.dtype_ == DType::Object || m.dtype_ == DType::Str) && !m.is_bytes_htype())
-    throw FormatError(what + ": dtype '" + j.value("dtype", std::string()) + "' is only valid for text, json, list or tag tensors, not htype '" +
-                      m.htype_ + "'");
+    throw FormatError(what + ": dtype '" + j.value("dtype", std::string()) +
+                      "' is only valid for text, json, list or tag tensors, not htype '" + m.htype_ + "'");
   return m;
 }
 

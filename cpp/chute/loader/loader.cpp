@@ -49,13 +49,15 @@ Loader::Loader(std::vector<LoaderTensor> tensors, std::vector<uint64_t> order, L
       const auto mn = meta.json().value("min_shape", nlohmann::json::array());
       const auto mx = meta.json().value("max_shape", nlohmann::json::array());
       bool same_channels = mx.is_array() && mx.size() == 3 && mn.size() == 3 && mx[2] == mn[2];
-      t.pipeline.check_channels(same_channels && mx[2].is_number_unsigned() ? mx[2].get<uint32_t>() : 0, "tensor '" + t.name + "'");
+      t.pipeline.check_channels(same_channels && mx[2].is_number_unsigned() ? mx[2].get<uint32_t>() : 0,
+                                "tensor '" + t.name + "'");
       bool fixed = t.pipeline.fixed_size() && (t.pipeline.channels() > 0 || same_channels) && meta.length() > 0;
       fixed_.push_back(fixed);
       fixed_shape_.push_back(fixed ? t.pipeline.output_shape(meta_shape(meta)) : Shape{});
       out_dtype_.push_back(t.pipeline.output_dtype());
     } else {
-      bool fixed = same_shape_everywhere(meta) && decoded_bytes(meta_shape(meta), dtype_size(dt)) <= max_decoded_bytes();
+      bool fixed =
+          same_shape_everywhere(meta) && decoded_bytes(meta_shape(meta), dtype_size(dt)) <= max_decoded_bytes();
       fixed_.push_back(fixed);
       fixed_shape_.push_back(fixed ? meta_shape(meta) : Shape{});
       out_dtype_.push_back(dt);
@@ -215,7 +217,8 @@ void Loader::process(uint64_t b, size_t pos) {
       if (!lt.pipeline.empty()) {
         Shape out_shape = lt.pipeline.output_shape(shape);
         if (col.fixed && out_shape != col.sample_shape)
-          throw DecodeError(what + ": ops give shape " + shape_str(out_shape) + ", the batch holds " + shape_str(col.sample_shape));
+          throw DecodeError(what + ": ops give shape " + shape_str(out_shape) + ", the batch holds " +
+                            shape_str(col.sample_shape));
         uint8_t* out;
         if (col.fixed) {
           out = col.buffer->data() + pos * num_elements(col.sample_shape) * dtype_size(col.dtype);
@@ -230,7 +233,8 @@ void Loader::process(uint64_t b, size_t pos) {
       }
       if (col.fixed) {
         if (shape != col.sample_shape)
-          throw FormatError(what + ": shape " + shape_str(shape) + " differs from the tensor's " + shape_str(col.sample_shape));
+          throw FormatError(what + ": shape " + shape_str(shape) + " differs from the tensor's " +
+                            shape_str(col.sample_shape));
         decode_sample(comp, stored, shape, dt, col.buffer->data() + pos * num_elements(shape) * dtype_size(dt), what);
       } else {
         check_decoded_size(shape, dt, what);
@@ -300,8 +304,9 @@ Loader::Status Loader::next(Batch& out, std::chrono::milliseconds timeout) {
   auto me = std::this_thread::get_id();
   if (consumer_ == std::thread::id()) consumer_ = me;
   if (consumer_ != me)
-    throw InvalidArgument("this loader is already being iterated by another thread; iterate one loader from one thread "
-                          "(make a loader per thread; with distributed=True each rank gets its own share)");
+    throw InvalidArgument(
+        "this loader is already being iterated by another thread; iterate one loader from one thread "
+        "(make a loader per thread; with distributed=True each rank gets its own share)");
   if (delivered_ >= num_batches_) return Status::Done;
   if (stopping_) throw Error("the loader is closed");
   uint64_t want = delivered_;

@@ -118,11 +118,11 @@ class Loader {
   std::mutex mu_;
   std::condition_variable work_cv_, ready_cv_;
   std::map<uint64_t, Slot> slots_;
-  uint64_t next_sample_ = 0;   // flattened position in order_ of the next sample to take
-  uint64_t delivered_ = 0;     // batches handed to the consumer
+  uint64_t next_sample_ = 0;  // flattened position in order_ of the next sample to take
+  uint64_t delivered_ = 0;    // batches handed to the consumer
   bool stopping_ = false;
-  std::exception_ptr fatal_;          // a worker's error outside any sample; next() rethrows it
-  std::thread::id consumer_{};        // the thread of the first next()
+  std::exception_ptr fatal_;    // a worker's error outside any sample; next() rethrows it
+  std::thread::id consumer_{};  // the thread of the first next()
   std::atomic<uint64_t> skipped_total_{0};
   std::shared_ptr<BufferPool> pool_;
   std::mutex join_mu_;  // close(): the workers are joined once

@@ -90,7 +90,9 @@ void fsync_dir(const fs::path& dir) {
 
 LocalStorage::LocalStorage(fs::path root) : root_(std::move(root)) {}
 
-fs::path LocalStorage::path_of(std::string_view key) const { return key.empty() ? root_ : root_ / fs::path(std::string(key)); }
+fs::path LocalStorage::path_of(std::string_view key) const {
+  return key.empty() ? root_ : root_ / fs::path(std::string(key));
+}
 
 std::string_view LocalStorage::resolve(std::string_view key) const {
   if (redirects_.empty()) return key;
@@ -148,8 +150,9 @@ void LocalStorage::read_range_into(std::string_view key, uint64_t offset, uint64
     if (n <= 0) {
       int saved = errno;
       ::close(fd);
-      if (n == 0) throw IoError("'" + p.string() + "' is shorter than its index says (wanted " + std::to_string(length) +
-                                " bytes at offset " + std::to_string(offset) + ")");
+      if (n == 0)
+        throw IoError("'" + p.string() + "' is shorter than its index says (wanted " + std::to_string(length) +
+                      " bytes at offset " + std::to_string(offset) + ")");
       errno = saved;
       throw_errno("cannot read", p);
     }
