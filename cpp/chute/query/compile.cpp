@@ -53,21 +53,21 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
       return c;
     }
     case Expr::Kind::Column: {
-      auto t = tensor(e);
+      TensorInfo& ti = info(e);
       if (auto nc = number_column(e.text)) {
         if (!covers(nc->rows, rows)) return std::nullopt;  // a missing value: the row path handles nulls
         if (nc->width == 1) {
           auto c = numeric(make_number_column(nc, rows));
-          if (t->meta().htype() == "class_label") c->names = &class_names(*t, e.text);
+          if (ti.class_label) c->names = &class_names(*ti.tensor, e.text);
           return c;
         }
-        if (t->meta().htype() == "class_label" || nc->width > kBlock) return std::nullopt;
+        if (ti.class_label || nc->width > kBlock) return std::nullopt;
         Compiled c;
         c.arr = make_array_column(nc, rows);
         return c;
       }
-      if (t->meta().htype() != "text") return std::nullopt;
-      auto bc = t->bytes_column();
+      if (ti.meta.htype() != "text") return std::nullopt;
+      auto bc = ti.tensor->bytes_column();
       if (!bc || !covers(bc->rows, rows)) return std::nullopt;
       Compiled c;
       c.text = std::move(bc);

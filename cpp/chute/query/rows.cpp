@@ -4,19 +4,39 @@
 
 namespace chute::detail {
 
+Evaluator::TensorInfo& Evaluator::info(const Expr& e) {
+  auto it = tensors_.find(e.text);
+  if (it != tensors_.end()) return it->second;
+  if (!ds_.has_tensor(e.text)) {
+    std::string known;
+    for (const auto& n : ds_.tensor_names()) known += (known.empty() ? "" : ", ") + n;
+    fail(e, "unknown tensor '" + e.text + "' (tensors: " + known + ")");
+  }
+  TensorInfo ti;
+  ti.tensor = ds_.tensor(e.text);
+  ti.meta = ti.tensor->meta();
+  ti.class_label = ti.meta.htype() == "class_label";
+  return tensors_.emplace(e.text, std::move(ti)).first->second;
+}
+
+std::shared_ptr<Tensor> Evaluator::tensor(const Expr& e) { return info(e).tensor; }
+
 std::shared_ptr<const NumberColumn> Evaluator::number_column(const std::string& name) {
-  auto it = number_columns_.find(name);
-  if (it == number_columns_.end()) it = number_columns_.emplace(name, ds_.tensor(name)->number_column()).first;
-  return it->second;
+  TensorInfo& ti = tensors_.at(name);
+  if (!ti.numbers_read) {
+    ti.numbers = ti.tensor->number_column();
+    ti.numbers_read = true;
+  }
+  return ti.numbers;
 }
 
 const std::vector<std::string>* Evaluator::class_names_of(const Expr& e) {
   const Expr* x = &e;
   while (x->kind == Expr::Kind::Index) x = x->args[0].get();  // labels[0] keeps the class names
   if (x->kind != Expr::Kind::Column) return nullptr;
-  auto t = tensor(*x);
-  if (t->meta().htype() != "class_label") return nullptr;
-  return &class_names(*t, x->text);
+  TensorInfo& ti = info(*x);
+  if (!ti.class_label) return nullptr;
+  return &class_names(*ti.tensor, x->text);
 }
 
 void Evaluator::check_columns(const Expr& e) {
@@ -43,25 +63,17 @@ void Evaluator::check_columns(const Expr& e) {
   }
 }
 
-std::shared_ptr<Tensor> Evaluator::tensor(const Expr& e) {
-  if (!ds_.has_tensor(e.text)) {
-    std::string known;
-    for (const auto& n : ds_.tensor_names()) known += (known.empty() ? "" : ", ") + n;
-    fail(e, "unknown tensor '" + e.text + "' (tensors: " + known + ")");
-  }
-  return ds_.tensor(e.text);
-}
-
 Value Evaluator::column(const Expr& e, size_t p) {
   // Single-number tensors (labels, scalar fields) are read in one pass over their chunks.
-  tensor(e);
-  if (auto nc = number_column(e.text); nc && nc->width == 1) {
+  TensorInfo& ti = info(e);
+  if (!ti.numbers_read) number_column(e.text);
+  if (const auto& nc = ti.numbers; nc && nc->width == 1) {
     uint64_t row = rows_[p];
     if (row >= nc->rows) return Value();
     double x;
     nc->gather(&row, 0, 1, &x);
     Value v = Value::number(x);
-    if (ds_.tensor(e.text)->meta().htype() == "class_label") v.names = &class_names(*ds_.tensor(e.text), e.text);
+    if (ti.class_label) v.names = &class_names(*ti.tensor, e.text);
     return v;
   }
   // Rows are evaluated one at a time: keep the last row's value of each column, so a column named
@@ -74,9 +86,10 @@ Value Evaluator::column(const Expr& e, size_t p) {
 }
 
 Value Evaluator::load(const Expr& e, uint64_t row) {
-  auto t = tensor(e);
+  TensorInfo& ti = info(e);
+  const auto& t = ti.tensor;
   if (row >= t->length()) return Value();
-  const auto& meta = t->meta();
+  const TensorMeta& meta = ti.meta;
   Value v;
   if (meta.is_bytes_htype()) {
     std::string b = t->stored_bytes(row);
@@ -100,7 +113,7 @@ Value Evaluator::load(const Expr& e, uint64_t row) {
   std::vector<double> a(n);
   for (size_t i = 0; i < n; ++i) a[i] = to_double(s.bytes, i, d);
   v = Value::array(std::move(a), s.shape);
-  if (meta.htype() == "class_label") v.names = &class_names(*t, e.text);
+  if (ti.class_label) v.names = &class_names(*t, e.text);
   return v;
 }
 
@@ -119,8 +132,8 @@ Value Evaluator::scalar(const Expr&, Value v) {
   return v;
 }
 
-bool Evaluator::truth(const Expr& e, const Value& raw) {
-  Value v = scalar(e, raw);
+bool Evaluator::truth(const Expr& e, const Value& v) {
+  if (v.kind == Value::Kind::Arr && v.arr.size() == 1) return v.arr[0] != 0;  // scalar(), without a copy
   switch (v.kind) {
     case Value::Kind::Null: return false;
     case Value::Kind::Num: return v.num != 0;
@@ -165,8 +178,9 @@ Value Evaluator::eval(const Expr& e, size_t p) {
       if (e.text == "AND") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) && truth(*e.args[1], eval(*e.args[1], p)));
       if (e.text == "OR") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) || truth(*e.args[1], eval(*e.args[1], p)));
       Value a = eval(*e.args[0], p), b = eval(*e.args[1], p);
-      if (e.text == "+" || e.text == "-" || e.text == "*" || e.text == "/" || e.text == "%") return arith(e, e.text, a, b);
-      return compare(e, e.text, a, b);
+      if (e.text == "+" || e.text == "-" || e.text == "*" || e.text == "/" || e.text == "%")
+        return arith(e, e.text, std::move(a), std::move(b));
+      return compare(e, e.text, std::move(a), std::move(b));
     }
     case Expr::Kind::In: {
       Value a = eval(*e.args[0], p);
@@ -201,8 +215,8 @@ void Evaluator::resolve_names(const Expr& e, Value& a, Value& b) {
 Value Evaluator::compare(const Expr& e, const std::string& op, Value a, Value b) {
   resolve_names(e, a, b);
   resolve_names(e, b, a);
-  a = scalar(e, a);
-  b = scalar(e, b);
+  a = scalar(e, std::move(a));
+  b = scalar(e, std::move(b));
   auto cmp = [&](double x, double y) {
     if (op == "==") return x == y;
     if (op == "!=") return x != y;
@@ -237,8 +251,8 @@ Value Evaluator::compare(const Expr& e, const std::string& op, Value a, Value b)
 }
 
 Value Evaluator::arith(const Expr& e, const std::string& op, Value a, Value b) {
-  a = scalar(e, a);
-  b = scalar(e, b);
+  a = scalar(e, std::move(a));
+  b = scalar(e, std::move(b));
   if (a.kind == Value::Kind::Json) a = from_json(a.json);
   if (b.kind == Value::Kind::Json) b = from_json(b.json);
   if (a.kind == Value::Kind::Null || b.kind == Value::Kind::Null) return Value();

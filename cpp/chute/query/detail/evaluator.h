@@ -73,6 +73,21 @@ class Evaluator {
   std::optional<Compiled> compile_compare(const Expr& e, VOp op, Rows rows, const ExprPtr& l, const ExprPtr& r);
   bool covers(uint64_t column_rows, Rows rows);
 
+  // What a query needs of a tensor, looked up once per evaluator: Dataset::tensor takes the
+  // dataset's lock and Tensor::meta() copies the meta, too slow to repeat for every row and term
+  // (a 30,000-term OR over 300 rows made 9M of each).
+  struct TensorInfo {
+    std::shared_ptr<Tensor> tensor;
+    TensorMeta meta;  // a snapshot: the query sees the tensor as it was when first named
+    bool class_label = false;
+    bool numbers_read = false;
+    std::shared_ptr<const NumberColumn> numbers;  // Tensor::number_column(), read on first use
+  };
+  // The tensor e names (an unknown name is an error listing the tensors).
+  TensorInfo& info(const Expr& e);
+
+  // The tensor's one-number-per-row (or fixed-width) column, nullptr when it has none; `name` must
+  // have gone through info() (tensor()) first.
   std::shared_ptr<const NumberColumn> number_column(const std::string& name);
 
   // The errors that do not depend on the rows, raised before any row on both paths: unknown
@@ -121,7 +136,7 @@ class Evaluator {
     size_t position;
   };
   std::unordered_map<std::string, std::pair<std::optional<Loaded>, Value>> columns_;
-  std::unordered_map<std::string, std::shared_ptr<const NumberColumn>> number_columns_;
+  std::unordered_map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::vector<std::string>> names_;
 };
 
