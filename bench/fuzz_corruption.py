@@ -332,9 +332,9 @@ def _classify(e: BaseException) -> str:
     import linecache
     import traceback
 
-    import chute.errors
+    import chute
 
-    if isinstance(e, chute.errors.ChuteError):
+    if isinstance(e, chute.ChuteError):
         return CHUTE_ERROR
     if type(e) in (ValueError, KeyError, OSError, FileNotFoundError, FileExistsError, PermissionError,
                    IsADirectoryError, NotADirectoryError):
@@ -343,7 +343,7 @@ def _classify(e: BaseException) -> str:
         tb = traceback.extract_tb(e.__traceback__)
         if tb:
             last = tb[-1]
-            pkg = os.path.dirname(chute.errors.__file__)
+            pkg = os.path.dirname(chute.__file__)
             if last.filename.startswith(pkg) and "raise" in linecache.getline(last.filename, last.lineno):
                 return CHUTE_ERROR
     return "foreign_exception"
