@@ -32,6 +32,9 @@ import time
 
 import numpy as np
 
+import chute
+from chute._internal.handle import dataset_handle
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
@@ -42,7 +45,6 @@ TEXTS = ["", "red", "r*d", "a?b", "*", "?", "a b", "Red", "c7", "rd", "bred", "\
 
 
 def _mixed(path: str, N: int):
-    import chute
 
     rng = np.random.default_rng(11)
     ds = chute.empty(path)
@@ -72,7 +74,6 @@ def _mixed(path: str, N: int):
 
 
 def _other(path: str, N: int):
-    import chute
 
     rng = np.random.default_rng(12)
     ds = chute.empty(path)
@@ -103,7 +104,7 @@ def make_datasets(root: str, N: int = N):
         r = np.random.default_rng(3)
         past = r.choice(N, 2 * N // 5).astype(np.uint64)  # out of order, with repeats, past the short tensors
         inside = np.sort(r.choice(N - 40, N // 2, replace=False)).astype(np.uint64)[::-1].copy()
-        out.append((name, ds._root.core, [("all", N), ("view", past), ("covered", inside)]))
+        out.append((name, dataset_handle(ds).core, [("all", N), ("view", past), ("covered", inside)]))
     return out
 
 

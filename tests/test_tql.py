@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import chute
+from chute._internal.handle import dataset_handle
 
 
 @pytest.fixture(scope="module")
@@ -347,6 +348,7 @@ _DEEP_SCRIPT = r"""
 import json, sys
 import numpy as np
 import chute
+from chute._internal.handle import dataset_handle
 ds = chute.empty(sys.argv[1], overwrite=True)
 ds.create_tensor("num", dtype="int32")
 ds.create_tensor("emb", htype="embedding", dtype="float32")
@@ -357,7 +359,7 @@ q = sys.stdin.read()
 out = {}
 for rbr in (False, True):
     try:
-        out[str(rbr)] = ["rows", ds._root.core.query(q, len(ds), 0, row_by_row=rbr).tolist()]
+        out[str(rbr)] = ["rows", dataset_handle(ds).core.query(q, len(ds), 0, row_by_row=rbr).tolist()]
     except chute.QueryError as e:
         out[str(rbr)] = ["QueryError", str(e)[:300], e.line, e.column]
 print(json.dumps(out))
@@ -417,7 +419,7 @@ def test_long_and_or_chains_and_lists_run(tmp_path):
 def test_limit_and_offset_are_exact_row_counts(ds):
     n = len(ds)
     big = 2**64 - 1
-    core = ds._root.core
+    core = dataset_handle(ds).core
     for rbr in (False, True):
         q = lambda t: core.query(t, n, 0, row_by_row=rbr).tolist()  # noqa: E731
         assert q(f"SELECT * LIMIT {big}") == list(range(n))  # more than the table: every row
@@ -475,13 +477,14 @@ def test_wildcard_contains_on_long_texts_is_linear_and_flat(tmp_path):
 
     script = r"""
 import sys, time, chute
+from chute._internal.handle import dataset_handle
 ds = chute.empty(sys.argv[1])
 ds.create_tensor("text", htype="text")
 ds.text.extend(["a" * 2_000_000 + "b", "a" * 3000, "xyz"])
 t = time.perf_counter()
 for rbr in (False, True):
     for pat in ("a*b", "*a*a*a*a*a*a*a*a*a*a*b", "?" * 2999, "x?z*"):
-        print(pat[:12], ds._root.core.query(f"SELECT * WHERE contains(text, '{pat}')", 3, 0, row_by_row=rbr).tolist())
+        print(pat[:12], dataset_handle(ds).core.query(f"SELECT * WHERE contains(text, '{pat}')", 3, 0, row_by_row=rbr).tolist())
 print("seconds", time.perf_counter() - t)
 """
     p = subprocess.run([sys.executable, "-c", script, str(tmp_path / "globs")], capture_output=True, text=True, timeout=300)
