@@ -64,8 +64,13 @@ const char* op_name(OpKind k) {
   return "?";
 }
 
-// An image of h x w x c bytes is about to be allocated for `step`: hold it to the cap first.
+// An image of h x w x c bytes is about to be allocated for `step`: hold it to the cap first. (The
+// message is built only when it fails: this runs several times per sample.)
 void check_image(uint64_t h, uint64_t w, uint64_t c, size_t itemsize, const std::string& what, const char* step) {
+  uint64_t n = 0;
+  bool overflow = __builtin_mul_overflow(h, w, &n) || __builtin_mul_overflow(n, c, &n) ||
+                  __builtin_mul_overflow(n, static_cast<uint64_t>(itemsize), &n);
+  if (!overflow && n <= max_decoded_bytes()) return;
   check_decoded_size(Shape{h, w, c}, itemsize, what + " (" + step + ")");
 }
 
