@@ -8,10 +8,10 @@
 #include <set>
 
 #include "chute/core/error.h"
-#include "test_util.h"
 #include "chute/dataset/dataset.h"
 #include "chute/query/query.h"
 #include "chute/query/sampling.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace chute;
@@ -104,7 +104,8 @@ TEST(QueryPaths, AgreeOnEmptyContainsLongChainsAndHugeCounts) {
   EXPECT_THROW(run_query(*ds, "SELECT * LIMIT 18446744073709551616", nullptr, 3000, 0), QueryError);
   EXPECT_THROW(run_query(*ds, "SELECT * SAMPLE BY n LIMIT 18446744073709551615", nullptr, 3000, 0, true), QueryError);
   // An unknown tensor is an error on both paths even when no row is evaluated.
-  for (bool rbr : {false, true}) EXPECT_THROW(run_query(*ds, "SELECT * WHERE FALSE AND nosuch == 1", nullptr, 0, 0, rbr), QueryError);
+  for (bool rbr : {false, true})
+    EXPECT_THROW(run_query(*ds, "SELECT * WHERE FALSE AND nosuch == 1", nullptr, 0, 0, rbr), QueryError);
   ds.reset();
   fs::remove_all(dir);
 }

@@ -28,16 +28,25 @@ std::string show(const Expr& e) {
       if (s.back() == '.') s.pop_back();
       return s;
     }
-    case Expr::Kind::String: return "'" + e.text + "'";
-    case Expr::Kind::Bool: return e.number ? "TRUE" : "FALSE";
-    case Expr::Kind::Null: return "NULL";
-    case Expr::Kind::Column: return e.text;
-    case Expr::Kind::Array: return list("ARRAY");
-    case Expr::Kind::Call: return list(e.text + "()");
+    case Expr::Kind::String:
+      return "'" + e.text + "'";
+    case Expr::Kind::Bool:
+      return e.number ? "TRUE" : "FALSE";
+    case Expr::Kind::Null:
+      return "NULL";
+    case Expr::Kind::Column:
+      return e.text;
+    case Expr::Kind::Array:
+      return list("ARRAY");
+    case Expr::Kind::Call:
+      return list(e.text + "()");
     case Expr::Kind::Unary:
-    case Expr::Kind::Binary: return list(e.text);
-    case Expr::Kind::In: return list(e.negated ? "NOT IN" : "IN");
-    case Expr::Kind::Between: return list(e.negated ? "NOT BETWEEN" : "BETWEEN");
+    case Expr::Kind::Binary:
+      return list(e.text);
+    case Expr::Kind::In:
+      return list(e.negated ? "NOT IN" : "IN");
+    case Expr::Kind::Between:
+      return list(e.negated ? "NOT BETWEEN" : "BETWEEN");
     case Expr::Kind::Index: {
       std::string s = "([] " + show(*e.args[0]);
       for (const auto& sl : e.slices) {
@@ -48,7 +57,8 @@ std::string show(const Expr& e) {
       }
       return s + ")";
     }
-    case Expr::Kind::Star: return "*";
+    case Expr::Kind::Star:
+      return "*";
   }
   return "?";
 }

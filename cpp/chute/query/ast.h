@@ -25,12 +25,12 @@ struct Slice {
 struct Expr {
   enum class Kind { Number, String, Bool, Null, Array, Column, Call, Unary, Binary, In, Between, Index, Star } kind;
   double number = 0;
-  std::string text;                 // String value, column name, function name, operator
-  std::vector<ExprPtr> args;        // Array items, Call args, operands, In list (args[0] is the tested value)
-  std::vector<Slice> slices;        // Index
-  bool negated = false;             // NOT IN / NOT BETWEEN
-  int line = 0, column = 0;         // where the expression starts
-  int height = 1;                   // levels of the tree below and including this node (<= kMaxQueryDepth)
+  std::string text;           // String value, column name, function name, operator
+  std::vector<ExprPtr> args;  // Array items, Call args, operands, In list (args[0] is the tested value)
+  std::vector<Slice> slices;  // Index
+  bool negated = false;       // NOT IN / NOT BETWEEN
+  int line = 0, column = 0;   // where the expression starts
+  int height = 1;             // levels of the tree below and including this node (<= kMaxQueryDepth)
 };
 
 struct WeightClause {

@@ -11,8 +11,9 @@ namespace chute::detail {
 
 bool vop_from(const std::string& t, VOp& op) {
   static const std::pair<const char*, VOp> ops[] = {
-      {"+", VOp::Add}, {"-", VOp::Sub}, {"*", VOp::Mul}, {"/", VOp::Div}, {"%", VOp::Mod}, {"==", VOp::Eq}, {"!=", VOp::Ne},
-      {"<", VOp::Lt},  {"<=", VOp::Le}, {">", VOp::Gt},  {">=", VOp::Ge}, {"AND", VOp::And}, {"OR", VOp::Or}};
+      {"+", VOp::Add}, {"-", VOp::Sub},   {"*", VOp::Mul}, {"/", VOp::Div}, {"%", VOp::Mod},
+      {"==", VOp::Eq}, {"!=", VOp::Ne},   {"<", VOp::Lt},  {"<=", VOp::Le}, {">", VOp::Gt},
+      {">=", VOp::Ge}, {"AND", VOp::And}, {"OR", VOp::Or}};
   for (const auto& [name, o] : ops)
     if (t == name) {
       op = o;
@@ -33,7 +34,9 @@ struct Const final : VNode {
 
 struct NumberCol final : VNode {
   NumberCol(std::shared_ptr<const NumberColumn> col, Rows rows) : col(std::move(col)), rows(rows) {}
-  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override { col->gather(rows.data, begin, n, out); }
+  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override {
+    col->gather(rows.data, begin, n, out);
+  }
   std::shared_ptr<const NumberColumn> col;
   Rows rows;
 };
@@ -42,7 +45,8 @@ struct NumberCol final : VNode {
 // positions straight from it.
 template <typename T, VOp Op>
 struct CompareColumnConst final : VNode {
-  CompareColumnConst(std::shared_ptr<const NumberColumn> col, Rows rows, double y) : col(std::move(col)), rows(rows), y(y) {}
+  CompareColumnConst(std::shared_ptr<const NumberColumn> col, Rows rows, double y)
+      : col(std::move(col)), rows(rows), y(y) {}
   const T* values() const { return reinterpret_cast<const T*>(col->data.data()); }
   void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override {
     const T* v = values();
@@ -68,9 +72,8 @@ struct CompareColumnConst final : VNode {
 template <VOp Op>
 VNodePtr compare_column_const(std::shared_ptr<const NumberColumn> col, Rows rows, double y) {
   VNodePtr node;
-  visit_number_type(col->dtype, [&](auto t) {
-    node = std::make_unique<CompareColumnConst<decltype(t), Op>>(col, rows, y);
-  });
+  visit_number_type(col->dtype,
+                    [&](auto t) { node = std::make_unique<CompareColumnConst<decltype(t), Op>>(col, rows, y); });
   return node;
 }
 
@@ -201,7 +204,9 @@ struct In final : VNode {
 };
 
 struct ArrayColumn final : ANode {
-  ArrayColumn(std::shared_ptr<const NumberColumn> col, Rows rows) : col(std::move(col)), rows(rows) { width = this->col->width; }
+  ArrayColumn(std::shared_ptr<const NumberColumn> col, Rows rows) : col(std::move(col)), rows(rows) {
+    width = this->col->width;
+  }
   void row(size_t p, double* out, Scratch&, size_t) const override { col->row(rows[p], out); }
   std::shared_ptr<const NumberColumn> col;
   Rows rows;
@@ -226,7 +231,8 @@ struct ArrayBinary final : ANode {
 };
 
 struct ArrayScalar final : ANode {
-  ArrayScalar(VOp op, ANodePtr a, double c, bool scalar_first) : op(op), a(std::move(a)), c(c), scalar_first(scalar_first) {
+  ArrayScalar(VOp op, ANodePtr a, double c, bool scalar_first)
+      : op(op), a(std::move(a)), c(c), scalar_first(scalar_first) {
     width = this->a->width;
   }
   void row(size_t p, double* out, Scratch& s, size_t depth) const override {
@@ -284,19 +290,32 @@ struct Element final : VNode {
 template <typename F>
 auto with_op(VOp op, F&& f) {
   switch (op) {
-    case VOp::Add: return f(std::integral_constant<VOp, VOp::Add>{});
-    case VOp::Sub: return f(std::integral_constant<VOp, VOp::Sub>{});
-    case VOp::Mul: return f(std::integral_constant<VOp, VOp::Mul>{});
-    case VOp::Div: return f(std::integral_constant<VOp, VOp::Div>{});
-    case VOp::Mod: return f(std::integral_constant<VOp, VOp::Mod>{});
-    case VOp::Eq: return f(std::integral_constant<VOp, VOp::Eq>{});
-    case VOp::Ne: return f(std::integral_constant<VOp, VOp::Ne>{});
-    case VOp::Lt: return f(std::integral_constant<VOp, VOp::Lt>{});
-    case VOp::Le: return f(std::integral_constant<VOp, VOp::Le>{});
-    case VOp::Gt: return f(std::integral_constant<VOp, VOp::Gt>{});
-    case VOp::Ge: return f(std::integral_constant<VOp, VOp::Ge>{});
-    case VOp::And: return f(std::integral_constant<VOp, VOp::And>{});
-    case VOp::Or: return f(std::integral_constant<VOp, VOp::Or>{});
+    case VOp::Add:
+      return f(std::integral_constant<VOp, VOp::Add>{});
+    case VOp::Sub:
+      return f(std::integral_constant<VOp, VOp::Sub>{});
+    case VOp::Mul:
+      return f(std::integral_constant<VOp, VOp::Mul>{});
+    case VOp::Div:
+      return f(std::integral_constant<VOp, VOp::Div>{});
+    case VOp::Mod:
+      return f(std::integral_constant<VOp, VOp::Mod>{});
+    case VOp::Eq:
+      return f(std::integral_constant<VOp, VOp::Eq>{});
+    case VOp::Ne:
+      return f(std::integral_constant<VOp, VOp::Ne>{});
+    case VOp::Lt:
+      return f(std::integral_constant<VOp, VOp::Lt>{});
+    case VOp::Le:
+      return f(std::integral_constant<VOp, VOp::Le>{});
+    case VOp::Gt:
+      return f(std::integral_constant<VOp, VOp::Gt>{});
+    case VOp::Ge:
+      return f(std::integral_constant<VOp, VOp::Ge>{});
+    case VOp::And:
+      return f(std::integral_constant<VOp, VOp::And>{});
+    case VOp::Or:
+      return f(std::integral_constant<VOp, VOp::Or>{});
   }
   return f(std::integral_constant<VOp, VOp::Or>{});  // not reached: every VOp is listed
 }
@@ -335,7 +354,9 @@ VNodePtr make_text_test(std::shared_ptr<const BytesColumn> col, Rows rows, std::
 VNodePtr make_text_contains(std::shared_ptr<const BytesColumn> col, Rows rows, std::string literal) {
   return std::make_unique<TextContains>(std::move(col), rows, std::move(literal));
 }
-VNodePtr make_lookup(VNodePtr child, std::vector<double> table) { return std::make_unique<Lookup>(std::move(child), std::move(table)); }
+VNodePtr make_lookup(VNodePtr child, std::vector<double> table) {
+  return std::make_unique<Lookup>(std::move(child), std::move(table));
+}
 VNodePtr make_in(VNodePtr a, std::vector<double> set, bool negated) {
   if (a->is_const) {
     bool found = std::find(set.begin(), set.end(), a->c) != set.end();
@@ -348,12 +369,16 @@ ANodePtr make_array_column(std::shared_ptr<const NumberColumn> col, Rows rows) {
   return std::make_unique<ArrayColumn>(std::move(col), rows);
 }
 ANodePtr make_array_const(std::vector<double> values) { return std::make_unique<ArrayConst>(std::move(values)); }
-ANodePtr make_array_binary(VOp op, ANodePtr a, ANodePtr b) { return std::make_unique<ArrayBinary>(op, std::move(a), std::move(b)); }
+ANodePtr make_array_binary(VOp op, ANodePtr a, ANodePtr b) {
+  return std::make_unique<ArrayBinary>(op, std::move(a), std::move(b));
+}
 ANodePtr make_array_scalar(VOp op, ANodePtr a, double c, bool scalar_first) {
   return std::make_unique<ArrayScalar>(op, std::move(a), c, scalar_first);
 }
 VNodePtr make_reduce(Reduction f, ANodePtr a) { return std::make_unique<Reduce>(f, std::move(a)); }
-VNodePtr make_dot(bool cosine, ANodePtr a, ANodePtr b) { return std::make_unique<Dot>(cosine, std::move(a), std::move(b)); }
+VNodePtr make_dot(bool cosine, ANodePtr a, ANodePtr b) {
+  return std::make_unique<Dot>(cosine, std::move(a), std::move(b));
+}
 VNodePtr make_element(ANodePtr a, size_t i) { return std::make_unique<Element>(std::move(a), i); }
 
 VNodePtr make_not(VNodePtr a) {
@@ -364,10 +389,12 @@ VNodePtr make_not(VNodePtr a) {
 VNodePtr make_binary(VOp op, VNodePtr a, VNodePtr b) {
   if (a->is_const && b->is_const) return make_const(apply(op, a->c, b->c));
   if (const auto* col = dynamic_cast<const NumberCol*>(a.get()); col && b->is_const && is_comparison(op)) {
-    VNodePtr fused = with_op(op, [&](auto o) { return compare_column_const<decltype(o)::value>(col->col, col->rows, b->c); });
+    VNodePtr fused =
+        with_op(op, [&](auto o) { return compare_column_const<decltype(o)::value>(col->col, col->rows, b->c); });
     if (fused) return fused;
   }
-  return with_op(op, [&](auto o) -> VNodePtr { return std::make_unique<Binary<decltype(o)::value>>(std::move(a), std::move(b)); });
+  return with_op(
+      op, [&](auto o) -> VNodePtr { return std::make_unique<Binary<decltype(o)::value>>(std::move(a), std::move(b)); });
 }
 
 std::vector<size_t> select_nonzero(const VNode& root, size_t n) {

@@ -46,7 +46,8 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
   if (row_by_row_only_) return std::nullopt;
   switch (e.kind) {
     case Expr::Kind::Number:
-    case Expr::Kind::Bool: return numeric(make_const(e.number));
+    case Expr::Kind::Bool:
+      return numeric(make_const(e.number));
     case Expr::Kind::String: {
       Compiled c;
       c.str = e.text;
@@ -132,7 +133,8 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
       auto in = make_binary(VOp::And, std::move(ge->node), std::move(le->node));
       return numeric(e.negated ? make_not(std::move(in)) : std::move(in));
     }
-    case Expr::Kind::Call: return compile_call(e, rows);
+    case Expr::Kind::Call:
+      return compile_call(e, rows);
     case Expr::Kind::Index: {
       const Expr& inner = *e.args[0];
       if (inner.kind == Expr::Kind::Column && e.slices.size() == 1 && !e.slices[0].is_range &&
@@ -160,7 +162,8 @@ std::optional<Evaluator::Compiled> Evaluator::compile(const Expr& e, Rows rows) 
       if (d < 0 || d >= static_cast<int64_t>(sc->ndim)) return std::nullopt;  // null per row: the row path
       return numeric(make_shape_dim(std::move(sc), static_cast<size_t>(d), rows));
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -184,7 +187,8 @@ std::optional<Evaluator::Compiled> Evaluator::compile_compare(const Expr& e, VOp
   return compile_compare(e, op, rows, e.args[0], e.args[1]);
 }
 
-std::optional<Evaluator::Compiled> Evaluator::compile_compare(const Expr& e, VOp op, Rows rows, const ExprPtr& l, const ExprPtr& r) {
+std::optional<Evaluator::Compiled> Evaluator::compile_compare(const Expr& e, VOp op, Rows rows, const ExprPtr& l,
+                                                              const ExprPtr& r) {
   auto a = compile(*l, rows);
   if (!a) return std::nullopt;
   auto b = compile(*r, rows);
@@ -240,7 +244,8 @@ std::optional<Evaluator::Compiled> Evaluator::compile_call(const Expr& e, Rows r
     auto t = compile(*e.args[0], rows);
     if (!t) return std::nullopt;
     if (t->text && pat.find_first_of("*?") == std::string::npos) return numeric(make_text_contains(t->text, rows, pat));
-    if (t->text) return numeric(make_text_test(t->text, rows, [pat](std::string_view s) { return contains_match(pat, s); }));
+    if (t->text)
+      return numeric(make_text_test(t->text, rows, [pat](std::string_view s) { return contains_match(pat, s); }));
     if (t->node && t->names) {  // a class label: does its class name contain the pattern
       std::vector<double> table;
       for (const auto& name : *t->names) table.push_back(contains_match(pat, name) ? 1 : 0);

@@ -37,7 +37,8 @@ class Lexer {
       char c = s_[i_];
       if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
         size_t b = i_;
-        while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '/')) ++i_;
+        while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '/'))
+          ++i_;
         t.type = Token::Type::Ident;
         t.text = s_.substr(b, i_ - b);
       } else if (std::isdigit(static_cast<unsigned char>(c)) ||
@@ -129,8 +130,8 @@ class Lexer {
   for (int l = 0; l < line && std::getline(in, text); ++l) {
   }
   std::string caret(static_cast<size_t>(std::max(0, column - 1)), ' ');
-  throw QueryError("TQL syntax error at line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + msg +
-                       "\n  " + text + "\n  " + caret + "^",
+  throw QueryError("TQL syntax error at line " + std::to_string(line) + ", column " + std::to_string(column) + ": " +
+                       msg + "\n  " + text + "\n  " + caret + "^",
                    line, column);
 }
 
@@ -249,7 +250,8 @@ class Parser {
       } while (accept_sym(","));
     }
     if (accept_kw("FROM")) {
-      if (peek().type != Token::Type::Ident && peek().type != Token::Type::String) fail(peek(), "expected a dataset after FROM");
+      if (peek().type != Token::Type::Ident && peek().type != Token::Type::String)
+        fail(peek(), "expected a dataset after FROM");
       next();
     }
     if (accept_kw("WHERE")) s->where = expr();
@@ -273,16 +275,21 @@ class Parser {
         s->sample_expr = expr();
       }
       if (accept_kw("REPLACE")) {
-        if (accept_kw("TRUE")) s->replace = true;
-        else if (accept_kw("FALSE")) s->replace = false;
-        else s->replace = true;
+        if (accept_kw("TRUE"))
+          s->replace = true;
+        else if (accept_kw("FALSE"))
+          s->replace = false;
+        else
+          s->replace = true;
       }
     }
     if (accept_kw("ORDER")) {
       expect_kw("BY");
       s->order_by = expr();
-      if (accept_kw("DESC")) s->descending = true;
-      else accept_kw("ASC");
+      if (accept_kw("DESC"))
+        s->descending = true;
+      else
+        accept_kw("ASC");
     }
     if (accept_kw("LIMIT")) {
       if (peek().type != Token::Type::Number) fail(peek(), "expected a number after LIMIT" + count_problem());
@@ -304,9 +311,7 @@ class Parser {
     return s;
   }
 
-  std::string count_problem() const {
-    return is_sym("-") ? ": a row count cannot be negative" : describe();
-  }
+  std::string count_problem() const { return is_sym("-") ? ": a row count cannot be negative" : describe(); }
 
   // LIMIT / OFFSET counts rows: digits only, read exactly (a double would round 2**64 - 1 up to
   // 2**64 and its conversion would wrap), and a count that does not fit in 64 bits is an error.
@@ -377,9 +382,8 @@ class Parser {
   ExprPtr cmp_expr() {
     auto l = add_expr();
     const Token& t = peek();
-    if (t.type == Token::Type::Symbol &&
-        (t.text == "==" || t.text == "=" || t.text == "!=" || t.text == "<>" || t.text == "<" || t.text == "<=" ||
-         t.text == ">" || t.text == ">=")) {
+    if (t.type == Token::Type::Symbol && (t.text == "==" || t.text == "=" || t.text == "!=" || t.text == "<>" ||
+                                          t.text == "<" || t.text == "<=" || t.text == ">" || t.text == ">=")) {
       const Token& at = next();
       auto e = make(Expr::Kind::Binary, at);
       e->text = at.text == "=" ? "==" : at.text == "<>" ? "!=" : at.text;
@@ -516,8 +520,8 @@ class Parser {
       expect_sym("]");
       return seal(e, id);
     }
-    static const char* reserved[] = {"SELECT", "WHERE", "ORDER", "BY", "LIMIT", "OFFSET", "AND", "OR", "NOT", "IN",
-                                     "BETWEEN", "UNION", "INTERSECT", "EXCEPT", "SAMPLE", "FROM", "AS"};
+    static const char* reserved[] = {"SELECT", "WHERE",   "ORDER", "BY",        "LIMIT",  "OFFSET", "AND",  "OR", "NOT",
+                                     "IN",     "BETWEEN", "UNION", "INTERSECT", "EXCEPT", "SAMPLE", "FROM", "AS"};
     for (const char* r : reserved)
       if (id.upper == r) fail(id, "expected a value, a tensor or a function, found the keyword " + id.upper);
     if (is_sym("(")) {

@@ -15,8 +15,8 @@ class Dataset;
 /// as its table, in that order; rows == nullptr: the rows 0..n-1). `seed` drives random() and
 /// SAMPLE BY. Throws QueryError. `row_by_row` skips the column-at-a-time compiler (both paths give
 /// the same answers; the differential tests compare them).
-std::vector<uint64_t> run_query(const Dataset& ds, const std::string& tql, const uint64_t* rows, size_t n, uint64_t seed,
-                                bool row_by_row = false);
+std::vector<uint64_t> run_query(const Dataset& ds, const std::string& tql, const uint64_t* rows, size_t n,
+                                uint64_t seed, bool row_by_row = false);
 
 /// The names of the functions TQL knows, for error messages and docs.
 const std::vector<std::string>& tql_functions();

@@ -79,8 +79,10 @@ Value Evaluator::column(const Expr& e, size_t p) {
   // Rows are evaluated one at a time: keep the last row's value of each column, so a column named
   // twice in an expression is read once per row.
   auto& slot = columns_[e.text];
-  if (!slot.first || slot.first->position != p) slot.first = Loaded{p};
-  else return slot.second;
+  if (!slot.first || slot.first->position != p)
+    slot.first = Loaded{p};
+  else
+    return slot.second;
   slot.second = load(e, rows_[p]);
   return slot.second;
 }
@@ -135,10 +137,14 @@ Value Evaluator::scalar(const Expr&, Value v) {
 bool Evaluator::truth(const Expr& e, const Value& v) {
   if (v.kind == Value::Kind::Arr && v.arr.size() == 1) return v.arr[0] != 0;  // scalar(), without a copy
   switch (v.kind) {
-    case Value::Kind::Null: return false;
-    case Value::Kind::Num: return v.num != 0;
-    case Value::Kind::Str: fail(e, "a condition gives text; compare it with something");
-    case Value::Kind::Json: return !v.json.is_null() && !(v.json.is_array() && v.json.empty());
+    case Value::Kind::Null:
+      return false;
+    case Value::Kind::Num:
+      return v.num != 0;
+    case Value::Kind::Str:
+      fail(e, "a condition gives text; compare it with something");
+    case Value::Kind::Json:
+      return !v.json.is_null() && !(v.json.is_array() && v.json.empty());
     case Value::Kind::Arr:
       if (v.arr.empty()) return false;
       fail(e, "a condition gives " + std::to_string(v.arr.size()) + " values per row; wrap it in any() or all()");
@@ -149,15 +155,18 @@ bool Evaluator::truth(const Expr& e, const Value& v) {
 Value Evaluator::eval(const Expr& e, size_t p) {
   switch (e.kind) {
     case Expr::Kind::Number:
-    case Expr::Kind::Bool: return Value::number(e.number);
-    case Expr::Kind::Null: return Value();
+    case Expr::Kind::Bool:
+      return Value::number(e.number);
+    case Expr::Kind::Null:
+      return Value();
     case Expr::Kind::String: {
       Value v;
       v.kind = Value::Kind::Str;
       v.str = e.text;
       return v;
     }
-    case Expr::Kind::Star: fail(e, "'*' is not a value");
+    case Expr::Kind::Star:
+      fail(e, "'*' is not a value");
     case Expr::Kind::Array: {
       std::vector<double> a;
       for (const auto& x : e.args) {
@@ -168,15 +177,19 @@ Value Evaluator::eval(const Expr& e, size_t p) {
       Shape s{a.size()};
       return Value::array(std::move(a), s);
     }
-    case Expr::Kind::Column: return column(e, p);
-    case Expr::Kind::Call: return call(e, p);
+    case Expr::Kind::Column:
+      return column(e, p);
+    case Expr::Kind::Call:
+      return call(e, p);
     case Expr::Kind::Unary: {
       if (e.text == "NOT") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) ? 0 : 1);
       return arith(e, "-", Value::number(0), eval(*e.args[0], p));
     }
     case Expr::Kind::Binary: {
-      if (e.text == "AND") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) && truth(*e.args[1], eval(*e.args[1], p)));
-      if (e.text == "OR") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) || truth(*e.args[1], eval(*e.args[1], p)));
+      if (e.text == "AND")
+        return Value::number(truth(*e.args[0], eval(*e.args[0], p)) && truth(*e.args[1], eval(*e.args[1], p)));
+      if (e.text == "OR")
+        return Value::number(truth(*e.args[0], eval(*e.args[0], p)) || truth(*e.args[1], eval(*e.args[1], p)));
       Value a = eval(*e.args[0], p), b = eval(*e.args[1], p);
       if (e.text == "+" || e.text == "-" || e.text == "*" || e.text == "/" || e.text == "%")
         return arith(e, e.text, std::move(a), std::move(b));
@@ -190,10 +203,12 @@ Value Evaluator::eval(const Expr& e, size_t p) {
     }
     case Expr::Kind::Between: {
       Value a = eval(*e.args[0], p);
-      bool in = truth(e, compare(e, ">=", a, eval(*e.args[1], p))) && truth(e, compare(e, "<=", a, eval(*e.args[2], p)));
+      bool in =
+          truth(e, compare(e, ">=", a, eval(*e.args[1], p))) && truth(e, compare(e, "<=", a, eval(*e.args[2], p)));
       return Value::number(in != e.negated);
     }
-    case Expr::Kind::Index: return index(e, eval(*e.args[0], p), p);
+    case Expr::Kind::Index:
+      return index(e, eval(*e.args[0], p), p);
   }
   return Value();
 }
@@ -265,7 +280,9 @@ Value Evaluator::arith(const Expr& e, const std::string& op, Value a, Value b) {
   };
   bool num_a = a.kind == Value::Kind::Num || a.kind == Value::Kind::Arr;
   bool num_b = b.kind == Value::Kind::Num || b.kind == Value::Kind::Arr;
-  if (!num_a || !num_b) fail(e, std::string("type mismatch: '") + op + "' needs numbers, got " + kind_name(a.kind) + " and " + kind_name(b.kind));
+  if (!num_a || !num_b)
+    fail(e, std::string("type mismatch: '") + op + "' needs numbers, got " + kind_name(a.kind) + " and " +
+                kind_name(b.kind));
   if (a.kind == Value::Kind::Num && b.kind == Value::Kind::Num) return Value::number(f(a.num, b.num));
   const Value& arr = a.kind == Value::Kind::Arr ? a : b;
   if (a.kind == Value::Kind::Arr && b.kind == Value::Kind::Arr && a.arr.size() != b.arr.size())
@@ -299,7 +316,8 @@ Value Evaluator::index(const Expr& e, Value v, size_t p) {
     v.names = names;
   }
   if (v.kind != Value::Kind::Arr) fail(e, std::string("cannot index ") + kind_name(v.kind));
-  if (e.slices.size() > v.shape.size()) fail(e, "too many indices for an array of " + std::to_string(v.shape.size()) + " dimensions");
+  if (e.slices.size() > v.shape.size())
+    fail(e, "too many indices for an array of " + std::to_string(v.shape.size()) + " dimensions");
   // Per dimension: the chosen start/stop, whether the dim is kept.
   std::vector<int64_t> start(v.shape.size()), stop(v.shape.size());
   std::vector<bool> keep(v.shape.size(), true);

@@ -12,9 +12,12 @@ namespace {
 // NaN level with every number, and mixed numbers and text (json values) had no order at all.
 int key_rank(const Value& v) {
   switch (v.kind) {
-    case Value::Kind::Null: return 0;
-    case Value::Kind::Num: return std::isnan(v.num) ? 2 : 1;
-    default: return 3;  // text (the only other kind a key may be)
+    case Value::Kind::Null:
+      return 0;
+    case Value::Kind::Num:
+      return std::isnan(v.num) ? 2 : 1;
+    default:
+      return 3;  // text (the only other kind a key may be)
   }
 }
 
@@ -62,9 +65,12 @@ std::vector<uint64_t> Evaluator::run(const tql::Query& q) {
   std::sort(r.begin(), r.end());
   r.erase(std::unique(r.begin(), r.end()), r.end());
   std::vector<uint64_t> out;
-  if (q.set_op == "UNION") std::set_union(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
-  else if (q.set_op == "INTERSECT") std::set_intersection(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
-  else std::set_difference(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
+  if (q.set_op == "UNION")
+    std::set_union(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
+  else if (q.set_op == "INTERSECT")
+    std::set_intersection(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
+  else
+    std::set_difference(l.begin(), l.end(), r.begin(), r.end(), std::back_inserter(out));
   return out;
 }
 
@@ -138,8 +144,10 @@ bool Evaluator::order_compiled(const tql::Select& s, std::vector<size_t>& pos) {
   std::vector<double> k = evaluate_all(*key, pos.size());
   std::vector<size_t> order(pos.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  if (s.descending) std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return number_key_less(k[b], k[a]); });
-  else std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return number_key_less(k[a], k[b]); });
+  if (s.descending)
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return number_key_less(k[b], k[a]); });
+  else
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return number_key_less(k[a], k[b]); });
   std::vector<size_t> sorted(pos.size());
   for (size_t i = 0; i < order.size(); ++i) sorted[i] = pos[order[i]];
   pos = std::move(sorted);

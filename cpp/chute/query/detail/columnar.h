@@ -72,19 +72,32 @@ inline bool is_comparison(VOp op) {
 bool vop_from(const std::string& text, VOp& op);
 inline double apply(VOp op, double x, double y) {
   switch (op) {
-    case VOp::Add: return x + y;
-    case VOp::Sub: return x - y;
-    case VOp::Mul: return x * y;
-    case VOp::Div: return y == 0 ? NAN : x / y;
-    case VOp::Mod: return y == 0 ? NAN : std::fmod(x, y);
-    case VOp::Eq: return x == y;
-    case VOp::Ne: return x != y;
-    case VOp::Lt: return x < y;
-    case VOp::Le: return x <= y;
-    case VOp::Gt: return x > y;
-    case VOp::Ge: return x >= y;
-    case VOp::And: return x != 0 && y != 0;
-    case VOp::Or: return x != 0 || y != 0;
+    case VOp::Add:
+      return x + y;
+    case VOp::Sub:
+      return x - y;
+    case VOp::Mul:
+      return x * y;
+    case VOp::Div:
+      return y == 0 ? NAN : x / y;
+    case VOp::Mod:
+      return y == 0 ? NAN : std::fmod(x, y);
+    case VOp::Eq:
+      return x == y;
+    case VOp::Ne:
+      return x != y;
+    case VOp::Lt:
+      return x < y;
+    case VOp::Le:
+      return x <= y;
+    case VOp::Gt:
+      return x > y;
+    case VOp::Ge:
+      return x >= y;
+    case VOp::And:
+      return x != 0 && y != 0;
+    case VOp::Or:
+      return x != 0 || y != 0;
   }
   return 0;
 }

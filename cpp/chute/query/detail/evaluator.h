@@ -60,9 +60,9 @@ class Evaluator {
   struct Compiled {
     VNodePtr node;
     const std::vector<std::string>* names = nullptr;  // class names of a class_label column
-    std::shared_ptr<const BytesColumn> text;           // a text column (node is null)
-    ANodePtr arr;                                      // one fixed-size array per row (node is null)
-    std::optional<std::string> str;                    // a text literal (node is null)
+    std::shared_ptr<const BytesColumn> text;          // a text column (node is null)
+    ANodePtr arr;                                     // one fixed-size array per row (node is null)
+    std::optional<std::string> str;                   // a text literal (node is null)
   };
   static std::optional<Compiled> numeric(VNodePtr node);  // one number per row
   std::optional<Compiled> compile(const Expr& e, Rows rows);
@@ -130,7 +130,7 @@ class Evaluator {
   const Dataset& ds_;
   Rows rows_;
   uint64_t seed_;
-  bool row_by_row_only_;  // never compile (the differential tests' reference path)
+  bool row_by_row_only_;             // never compile (the differential tests' reference path)
   std::optional<uint64_t> top_row_;  // covers(): the largest row of rows_
   struct Loaded {
     size_t position;

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "chute/core/dtype.h"
-#include "chute/core/random.h"
 #include "chute/core/error.h"
+#include "chute/core/random.h"
 #include "chute/query/ast.h"
 
 namespace chute::detail {
@@ -46,18 +46,23 @@ struct Value {
 
 inline const char* kind_name(Value::Kind k) {
   switch (k) {
-    case Value::Kind::Null: return "null";
-    case Value::Kind::Num: return "a number";
-    case Value::Kind::Str: return "text";
-    case Value::Kind::Arr: return "an array";
-    case Value::Kind::Json: return "json";
+    case Value::Kind::Null:
+      return "null";
+    case Value::Kind::Num:
+      return "a number";
+    case Value::Kind::Str:
+      return "text";
+    case Value::Kind::Arr:
+      return "an array";
+    case Value::Kind::Json:
+      return "json";
   }
   return "?";
 }
 
 [[noreturn]] inline void fail(const Expr& e, const std::string& msg) {
-  throw QueryError("TQL error at line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": " + msg, e.line,
-                   e.column);
+  throw QueryError("TQL error at line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": " + msg,
+                   e.line, e.column);
 }
 
 inline Value from_json(const nlohmann::json& j) {
@@ -102,9 +107,10 @@ inline bool glob_match(std::string_view p, std::string_view s) {
 enum class Reduction { Sum, Avg, Amin, Amax, Prod, L1, L2, Linf };
 
 inline std::optional<Reduction> reduction_from(const std::string& f) {
-  static const std::pair<const char*, Reduction> names[] = {
-      {"sum", Reduction::Sum},  {"avg", Reduction::Avg},         {"amin", Reduction::Amin},    {"amax", Reduction::Amax},
-      {"prod", Reduction::Prod}, {"l1_norm", Reduction::L1}, {"l2_norm", Reduction::L2}, {"linf_norm", Reduction::Linf}};
+  static const std::pair<const char*, Reduction> names[] = {{"sum", Reduction::Sum},    {"avg", Reduction::Avg},
+                                                            {"amin", Reduction::Amin},  {"amax", Reduction::Amax},
+                                                            {"prod", Reduction::Prod},  {"l1_norm", Reduction::L1},
+                                                            {"l2_norm", Reduction::L2}, {"linf_norm", Reduction::Linf}};
   for (const auto& [name, r] : names)
     if (f == name) return r;
   return std::nullopt;
@@ -123,8 +129,12 @@ inline double reduce_numbers(Reduction f, const double* a, size_t n) {
       for (size_t i = 0; i < n; ++i) r += a[i];
       if (f == Reduction::Avg) r /= static_cast<double>(n);
       break;
-    case Reduction::Amin: r = *std::min_element(a, a + n); break;
-    case Reduction::Amax: r = *std::max_element(a, a + n); break;
+    case Reduction::Amin:
+      r = *std::min_element(a, a + n);
+      break;
+    case Reduction::Amax:
+      r = *std::max_element(a, a + n);
+      break;
     case Reduction::L1:
       for (size_t i = 0; i < n; ++i) r += std::fabs(a[i]);
       break;
@@ -171,8 +181,10 @@ inline int json_nesting(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -201,18 +213,30 @@ inline double row_random(uint64_t seed, uint64_t row) {
 inline double to_double(const std::vector<uint8_t>& bytes, size_t i, DType d) {
   const uint8_t* p = bytes.data();
   switch (d) {
-    case DType::Bool: return p[i] ? 1 : 0;
-    case DType::UInt8: return p[i];
-    case DType::Int8: return reinterpret_cast<const int8_t*>(p)[i];
-    case DType::UInt16: return reinterpret_cast<const uint16_t*>(p)[i];
-    case DType::Int16: return reinterpret_cast<const int16_t*>(p)[i];
-    case DType::UInt32: return reinterpret_cast<const uint32_t*>(p)[i];
-    case DType::Int32: return reinterpret_cast<const int32_t*>(p)[i];
-    case DType::UInt64: return static_cast<double>(reinterpret_cast<const uint64_t*>(p)[i]);
-    case DType::Int64: return static_cast<double>(reinterpret_cast<const int64_t*>(p)[i]);
-    case DType::Float32: return reinterpret_cast<const float*>(p)[i];
-    case DType::Float64: return reinterpret_cast<const double*>(p)[i];
-    default: return 0;
+    case DType::Bool:
+      return p[i] ? 1 : 0;
+    case DType::UInt8:
+      return p[i];
+    case DType::Int8:
+      return reinterpret_cast<const int8_t*>(p)[i];
+    case DType::UInt16:
+      return reinterpret_cast<const uint16_t*>(p)[i];
+    case DType::Int16:
+      return reinterpret_cast<const int16_t*>(p)[i];
+    case DType::UInt32:
+      return reinterpret_cast<const uint32_t*>(p)[i];
+    case DType::Int32:
+      return reinterpret_cast<const int32_t*>(p)[i];
+    case DType::UInt64:
+      return static_cast<double>(reinterpret_cast<const uint64_t*>(p)[i]);
+    case DType::Int64:
+      return static_cast<double>(reinterpret_cast<const int64_t*>(p)[i]);
+    case DType::Float32:
+      return reinterpret_cast<const float*>(p)[i];
+    case DType::Float64:
+      return reinterpret_cast<const double*>(p)[i];
+    default:
+      return 0;
   }
 }
 
