@@ -13,8 +13,9 @@ Layout of the package (Python mirrors the concepts; the engine is the private ex
 - `chute.ingest`: `ingest_classification`. `chute.cli`: the `chute` command. `chute.demo`.
 - `chute._internal`: helpers shared by the subpackages (the dataset handle, argument checks,
   sample encoding, weighted draws); not public API.
-Dependencies point one way: `cli`/`demo` -> `ingest` -> `dataset` -> `loader` -> `ops`,
-`_internal` -> `errors` -> `_core`; no module imports another's private names.
+Imports point one way: `cli`, `demo` -> `ingest` -> `dataset` -> `loader` -> `ops`, and all of
+them -> `_internal` -> `errors` -> `_core`; no cycle, no module imports another's private names
+(tests/test_package_layout.py checks both).
 
 Concurrency rules (the engine's, and how they are enforced, are in cpp/README.md, "Concurrency
 rules"):
