@@ -52,9 +52,8 @@ ADVERSARIAL = [-1, 0, 1, 2**31, 2**32 + 3, 2**63, 2**64 - 1, 2**64, -2**63, 10**
 # ---- the template ----
 def build_template(path: str) -> dict:
     """Writes the template dataset at `path`; returns each tensor's canonical values."""
-    import numpy as np
-
     import chute
+    import numpy as np
 
     rng = np.random.default_rng(0)
     ds = chute.empty(path, overwrite=True)
@@ -293,7 +292,11 @@ def plant_journal(ds_path: str, rng: random.Random) -> str:
             src = os.path.join(ds_path, rng.choice(rels))
             full = os.path.join(ds_path, frm)
             if os.path.isdir(os.path.dirname(full)) and not os.path.isdir(full):
-                data = open(src, "rb").read() if rng.random() < 0.5 else bytes(rng.randrange(256) for _ in range(40))
+                if rng.random() < 0.5:
+                    with open(src, "rb") as fh:
+                        data = fh.read()
+                else:
+                    data = bytes(rng.randrange(256) for _ in range(40))
                 with open(full, "wb") as fh:
                     fh.write(data)
         renames.append([frm, to])
@@ -353,9 +356,8 @@ def run_case(template: str, expected: dict, work: str, seed: int, cid: int, verb
     import gc
     import traceback
 
-    import numpy as np
-
     import chute
+    import numpy as np
     from chute import ops
 
     rng = random.Random(f"{seed}:{cid}")
@@ -391,7 +393,7 @@ def run_case(template: str, expected: dict, work: str, seed: int, cid: int, verb
         try:
             fn()
             steps.append([name, OK, ""])
-        except Exception as e:  # classified, never swallowed: a foreign type fails the case
+        except Exception as e:  # noqa: BLE001 - classified, never swallowed: a foreign type fails the case
             kind = _classify(e)
             detail = f"{type(e).__name__}: {str(e)[:300]}"
             if kind != CHUTE_ERROR:
@@ -445,13 +447,10 @@ def run_case(template: str, expected: dict, work: str, seed: int, cid: int, verb
                     dl = dl.transform(t).numpy()
                 else:
                     dl = dl.numpy()
-                rows = 0
                 for batch in dl:
                     for v in batch.values():
-                        rows = max(rows, len(v))
                         if isinstance(v, np.ndarray) and v.dtype == object:
                             v.tolist()
-                    rows = rows
                 if ignore:
                     assert dl.summary["skipped"] >= 0
             return go
@@ -526,7 +525,7 @@ def _child(template: str, expected: str, work: str, seed: int, cases: list[int],
     env = dict(os.environ, CHUTE_MAX_DECODED_BYTES=str(CHILD_MAX_DECODED))
     try:
         r = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", args], capture_output=True, text=True,
-                           timeout=timeout, env=env)
+                           timeout=timeout, env=env, check=False)
         out, err, code = r.stdout, r.stderr, r.returncode
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
@@ -549,7 +548,7 @@ def run_cases(template: str, expected: str, work: str, seed: int, cases: list[in
     def run_batch(k_b):
         k, b = k_b
         wdir = os.path.join(work, f"b{k}")
-        results, code, err = _child(template, expected, wdir, seed, b, case_timeout * len(b))
+        results, code, _err = _child(template, expected, wdir, seed, b, case_timeout * len(b))
         if code == 0 and len(results) == len(b):
             return list(results.values())
         out = list(results.values())
