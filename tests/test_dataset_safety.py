@@ -309,3 +309,31 @@ def test_append_and_extend_name_what_they_need(tmp_path):
     with pytest.raises(TypeError, match="'t' has a str"):
         ds.extend({"x": [1], "t": "a"})
     assert len(chute.load(tmp_path / "ds").x) == 3
+
+
+def test_with_blocks_on_several_threads_publish_when_the_last_one_exits(tmp_path):
+    """Every view shares one handle: `with ds:` on two threads (one on a row view) defers publishing
+    until the last open block exits; a read-only open sees nothing before, everything after."""
+    import threading
+
+    path = tmp_path / "ds"
+    ds = chute.empty(path)
+    ds.create_tensor("x", dtype="int64")
+    entered, release = threading.Event(), threading.Event()
+
+    def other():
+        with ds[0:0]:  # a row view: the same handle, the same depth
+            ds.x.append(2)
+            entered.set()
+            release.wait(30)
+
+    t = threading.Thread(target=other)
+    with ds:
+        ds.x.append(1)
+        t.start()
+        assert entered.wait(30)
+    # this thread's block has exited; the other thread's is still open: nothing is published yet
+    assert len(chute.load(path, read_only=True).x) == 0
+    release.set()
+    t.join(30)
+    assert sorted(chute.load(path, read_only=True).x.numpy().reshape(-1).tolist()) == [1, 2]
