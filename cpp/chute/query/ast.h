@@ -22,10 +22,15 @@ struct Slice {
   ExprPtr start, stop;    // for a single index: start
 };
 
+/// The operator of a Binary or Unary expression, resolved once by the parser so that evaluating a
+/// row does not compare operator strings. Add..Or are in detail::VOp's order.
+enum class Op : uint8_t { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or, Not, Neg, None };
+
 struct Expr {
   enum class Kind { Number, String, Bool, Null, Array, Column, Call, Unary, Binary, In, Between, Index, Star } kind;
   double number = 0;
   std::string text;           // String value, column name, function name, operator
+  Op op = Op::None;           // Binary and Unary: the operator in `text`
   std::vector<ExprPtr> args;  // Array items, Call args, operands, In list (args[0] is the tested value)
   std::vector<Slice> slices;  // Index
   bool negated = false;       // NOT IN / NOT BETWEEN

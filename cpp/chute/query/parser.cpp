@@ -194,6 +194,15 @@ class Parser {
   // Sets e's height from its children's; a tree deeper than kMaxQueryDepth is an error at e's token
   // (t[0][0]... and 1 + 1 + ... grow the tree without the parser recursing).
   ExprPtr seal(ExprPtr e, const Token& at) {
+    if (e->kind == Expr::Kind::Unary) e->op = e->text == "NOT" ? Op::Not : Op::Neg;
+    if (e->kind == Expr::Kind::Binary) {
+      static const std::pair<const char*, Op> ops[] = {{"+", Op::Add}, {"-", Op::Sub}, {"*", Op::Mul}, {"/", Op::Div},
+                                                       {"%", Op::Mod}, {"==", Op::Eq}, {"!=", Op::Ne}, {"<", Op::Lt},
+                                                       {"<=", Op::Le}, {">", Op::Gt},  {">=", Op::Ge}, {"AND", Op::And},
+                                                       {"OR", Op::Or}};
+      for (const auto& [name, o] : ops)
+        if (e->text == name) e->op = o;
+    }
     int h = 0;
     for (const auto& a : e->args) h = std::max(h, a->height);
     for (const auto& sl : e->slices) {

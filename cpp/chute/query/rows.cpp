@@ -182,29 +182,30 @@ Value Evaluator::eval(const Expr& e, size_t p) {
     case Expr::Kind::Call:
       return call(e, p);
     case Expr::Kind::Unary: {
-      if (e.text == "NOT") return Value::number(truth(*e.args[0], eval(*e.args[0], p)) ? 0 : 1);
-      return arith(e, "-", Value::number(0), eval(*e.args[0], p));
+      if (e.op == tql::Op::Not) return Value::number(truth(*e.args[0], eval(*e.args[0], p)) ? 0 : 1);
+      return arith(e, VOp::Sub, Value::number(0), eval(*e.args[0], p));
     }
     case Expr::Kind::Binary: {
-      if (e.text == "AND")
+      if (e.op == tql::Op::And)
         return Value::number(truth(*e.args[0], eval(*e.args[0], p)) && truth(*e.args[1], eval(*e.args[1], p)));
-      if (e.text == "OR")
+      if (e.op == tql::Op::Or)
         return Value::number(truth(*e.args[0], eval(*e.args[0], p)) || truth(*e.args[1], eval(*e.args[1], p)));
       Value a = eval(*e.args[0], p), b = eval(*e.args[1], p);
-      if (e.text == "+" || e.text == "-" || e.text == "*" || e.text == "/" || e.text == "%")
-        return arith(e, e.text, std::move(a), std::move(b));
-      return compare(e, e.text, std::move(a), std::move(b));
+      VOp op = vop_of(e.op);
+      if (is_comparison(op)) return compare(e, op, std::move(a), std::move(b));
+      return arith(e, op, std::move(a), std::move(b));
     }
     case Expr::Kind::In: {
       Value a = eval(*e.args[0], p);
       bool found = false;
-      for (size_t i = 1; i < e.args.size() && !found; ++i) found = truth(e, compare(e, "==", a, eval(*e.args[i], p)));
+      for (size_t i = 1; i < e.args.size() && !found; ++i)
+        found = truth(e, compare(e, VOp::Eq, a, eval(*e.args[i], p)));
       return Value::number(found != e.negated);
     }
     case Expr::Kind::Between: {
       Value a = eval(*e.args[0], p);
-      bool in =
-          truth(e, compare(e, ">=", a, eval(*e.args[1], p))) && truth(e, compare(e, "<=", a, eval(*e.args[2], p)));
+      bool in = truth(e, compare(e, VOp::Ge, a, eval(*e.args[1], p))) &&
+                truth(e, compare(e, VOp::Le, a, eval(*e.args[2], p)));
       return Value::number(in != e.negated);
     }
     case Expr::Kind::Index:
@@ -227,19 +228,12 @@ void Evaluator::resolve_names(const Expr& e, Value& a, Value& b) {
   if (a.names && b.kind == Value::Kind::Str) b = Value::number(class_index(e, *a.names, b.str));
 }
 
-Value Evaluator::compare(const Expr& e, const std::string& op, Value a, Value b) {
+Value Evaluator::compare(const Expr& e, VOp op, Value a, Value b) {
   resolve_names(e, a, b);
   resolve_names(e, b, a);
   a = scalar(e, std::move(a));
   b = scalar(e, std::move(b));
-  auto cmp = [&](double x, double y) {
-    if (op == "==") return x == y;
-    if (op == "!=") return x != y;
-    if (op == "<") return x < y;
-    if (op == "<=") return x <= y;
-    if (op == ">") return x > y;
-    return x >= y;
-  };
+  auto cmp = [op](double x, double y) { return apply(op, x, y); };  // the compiled nodes' operation
   if (a.kind == Value::Kind::Null || b.kind == Value::Kind::Null) return Value::number(0);
   if (a.kind == Value::Kind::Json) a = from_json(a.json);
   if (b.kind == Value::Kind::Json) b = from_json(b.json);
@@ -265,23 +259,17 @@ Value Evaluator::compare(const Expr& e, const std::string& op, Value a, Value b)
   fail(e, std::string("type mismatch: cannot compare ") + kind_name(a.kind) + " with " + kind_name(b.kind));
 }
 
-Value Evaluator::arith(const Expr& e, const std::string& op, Value a, Value b) {
+Value Evaluator::arith(const Expr& e, VOp op, Value a, Value b) {
   a = scalar(e, std::move(a));
   b = scalar(e, std::move(b));
   if (a.kind == Value::Kind::Json) a = from_json(a.json);
   if (b.kind == Value::Kind::Json) b = from_json(b.json);
   if (a.kind == Value::Kind::Null || b.kind == Value::Kind::Null) return Value();
-  auto f = [&](double x, double y) {
-    if (op == "+") return x + y;
-    if (op == "-") return x - y;
-    if (op == "*") return x * y;
-    if (op == "/") return y == 0 ? NAN : x / y;
-    return y == 0 ? NAN : std::fmod(x, y);
-  };
+  auto f = [op](double x, double y) { return apply(op, x, y); };  // the compiled nodes' operation
   bool num_a = a.kind == Value::Kind::Num || a.kind == Value::Kind::Arr;
   bool num_b = b.kind == Value::Kind::Num || b.kind == Value::Kind::Arr;
   if (!num_a || !num_b)
-    fail(e, std::string("type mismatch: '") + op + "' needs numbers, got " + kind_name(a.kind) + " and " +
+    fail(e, std::string("type mismatch: '") + e.text + "' needs numbers, got " + kind_name(a.kind) + " and " +
                 kind_name(b.kind));
   if (a.kind == Value::Kind::Num && b.kind == Value::Kind::Num) return Value::number(f(a.num, b.num));
   const Value& arr = a.kind == Value::Kind::Arr ? a : b;

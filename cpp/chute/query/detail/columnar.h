@@ -64,6 +64,14 @@ using ANodePtr = std::unique_ptr<ANode>;
 
 enum class VOp { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
 
+/// The VOp of a Binary expression's operator (tql::Op lists them in the same order).
+inline VOp vop_of(tql::Op op) {
+  static_assert(static_cast<int>(tql::Op::Add) == static_cast<int>(VOp::Add) &&
+                static_cast<int>(tql::Op::Ge) == static_cast<int>(VOp::Ge) &&
+                static_cast<int>(tql::Op::Or) == static_cast<int>(VOp::Or));
+  return static_cast<VOp>(op);
+}
+
 inline bool is_comparison(VOp op) {
   return op == VOp::Eq || op == VOp::Ne || op == VOp::Lt || op == VOp::Le || op == VOp::Gt || op == VOp::Ge;
 }

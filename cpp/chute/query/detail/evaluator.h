@@ -117,9 +117,9 @@ class Evaluator {
   // Maps a class name to its label index when one side is a class_label value.
   static void resolve_names(const Expr& e, Value& a, Value& b);
 
-  Value compare(const Expr& e, const std::string& op, Value a, Value b);
+  Value compare(const Expr& e, VOp op, Value a, Value b);
 
-  Value arith(const Expr& e, const std::string& op, Value a, Value b);
+  Value arith(const Expr& e, VOp op, Value a, Value b);
 
   Value index(const Expr& e, Value v, size_t p);
 
