@@ -100,7 +100,7 @@ def fsync_tree(path: str) -> int:
     """fsync of every file and folder under path (what makes a copy as durable as chute's chunks).
     Returns the number of files."""
     n = 0
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         for f in files:
             fd = os.open(os.path.join(root, f), os.O_RDONLY)
             try:

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="cmake g++ ccache pkg-config python3-venv libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev liblz4-dev libzstd-dev nlohmann-json3-dev libgtest-dev"
+APT_PACKAGES="cmake g++ ccache clang-format pkg-config python3-venv libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev liblz4-dev libzstd-dev nlohmann-json3-dev libgtest-dev"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

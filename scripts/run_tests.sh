@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The whole suite: the C++ tests through ctest (release build, then under ASan+UBSan and under
+# The whole suite: lint (ruff, clang-format), the C++ tests through ctest (release build, then under ASan+UBSan and under
 # ThreadSanitizer), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== lint (ruff, clang-format)"
+.venv/bin/ruff check python tests bench
+git ls-files 'cpp/*.cpp' 'cpp/*.h' | xargs clang-format --dry-run --Werror
 builddir=$(dirname "$(ls -t build/cp*/CTestTestfile.cmake | head -1)")
 echo "== C++ tests (ctest in $builddir)"
 ctest --test-dir "$builddir" --output-on-failure -j2

@@ -83,7 +83,7 @@ def test_conan_recipe_resolves_offline_to_system_packages(tmp_path):
 def test_requires_python_is_the_real_minimum():
     with open(os.path.join(ROOT, "pyproject.toml")) as f:
         declared = re.search(r'^requires-python\s*=\s*"([^"]*)"', f.read(), re.M).group(1)
-    assert declared == ">=%d.%d" % MIN_PYTHON
+    assert declared == ">={}.{}".format(*MIN_PYTHON)
     sources = sorted(glob.glob(os.path.join(ROOT, "python", "chute", "**", "*.py"), recursive=True))
     assert len(sources) > 10
     for path in sources:

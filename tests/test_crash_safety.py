@@ -6,10 +6,10 @@ import sys
 import time
 
 import numpy as np
+from crash_writer import row
 
 import chute
 from chute._internal.handle import tensor_core
-from crash_writer import row
 
 HERE = os.path.dirname(__file__)
 

@@ -2,9 +2,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import jpeg_bytes
 
 import chute
-from conftest import jpeg_bytes
 
 
 def test_create_append_reopen_every_htype(tmp_path, photos):

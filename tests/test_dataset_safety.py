@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import chute
-from chute._internal.handle import dataset_handle, tensor_core
+from chute._internal.handle import dataset_handle
 
 
 def tree_digest(root: Path) -> dict[str, str]:

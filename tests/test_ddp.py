@@ -4,9 +4,9 @@ import os
 import subprocess
 import sys
 
+from conftest import jpeg_bytes
 
 import chute
-from conftest import jpeg_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

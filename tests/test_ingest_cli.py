@@ -4,11 +4,11 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import png_bytes
 from PIL import Image
 
 import chute
 from chute.cli import main as cli_main
-from conftest import png_bytes
 
 
 def test_ingest_classification_keeps_jpeg_bytes_and_labels(image_folder, tmp_path, capsys):

@@ -4,10 +4,10 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import jpeg_bytes
 
 import chute
 from chute import ops
-from conftest import jpeg_bytes
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +234,7 @@ def test_corrupted_sample_names_tensor_and_index_or_is_skipped(tmp_path, photos)
     ds.create_tensor("images", htype="image", sample_compression="jpeg")
     good = jpeg_bytes(photos[0][:64, :64])
     with ds:
-        for i in range(8):
+        for _ in range(8):
             ds.images.append(chute.Sample(buffer=good))
     # corrupt sample 5's bytes in place (the chunk is ours to damage in a test)
     (chunk,) = os.listdir(tmp_path / "ds" / "images" / "chunks")

@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import jpeg_bytes
 
 import chute
-from conftest import jpeg_bytes
 
 ROWS = 16
 

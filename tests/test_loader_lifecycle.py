@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
+from conftest import jpeg_bytes
 
 import chute
 from chute import ops
-from conftest import jpeg_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -157,7 +157,7 @@ def test_subpackages_import_each_other_without_a_cycle():
 
 def test_no_import_of_chute_is_hidden_inside_a_function():
     hidden = []
-    for m, path in MODULES.items():
+    for path in MODULES.values():
         for target, _, node, parents in _imports(path):
             if _in_function(node, parents):
                 hidden.append(f"{path.relative_to(PKG.parent)}:{node.lineno}: {target}")
@@ -167,7 +167,7 @@ def test_no_import_of_chute_is_hidden_inside_a_function():
 def test_no_module_imports_a_private_name_of_another():
     bad = []
     for m, path in MODULES.items():
-        for target, names, node, parents in _imports(path):
+        for target, names, node, _parents in _imports(path):
             private_module = [p for p in target.split(".")[1:] if p.startswith("_")]
             if private_module and not any(target == s or target.startswith(s + ".") for s in SHARED_PRIVATE):
                 bad.append(f"{m}:{node.lineno} imports the private module {target}")

@@ -26,7 +26,7 @@ rules"):
   a warning (`read_only=False` raises DatasetLockedError naming the writer's pid).
 - A read-only open never writes to the dataset's folder.
 """
-from chute import _core, ops, random
+from chute import _core, ops, random  # noqa: F401  (chute._core is the engine, exposed for power users)
 from chute.dataset import Dataset, Sample, Tensor, delete, empty, exists, like, load, read
 from chute.errors import (
     ChuteError,

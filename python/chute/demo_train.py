@@ -114,7 +114,7 @@ def _train(batches, model, steps: int, log_every: int = 0):
 
 def _load_only(batches, limit: int):
     n, t0 = 0, time.perf_counter()
-    for images, labels in batches():
+    for _images, labels in batches():
         n += len(labels)
         if n >= limit:
             break
@@ -137,8 +137,7 @@ def train_and_compare(dataset: str, folder: str, steps: int = 300, size: int = 2
             yield b["images"], b["labels"][:, 0]
 
     def torch_batches():
-        for images, labels in torch_loader(folder, size, batch):
-            yield images, labels
+        yield from torch_loader(folder, size, batch)
 
     rate, losses = _train(chute_batches, _model(classes), steps, log_every=max(1, steps // 6))
     print(f"   trained {steps} steps on chute: loss {np.mean(losses[:20]):.3f} -> {np.mean(losses[-20:]):.3f}, "

@@ -37,8 +37,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import dl3_read  # noqa: E402  (makes the deeplake import offline, asserts 3.9.52)
 import deeplake  # noqa: E402
+import dl3_read  # noqa: E402  (makes the deeplake import offline, asserts 3.9.52)
 
 
 def append(ds_dir, samples, commit=False):

@@ -24,9 +24,8 @@ disagrees with its chunk-id encoder (or with a linked hidden tensor) fails.
 import pickle
 import sys
 
-import dl3_offline  # noqa: E402,F401  (before deeplake: no network I/O)
-
 import deeplake  # noqa: E402
+import dl3_offline  # noqa: E402,F401  (before deeplake: no network I/O)
 
 assert deeplake.__version__ == "3.9.52", deeplake.__version__
 

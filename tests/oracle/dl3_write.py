@@ -34,10 +34,9 @@ import pickle
 import shutil
 import sys
 
-import dl3_offline  # noqa: E402,F401  (before deeplake: no network I/O)
-
-import numpy as np  # noqa: E402
 import deeplake  # noqa: E402
+import dl3_offline  # noqa: E402,F401  (before deeplake: no network I/O)
+import numpy as np  # noqa: E402
 
 assert deeplake.__version__ == "3.9.52", deeplake.__version__
 

@@ -197,9 +197,8 @@ def main(argv=None) -> int:
     ap.add_argument("--key", default="emb", help="a tensor whose value is distinct in every row (default: emb)")
     args = ap.parse_args(argv[1:] if argv is not None else None)
 
-    import numpy as np
-
     import deeplake
+    import numpy as np
 
     path = os.path.abspath(args.path)
     with open(args.queries) as f:

@@ -30,11 +30,11 @@ class DatasetHandle:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | os.PathLike, read_only: bool) -> "DatasetHandle":
+    def open(cls, path: str | os.PathLike, read_only: bool) -> DatasetHandle:
         return cls(_core.Dataset.open(os.fspath(path), read_only))
 
     @classmethod
-    def create(cls, path: str | os.PathLike, overwrite: bool) -> "DatasetHandle":
+    def create(cls, path: str | os.PathLike, overwrite: bool) -> DatasetHandle:
         return cls(_core.Dataset.create(os.fspath(path), overwrite))
 
     @property

@@ -51,7 +51,7 @@ class Index:
             raise IndexError(f"index {int(it[bad][0])} is out of range for length {length}")
         return out
 
-    def compose(self, item, length: int) -> "Index":
+    def compose(self, item, length: int) -> Index:
         """The view of this view: `item` indexes into this view's rows."""
         if self.scalar:
             raise IndexError("cannot index a single sample's view by row again")

@@ -7,7 +7,8 @@ the engine tensor is: appends from several threads are serialised, reads see a s
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,6 @@ from chute.errors import (
     TensorDtypeMismatchError,
     TensorInvalidSampleShapeError,
 )
-
 
 # class_label samples are uint32 (Deep Lake's class_label dtype)
 _MAX_LABEL = 2**32 - 1
@@ -41,7 +41,7 @@ def _to_json(name: str, htype: str, value, k: int) -> bytes:
 class Info:
     """tensor_info.json as attributes and items (class_names, coords, ...). Writes go to the dataset."""
 
-    def __init__(self, tensor: "Tensor"):
+    def __init__(self, tensor: Tensor):
         object.__setattr__(self, "_tensor", tensor)
 
     def _load(self) -> dict:
@@ -167,7 +167,7 @@ class Tensor:
     def ndim(self) -> int:
         return len(self.shape)
 
-    def __getitem__(self, item) -> "Tensor":
+    def __getitem__(self, item) -> Tensor:
         return Tensor(self._handle, self._core, self.key, self._index.compose(item, self._core.length))
 
     def __iter__(self):

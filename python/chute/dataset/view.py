@@ -145,7 +145,7 @@ class Dataset:
         return out
 
     @property
-    def groups(self) -> dict[str, "Dataset"]:
+    def groups(self) -> dict[str, Dataset]:
         out = {}
         for g in self._root.core.groups():
             if g.startswith(self._group):
@@ -222,7 +222,7 @@ class Dataset:
     def __repr__(self) -> str:
         return f"Dataset(path={self.path!r}, read_only={self.read_only}, tensors={list(self.tensors)})"
 
-    def create_group(self, name: str, exist_ok: bool = False) -> "Dataset":
+    def create_group(self, name: str, exist_ok: bool = False) -> Dataset:
         self._root.check_writable()
         full = self._full(name)
         if full in self._root.core.groups():
@@ -356,7 +356,7 @@ class Dataset:
         """Publishes everything appended so far; a crash after this loses none of it."""
         self._root.flush()
 
-    def __enter__(self) -> "Dataset":
+    def __enter__(self) -> Dataset:
         self._root.begin_batch()
         return self
 
@@ -397,12 +397,12 @@ class Dataset:
             return np.arange(len(self), dtype=np.uint64)
         return self._index.indices(self._max_len()).astype(np.uint64)
 
-    def _query_rows(self) -> "int | np.ndarray":
+    def _query_rows(self) -> int | np.ndarray:
         """What the engine's query sees as its table: a row count for the whole dataset (no index
         array is made), else this view's rows."""
         return len(self) if self._index.is_full else self._rows()
 
-    def query(self, query_string: str, seed: int | None = None) -> "Dataset":
+    def query(self, query_string: str, seed: int | None = None) -> Dataset:
         """A view of the rows a TQL query selects (in ORDER BY order when it has one), evaluated in
         the engine. `SELECT *` is the only projection a view keeps: every tensor stays reachable."""
         if not isinstance(query_string, str):
@@ -410,7 +410,7 @@ class Dataset:
         rows = self._root.core.query(query_string, self._query_rows(), chute_random.resolve(seed))
         return Dataset(self._root, self._group, Index(rows.view(np.int64)))
 
-    def sample_by(self, weights, replace: bool = True, size: int | None = None, seed: int | None = None) -> "Dataset":
+    def sample_by(self, weights, replace: bool = True, size: int | None = None, seed: int | None = None) -> Dataset:
         """A view of rows drawn by weight: a TQL expression (per-row weight, or max_weight(...) /
         sum_weight(...)), or a list / tuple / 1-D array with one weight per row."""
         s = chute_random.resolve(seed)

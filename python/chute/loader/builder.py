@@ -12,7 +12,8 @@ num_workers=0, else in worker processes fed through shared memory, in the same o
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class DataLoader:
         self.summary = {"skipped": 0, "errors": []}
 
     # ---- builder ----
-    def _replace(self, once: str | None = None, **changes) -> "DataLoader":
+    def _replace(self, once: str | None = None, **changes) -> DataLoader:
         if once is not None and once in self._cfg["set"]:
             raise ValueError(_ALREADY[once])
         new = DataLoader.__new__(DataLoader)
@@ -60,16 +61,16 @@ class DataLoader:
         new.summary = {"skipped": 0, "errors": []}
         return new
 
-    def batch(self, batch_size: int, drop_last: bool = False) -> "DataLoader":
+    def batch(self, batch_size: int, drop_last: bool = False) -> DataLoader:
         batch_size = check_int(batch_size, "batch_size", 1, MAX_BATCH)
         return self._replace("batch", batch_size=batch_size, drop_last=bool(drop_last))
 
-    def shuffle(self, shuffle: bool = True, buffer_size: int = 2048) -> "DataLoader":
+    def shuffle(self, shuffle: bool = True, buffer_size: int = 2048) -> DataLoader:
         """Shuffles with a full permutation of the rows each epoch (buffer_size, in MB, is accepted
         for Deep Lake compatibility: chute's shuffle needs 8 bytes per row, no sample buffer)."""
         return self._replace("shuffle", shuffle=bool(shuffle), buffer_size=buffer_size)
 
-    def transform(self, transform: Callable | dict | None = None, **kwargs) -> "DataLoader":
+    def transform(self, transform: Callable | dict | None = None, **kwargs) -> DataLoader:
         if transform is not None and not callable(transform) and not isinstance(transform, dict):
             raise TypeError(f"transform must be a callable or a dict {{tensor: fn}}, got {type(transform).__name__}")
         if isinstance(transform, dict):
@@ -78,15 +79,15 @@ class DataLoader:
                     raise TypeError(f"transform['{k}'] must be a callable, a chute.ops op or None")
         return self._replace("transform", transform=transform, transform_kwargs=kwargs)
 
-    def offset(self, off: int = 0) -> "DataLoader":
+    def offset(self, off: int = 0) -> DataLoader:
         return self._replace("offset", offset=check_int(off, "offset"))
 
-    def query(self, query_string: str) -> "DataLoader":
+    def query(self, query_string: str) -> DataLoader:
         if not isinstance(query_string, str):
             raise TypeError("query takes a TQL string")
         return self._replace(None, plan_steps=self._cfg["plan_steps"] + [("query", query_string)])
 
-    def sample_by(self, weights, replace: bool = True, size: int | None = None) -> "DataLoader":
+    def sample_by(self, weights, replace: bool = True, size: int | None = None) -> DataLoader:
         if isinstance(weights, str):
             step = ("sample_by", weights, bool(replace), size)
         else:
@@ -98,10 +99,10 @@ class DataLoader:
             step = ("sample_by", w, bool(replace), size)
         return self._replace(None, plan_steps=self._cfg["plan_steps"] + [step])
 
-    def seed(self, seed: int) -> "DataLoader":
+    def seed(self, seed: int) -> DataLoader:
         return self._replace(None, seed=check_int(seed, "seed"))
 
-    def _terminal(self, mode: str, tensors, **kw) -> "DataLoader":
+    def _terminal(self, mode: str, tensors, **kw) -> DataLoader:
         if self._cfg["mode"] is not None:
             if self._cfg["mode"] == mode:
                 raise ValueError(f"already called .{mode}()")
@@ -125,7 +126,7 @@ class DataLoader:
 
     def pytorch(self, num_workers: int = 0, collate_fn: Callable | None = None, tensors=None, num_threads=None,
                 prefetch_factor: int = 2, distributed: bool = False, return_index: bool = True, decode_method=None,
-                persistent_workers: bool = False) -> "DataLoader":
+                persistent_workers: bool = False) -> DataLoader:
         """The loader yields dicts of torch tensors. With distributed=True each rank (torch.distributed's,
         else RANK / WORLD_SIZE) gets an equal share of every epoch. Build it on every rank: without
         .seed() the ranks take rank 0's seed here (a broadcast when torch.distributed is initialised)."""
@@ -135,7 +136,7 @@ class DataLoader:
 
     def numpy(self, num_workers: int = 0, tensors=None, num_threads=None, prefetch_factor: int = 2, decode_method=None,
               persistent_workers: bool = False, distributed: bool = False, return_index: bool = True,
-              collate_fn: Callable | None = None) -> "DataLoader":
+              collate_fn: Callable | None = None) -> DataLoader:
         return self._terminal("numpy", tensors, num_workers=num_workers, num_threads=num_threads,
                               prefetch_factor=prefetch_factor, decode_method=decode_method,
                               persistent_workers=persistent_workers, distributed=distributed, return_index=return_index,
@@ -143,7 +144,7 @@ class DataLoader:
 
     def tensorflow(self, num_workers: int = 0, collate_fn: Callable | None = None, tensors=None, num_threads=None,
                    prefetch_factor: int = 2, return_index: bool = True, decode_method=None,
-                   persistent_workers: bool = False) -> "DataLoader":
+                   persistent_workers: bool = False) -> DataLoader:
         return self._terminal("tensorflow", tensors, num_workers=num_workers, collate_fn=collate_fn, num_threads=num_threads,
                               prefetch_factor=prefetch_factor, return_index=return_index, decode_method=decode_method,
                               persistent_workers=persistent_workers)
@@ -268,7 +269,7 @@ class DataLoader:
             self._pool.close()
             self._pool = None
 
-    def __enter__(self) -> "DataLoader":
+    def __enter__(self) -> DataLoader:
         return self
 
     def __exit__(self, *exc) -> None:

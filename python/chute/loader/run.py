@@ -10,7 +10,8 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from chute.ops import Op
 if TYPE_CHECKING:
     from chute.loader.builder import DataLoader
 
-_LIVE_RUNS: "weakref.WeakSet[Run]" = weakref.WeakSet()
+_LIVE_RUNS: weakref.WeakSet[Run] = weakref.WeakSet()
 
 
 @atexit.register

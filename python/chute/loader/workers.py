@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from chute import _core
-from chute.loader.collate import finish_batch
 from chute.errors import ChuteError, DecodeError, TransformError
+from chute.loader.collate import finish_batch
 
 
 class _SlotRef:
