@@ -421,7 +421,7 @@ def test_limit_and_offset_are_exact_row_counts(ds):
     big = 2**64 - 1
     core = dataset_handle(ds).core
     for rbr in (False, True):
-        q = lambda t: core.query(t, n, 0, row_by_row=rbr).tolist()  # noqa: E731
+        q = lambda t, rbr=rbr: core.query(t, n, 0, row_by_row=rbr).tolist()  # noqa: E731
         assert q(f"SELECT * LIMIT {big}") == list(range(n))  # more than the table: every row
         assert q(f"SELECT * OFFSET {big}") == []  # past the end: none
         assert q(f"SELECT * WHERE num > 3 LIMIT {big} OFFSET 25") == [29]
