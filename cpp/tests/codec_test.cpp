@@ -53,7 +53,8 @@ std::string png_claiming(uint32_t width, uint32_t height) {
   put_be32(ihdr, height);
   ihdr += std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit RGB, deflate, no filter, no interlace
   std::string idat("\x78\x9c\x03\x00\x00\x00\x00\x01", 8);
-  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) + png_chunk("IDAT", idat) + png_chunk("IEND", "");
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) + png_chunk("IDAT", idat) +
+         png_chunk("IEND", "");
 }
 
 }  // namespace
@@ -144,8 +145,9 @@ TEST(DecodedSize, ImageSamplesMustBeUint8) {
   std::vector<uint8_t> px(4 * 4 * 3, 1);
   std::string png = png_encode(px.data(), 4, 4, 3);
   std::vector<float> out(4 * 4 * 3);
-  EXPECT_THROW(decode_sample(Compression::Png, png, {4, 4, 3}, DType::Float32, reinterpret_cast<uint8_t*>(out.data()), "p"),
-               FormatError);
+  EXPECT_THROW(
+      decode_sample(Compression::Png, png, {4, 4, 3}, DType::Float32, reinterpret_cast<uint8_t*>(out.data()), "p"),
+      FormatError);
 }
 
 TEST(JpegHeader, StartMarkerFollowedByJunkIsRefused) {

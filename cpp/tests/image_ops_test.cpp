@@ -14,7 +14,8 @@ using namespace chute;
 
 namespace {
 
-std::vector<uint8_t> reference(const std::vector<uint8_t>& src, uint32_t sh, uint32_t sw, uint32_t c, uint32_t dh, uint32_t dw) {
+std::vector<uint8_t> reference(const std::vector<uint8_t>& src, uint32_t sh, uint32_t sw, uint32_t c, uint32_t dh,
+                               uint32_t dw) {
   constexpr int kBits = 11;
   auto coord = [](uint32_t d, uint32_t n, uint32_t s, int& i, int32_t& w) {
     double f = std::clamp((d + 0.5) * (static_cast<double>(s) / n) - 0.5, 0.0, static_cast<double>(s - 1));
@@ -33,7 +34,9 @@ std::vector<uint8_t> reference(const std::vector<uint8_t>& src, uint32_t sh, uin
       coord(x, dw, sw, i, wx);
       uint32_t i1 = sw == 1 ? i : i + 1;
       for (uint32_t k = 0; k < c; ++k) {
-        auto px = [&](uint32_t r, uint32_t col) { return static_cast<int32_t>(src[(static_cast<size_t>(r) * sw + col) * c + k]); };
+        auto px = [&](uint32_t r, uint32_t col) {
+          return static_cast<int32_t>(src[(static_cast<size_t>(r) * sw + col) * c + k]);
+        };
         int32_t a = (px(j, i) << kBits) + (px(j1, i) - px(j, i)) * wy;
         int32_t b = (px(j, i1) << kBits) + (px(j1, i1) - px(j, i1)) * wy;
         out[(static_cast<size_t>(y) * dw + x) * c + k] =
@@ -64,7 +67,8 @@ TEST(Resize, EqualsTheFixedPointFormulaOnEveryPath) {
     for (uint32_t y = 0; y < t.dh; ++y)
       for (uint32_t x = 0; x < t.dw; ++x)
         for (uint32_t k = 0; k < t.c; ++k)
-          ASSERT_EQ(got[(static_cast<size_t>(y) * t.dw + x) * t.c + k], want[(static_cast<size_t>(y) * t.dw + (t.dw - 1 - x)) * t.c + k]);
+          ASSERT_EQ(got[(static_cast<size_t>(y) * t.dw + x) * t.c + k],
+                    want[(static_cast<size_t>(y) * t.dw + (t.dw - 1 - x)) * t.c + k]);
   }
 }
 
@@ -198,8 +202,9 @@ TEST(ImagePipelineChecks, CmykJpegsDecodeToRgbThroughTheRegionDecoder) {
   tjDestroy(tj);
   const int want[3] = {220 * 200 / 255, 220 * 100 / 255, 220 * 50 / 255};
   ImageOp rrc = sized(OpKind::RandomResizedCrop, 16, 16);
-  for (ImagePipeline p : {ImagePipeline({sized(OpKind::Resize, 16, 16)}), ImagePipeline({rrc}),
-                          ImagePipeline({rrc, ImageOp{OpKind::RandomHorizontalFlip}, sized(OpKind::CenterCrop, 8, 8)})}) {
+  for (ImagePipeline p :
+       {ImagePipeline({sized(OpKind::Resize, 16, 16)}), ImagePipeline({rrc}),
+        ImagePipeline({rrc, ImageOp{OpKind::RandomHorizontalFlip}, sized(OpKind::CenterCrop, 8, 8)})}) {
     p.set_channels(3);
     Shape out_shape = p.output_shape({h, w, 3});
     std::vector<uint8_t> out(num_elements(out_shape));

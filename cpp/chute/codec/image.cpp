@@ -68,10 +68,14 @@ struct PngImage {
 
 uint32_t png_format(uint32_t channels) {
   switch (channels) {
-    case 1: return PNG_FORMAT_GRAY;
-    case 2: return PNG_FORMAT_GA;
-    case 3: return PNG_FORMAT_RGB;
-    case 4: return PNG_FORMAT_RGBA;
+    case 1:
+      return PNG_FORMAT_GRAY;
+    case 2:
+      return PNG_FORMAT_GA;
+    case 3:
+      return PNG_FORMAT_RGB;
+    case 4:
+      return PNG_FORMAT_RGBA;
   }
   throw InvalidArgument("PNG images must have 1 to 4 channels, got " + std::to_string(channels));
 }
@@ -100,7 +104,9 @@ void cmyk_to(const uint8_t* cmyk, size_t pixels, uint32_t channels, uint8_t* out
   }
 }
 
-bool looks_like_jpeg(std::string_view b) { return b.size() >= 3 && (unsigned char)b[0] == 0xFF && (unsigned char)b[1] == 0xD8 && (unsigned char)b[2] == 0xFF; }
+bool looks_like_jpeg(std::string_view b) {
+  return b.size() >= 3 && (unsigned char)b[0] == 0xFF && (unsigned char)b[1] == 0xD8 && (unsigned char)b[2] == 0xFF;
+}
 bool looks_like_png(std::string_view b) { return b.size() >= 8 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0; }
 
 ImageInfo jpeg_info(std::string_view jpeg, const std::string& what) {
@@ -113,7 +119,8 @@ ImageInfo jpeg_info(std::string_view jpeg, const std::string& what) {
   // A start marker followed by junk can come back "successfully" with no frame: refuse it here, or
   // it would be stored as a 0x0 image.
   if (w <= 0 || h <= 0)
-    header_failed(what + ": invalid JPEG header (it gives a " + std::to_string(w) + "x" + std::to_string(h) + " image)");
+    header_failed(what + ": invalid JPEG header (it gives a " + std::to_string(w) + "x" + std::to_string(h) +
+                  " image)");
   ImageInfo info{static_cast<uint32_t>(h), static_cast<uint32_t>(w), colorspace == TJCS_GRAY ? 1u : 3u};
   info.cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   return info;
@@ -134,8 +141,8 @@ void jpeg_decode(std::string_view jpeg, uint8_t* out, uint32_t height, uint32_t 
   if (info.cmyk) {
     // libjpeg gives CMYK (YCCK converted); TurboJPEG has no CMYK to RGB conversion of its own.
     std::vector<uint8_t> cmyk(static_cast<size_t>(height) * width * 4);
-    rc = tjDecompress2(h, src, jpeg.size(), cmyk.data(), static_cast<int>(width), 0, static_cast<int>(height), TJPF_CMYK,
-                       TJFLAG_ACCURATEDCT);
+    rc = tjDecompress2(h, src, jpeg.size(), cmyk.data(), static_cast<int>(width), 0, static_cast<int>(height),
+                       TJPF_CMYK, TJFLAG_ACCURATEDCT);
     if (rc == 0) cmyk_to(cmyk.data(), static_cast<size_t>(height) * width, channels, out);
   } else {
     rc = tjDecompress2(h, src, jpeg.size(), out, static_cast<int>(width), 0, static_cast<int>(height),
@@ -150,9 +157,10 @@ std::string jpeg_encode(const uint8_t* pixels, uint32_t height, uint32_t width, 
   unsigned char* buf = nullptr;
   unsigned long size = 0;
   int subsamp = channels == 1 ? TJSAMP_GRAY : TJSAMP_420;
-  if (channels != 1 && channels != 3) throw InvalidArgument("JPEG needs 1 or 3 channels, got " + std::to_string(channels));
-  int rc = tjCompress2(h, pixels, static_cast<int>(width), 0, static_cast<int>(height), pixel_format(channels), &buf, &size,
-                       subsamp, quality, 0);
+  if (channels != 1 && channels != 3)
+    throw InvalidArgument("JPEG needs 1 or 3 channels, got " + std::to_string(channels));
+  int rc = tjCompress2(h, pixels, static_cast<int>(width), 0, static_cast<int>(height), pixel_format(channels), &buf,
+                       &size, subsamp, quality, 0);
   std::unique_ptr<unsigned char, TjFree> owned(buf);
   if (rc != 0) throw Error(std::string("JPEG encoding failed: ") + tjGetErrorStr2(h));
   return std::string(reinterpret_cast<char*>(buf), size);
@@ -165,7 +173,8 @@ ImageInfo png_info(std::string_view png, const std::string& what) {
     throw DecodeError(what + ": invalid PNG (" + p.img.message + ")");
   uint32_t c = PNG_IMAGE_SAMPLE_CHANNELS(p.img.format);
   if (p.img.width == 0 || p.img.height == 0 || c == 0)
-    throw DecodeError(what + ": invalid PNG header (a " + std::to_string(p.img.width) + "x" + std::to_string(p.img.height) + " image)");
+    throw DecodeError(what + ": invalid PNG header (a " + std::to_string(p.img.width) + "x" +
+                      std::to_string(p.img.height) + " image)");
   return ImageInfo{p.img.height, p.img.width, c};
 }
 

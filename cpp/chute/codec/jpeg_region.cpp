@@ -61,13 +61,14 @@ int decode_region_c(Params* p, char* message) {
   jpeg_read_header(&cinfo, TRUE);
   const JpegRegion& r = p->region;
   if (r.width == 0 || r.height == 0 || r.x + r.width > cinfo.image_width || r.y + r.height > cinfo.image_height) {
-    std::snprintf(message, JMSG_LENGTH_MAX, "region %ux%u+%u+%u is outside the %ux%u image", r.width, r.height, r.x, r.y,
-                  cinfo.image_width, cinfo.image_height);
+    std::snprintf(message, JMSG_LENGTH_MAX, "region %ux%u+%u+%u is outside the %ux%u image", r.width, r.height, r.x,
+                  r.y, cinfo.image_width, cinfo.image_height);
     jpeg_destroy_decompress(&cinfo);
     return 1;
   }
   unsigned denom = 8;
-  while (denom > 1 && ((r.width + denom - 1) / denom < p->min_w || (r.height + denom - 1) / denom < p->min_h)) denom /= 2;
+  while (denom > 1 && ((r.width + denom - 1) / denom < p->min_w || (r.height + denom - 1) / denom < p->min_h))
+    denom /= 2;
   cinfo.scale_num = 1;
   cinfo.scale_denom = denom;
   // libjpeg has no CMYK to RGB conversion: take CMYK (YCCK converted) and convert each row.
@@ -81,8 +82,10 @@ int decode_region_c(Params* p, char* message) {
   if (sx + sw > cinfo.output_width) sw = cinfo.output_width - sx;
   if (sy + sh > cinfo.output_height) sh = cinfo.output_height - sy;
   JDIMENSION xoff = sx, cw = sw;
-  if (sw < cinfo.output_width) jpeg_crop_scanline(&cinfo, &xoff, &cw);
-  else xoff = 0, cw = cinfo.output_width;
+  if (sw < cinfo.output_width)
+    jpeg_crop_scanline(&cinfo, &xoff, &cw);
+  else
+    xoff = 0, cw = cinfo.output_width;
   size_t comps = static_cast<size_t>(cinfo.output_components);
   if (sy > 0) jpeg_skip_scanlines(&cinfo, sy);
   p->out_w = sw;
@@ -120,8 +123,10 @@ int decode_region_c(Params* p, char* message) {
     for (JDIMENSION y = 0; y < sh; ++y) {
       JSAMPROW rows[1] = {row};
       jpeg_read_scanlines(&cinfo, rows, 1);
-      if (cmyk) cmyk_to(row + left, sw, p->channels, p->out + y * out_line);
-      else std::memcpy(p->out + y * line, row + left, line);
+      if (cmyk)
+        cmyk_to(row + left, sw, p->channels, p->out + y * out_line);
+      else
+        std::memcpy(p->out + y * line, row + left, line);
     }
   }
   jpeg_abort_decompress(&cinfo);
@@ -134,10 +139,21 @@ int decode_region_c(Params* p, char* message) {
 }  // namespace
 
 void jpeg_decode_region(std::string_view jpeg, const JpegRegion& region, uint32_t min_width, uint32_t min_height,
-                        uint32_t channels, uint8_t* out, uint32_t& out_width, uint32_t& out_height, const std::string& what) {
+                        uint32_t channels, uint8_t* out, uint32_t& out_width, uint32_t& out_height,
+                        const std::string& what) {
   if (channels != 1 && channels != 3) throw DecodeError(what + ": region decode needs 1 or 3 channels");
-  Params p{reinterpret_cast<const unsigned char*>(jpeg.data()), static_cast<unsigned long>(jpeg.size()), region,
-           min_width, min_height, channels, out, nullptr, 0, 0, 0, 0};
+  Params p{reinterpret_cast<const unsigned char*>(jpeg.data()),
+           static_cast<unsigned long>(jpeg.size()),
+           region,
+           min_width,
+           min_height,
+           channels,
+           out,
+           nullptr,
+           0,
+           0,
+           0,
+           0};
   char message[JMSG_LENGTH_MAX] = {0};
   if (decode_region_c(&p, message) != 0) throw DecodeError(what + ": corrupt JPEG (" + message + ")");
   out_width = p.out_w;
@@ -147,8 +163,18 @@ void jpeg_decode_region(std::string_view jpeg, const JpegRegion& region, uint32_
 void jpeg_decode_rows(std::string_view jpeg, const JpegRegion& region, uint32_t min_width, uint32_t min_height,
                       uint32_t channels, std::vector<uint8_t>& out, JpegRows& rows, const std::string& what) {
   if (channels != 1 && channels != 3) throw DecodeError(what + ": region decode needs 1 or 3 channels");
-  Params p{reinterpret_cast<const unsigned char*>(jpeg.data()), static_cast<unsigned long>(jpeg.size()), region,
-           min_width, min_height, channels, nullptr, &out, 0, 0, 0, 0};
+  Params p{reinterpret_cast<const unsigned char*>(jpeg.data()),
+           static_cast<unsigned long>(jpeg.size()),
+           region,
+           min_width,
+           min_height,
+           channels,
+           nullptr,
+           &out,
+           0,
+           0,
+           0,
+           0};
   char message[JMSG_LENGTH_MAX] = {0};
   if (decode_region_c(&p, message) != 0) throw DecodeError(what + ": corrupt JPEG (" + message + ")");
   rows = JpegRows{p.out_w, p.out_h, p.left, p.row_px};

@@ -17,7 +17,8 @@ struct JpegRegion {
 /// using the largest DCT downscale (1, 1/2, 1/4, 1/8) that keeps the decoded region at least
 /// min_width x min_height. Sets out_width/out_height to the decoded size. Throws DecodeError.
 void jpeg_decode_region(std::string_view jpeg, const JpegRegion& region, uint32_t min_width, uint32_t min_height,
-                        uint32_t channels, uint8_t* out, uint32_t& out_width, uint32_t& out_height, const std::string& what);
+                        uint32_t channels, uint8_t* out, uint32_t& out_width, uint32_t& out_height,
+                        const std::string& what);
 
 /// Where jpeg_decode_rows put the region: `height` rows of `row_pixels` pixels (libjpeg's
 /// iMCU-aligned columns), the region's `width` pixels starting `left` pixels into each row.

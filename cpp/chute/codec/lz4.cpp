@@ -2,8 +2,8 @@
 
 #include <lz4.h>
 
-#include <cstring>
 #include <zstd.h>
+#include <cstring>
 
 #include <memory>
 
@@ -12,7 +12,8 @@
 
 namespace chute {
 std::string lz4_compress(std::string_view raw) {
-  if (raw.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) throw InvalidArgument("sample too large for lz4 (" + std::to_string(raw.size()) + " bytes)");
+  if (raw.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE))
+    throw InvalidArgument("sample too large for lz4 (" + std::to_string(raw.size()) + " bytes)");
   int bound = LZ4_compressBound(static_cast<int>(raw.size()));
   std::string out(4 + static_cast<size_t>(bound), '\0');
   uint32_t n = static_cast<uint32_t>(raw.size());
@@ -28,7 +29,8 @@ std::string lz4_decompress(std::string_view block, const std::string& what) {
   uint32_t n;
   std::memcpy(&n, block.data(), 4);
   // LZ4 cannot expand more than ~255x: a larger claimed size is corruption, not a reason to allocate.
-  if (n > 255 * (block.size() - 4) + 64) throw DecodeError(what + ": corrupt lz4 data (claims " + std::to_string(n) + " bytes)");
+  if (n > 255 * (block.size() - 4) + 64)
+    throw DecodeError(what + ": corrupt lz4 data (claims " + std::to_string(n) + " bytes)");
   check_decoded_size(Shape{n}, 1, what + " (lz4 data)");
   std::string out(n, '\0');
   int got = LZ4_decompress_safe(block.data() + 4, out.data(), static_cast<int>(block.size() - 4), static_cast<int>(n));

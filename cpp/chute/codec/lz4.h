@@ -1,6 +1,7 @@
 #pragma once
 // LZ4 as Deep Lake 3 writes it for "lz4" sample and chunk compression: a 4-byte little-endian
-// uncompressed size, then one raw LZ4 block (python-lz4's lz4.block with store_size). Zstd frames for the "zstd" chunk compression. Thread-safe: no shared state.
+// uncompressed size, then one raw LZ4 block (python-lz4's lz4.block with store_size). Zstd frames for the "zstd" chunk
+// compression. Thread-safe: no shared state.
 #include <string>
 #include <string_view>
 

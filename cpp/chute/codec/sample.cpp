@@ -39,7 +39,8 @@ std::string encode_sample(Compression c, const uint8_t* raw, size_t nbytes, cons
       return lz4_compress(std::string_view(reinterpret_cast<const char*>(raw), nbytes));
     case Compression::Jpeg:
     case Compression::Png: {
-      if (dtype != DType::UInt8) throw InvalidArgument(std::string(compression_name(c)) + " samples must be uint8, got " + dtype_name(dtype));
+      if (dtype != DType::UInt8)
+        throw InvalidArgument(std::string(compression_name(c)) + " samples must be uint8, got " + dtype_name(dtype));
       uint32_t h, w, ch;
       image_dims(shape, h, w, ch);
       if (h == 0 || w == 0) throw InvalidArgument("cannot compress an empty image of shape " + shape_str(shape));
@@ -61,15 +62,16 @@ void decode_sample(Compression c, std::string_view stored, const Shape& shape, D
     case Compression::None:
     case Compression::Zstd:
       if (stored.size() != nbytes)
-        throw FormatError(what + ": holds " + std::to_string(stored.size()) + " bytes, shape " + shape_str(shape) + " of " +
-                          dtype_name(dtype) + " needs " + std::to_string(nbytes));
+        throw FormatError(what + ": holds " + std::to_string(stored.size()) + " bytes, shape " + shape_str(shape) +
+                          " of " + dtype_name(dtype) + " needs " + std::to_string(nbytes));
       if (nbytes) std::memcpy(out, stored.data(), nbytes);
       return;
     case Compression::Lz4: {
       if (nbytes == 0 && stored.empty()) return;
       std::string raw = lz4_decompress(stored, what);
       if (raw.size() != nbytes)
-        throw DecodeError(what + ": lz4 data holds " + std::to_string(raw.size()) + " bytes, expected " + std::to_string(nbytes));
+        throw DecodeError(what + ": lz4 data holds " + std::to_string(raw.size()) + " bytes, expected " +
+                          std::to_string(nbytes));
       std::memcpy(out, raw.data(), nbytes);
       return;
     }
@@ -78,12 +80,15 @@ void decode_sample(Compression c, std::string_view stored, const Shape& shape, D
       // The decoders write one byte per value: any other dtype (a corrupt or foreign meta) would
       // leave most of the caller's buffer unwritten.
       if (dtype != DType::UInt8)
-        throw FormatError(what + ": " + compression_name(c) + " samples are uint8, the tensor says " + dtype_name(dtype));
+        throw FormatError(what + ": " + compression_name(c) + " samples are uint8, the tensor says " +
+                          dtype_name(dtype));
       if (nbytes == 0) return;
       uint32_t h, w, ch;
       image_dims(shape, h, w, ch);
-      if (c == Compression::Jpeg) jpeg_decode(stored, out, h, w, ch, what);
-      else png_decode(stored, out, h, w, ch, what);
+      if (c == Compression::Jpeg)
+        jpeg_decode(stored, out, h, w, ch, what);
+      else
+        png_decode(stored, out, h, w, ch, what);
       return;
     }
   }

@@ -54,12 +54,18 @@ uint32_t channels_of(const Shape& s) { return s.size() == 3 ? static_cast<uint32
 
 const char* op_name(OpKind k) {
   switch (k) {
-    case OpKind::RandomResizedCrop: return "RandomResizedCrop";
-    case OpKind::Resize: return "Resize";
-    case OpKind::CenterCrop: return "CenterCrop";
-    case OpKind::RandomHorizontalFlip: return "RandomHorizontalFlip";
-    case OpKind::Normalize: return "Normalize";
-    case OpKind::ToCHW: return "ToCHW";
+    case OpKind::RandomResizedCrop:
+      return "RandomResizedCrop";
+    case OpKind::Resize:
+      return "Resize";
+    case OpKind::CenterCrop:
+      return "CenterCrop";
+    case OpKind::RandomHorizontalFlip:
+      return "RandomHorizontalFlip";
+    case OpKind::Normalize:
+      return "Normalize";
+    case OpKind::ToCHW:
+      return "ToCHW";
   }
   return "?";
 }
@@ -76,9 +82,9 @@ void check_image(uint64_t h, uint64_t w, uint64_t c, size_t itemsize, const std:
 
 void check_normalize(const ImageOp& op, uint32_t channels, const std::string& what) {
   if (op.mean.size() != 1 && op.mean.size() != channels)
-    throw InvalidArgument(what + ": Normalize has " + std::to_string(op.mean.size()) + " values of mean and std, the images have " +
-                          std::to_string(channels) + " channel" + (channels == 1 ? "" : "s") +
-                          " (give one value, or one per channel)");
+    throw InvalidArgument(what + ": Normalize has " + std::to_string(op.mean.size()) +
+                          " values of mean and std, the images have " + std::to_string(channels) + " channel" +
+                          (channels == 1 ? "" : "s") + " (give one value, or one per channel)");
 }
 
 void convert_channels(Image& img, uint32_t want, Image& tmp) {
@@ -117,7 +123,8 @@ void decode_full(Compression c, std::string_view stored, const Shape& shape, DTy
     img.px.resize(static_cast<size_t>(oh) * ow * ch);
     return;
   }
-  if (dt != DType::UInt8) throw InvalidArgument(what + ": image ops need uint8 images, the tensor is " + dtype_name(dt));
+  if (dt != DType::UInt8)
+    throw InvalidArgument(what + ": image ops need uint8 images, the tensor is " + dtype_name(dt));
   img.h = h;
   img.w = w;
   img.c = ch;
@@ -133,20 +140,23 @@ ImagePipeline::ImagePipeline(std::vector<ImageOp> ops) : ops_(std::move(ops)) {
     bool sized = op.kind == OpKind::RandomResizedCrop || op.kind == OpKind::Resize || op.kind == OpKind::CenterCrop;
     if (sized) CHUTE_CHECK(op.height > 0 && op.width > 0, "image op sizes must be positive");
     if (op.kind == OpKind::RandomResizedCrop) {
-      CHUTE_CHECK(op.scale_lo > 0 && op.scale_lo <= op.scale_hi && op.scale_hi <= 1.0, "RandomResizedCrop scale must satisfy 0 < lo <= hi <= 1");
+      CHUTE_CHECK(op.scale_lo > 0 && op.scale_lo <= op.scale_hi && op.scale_hi <= 1.0,
+                  "RandomResizedCrop scale must satisfy 0 < lo <= hi <= 1");
       CHUTE_CHECK(op.ratio_lo > 0 && op.ratio_lo <= op.ratio_hi, "RandomResizedCrop ratio must satisfy 0 < lo <= hi");
     }
     bool converts = op.kind == OpKind::Normalize || op.kind == OpKind::ToCHW;
     if (converts) CHUTE_CHECK(i + 1 == ops_.size(), "Normalize and ToCHW must be the last op");
-    if (op.kind == OpKind::Normalize) CHUTE_CHECK(!op.mean.empty() && op.mean.size() == op.std.size(), "Normalize needs mean and std of equal length");
+    if (op.kind == OpKind::Normalize)
+      CHUTE_CHECK(!op.mean.empty() && op.mean.size() == op.std.size(), "Normalize needs mean and std of equal length");
     for (float s : op.std) CHUTE_CHECK(s != 0.0f, "Normalize std must not be zero");
     // Whatever the channel count (at least one), a result this large cannot be allocated: say so
     // now rather than on every sample.
     if (sized) {
       size_t item = output_dtype() == DType::Float32 ? 4 : 1;
       if (decoded_bytes(Shape{op.height, op.width, 1}, item) > max_decoded_bytes())
-        throw ResourceError(std::string(op_name(op.kind)) + "(" + std::to_string(op.height) + ", " + std::to_string(op.width) +
-                            ") makes images of at least " + bytes_str(decoded_bytes(Shape{op.height, op.width, 1}, item)) +
+        throw ResourceError(std::string(op_name(op.kind)) + "(" + std::to_string(op.height) + ", " +
+                            std::to_string(op.width) + ") makes images of at least " +
+                            bytes_str(decoded_bytes(Shape{op.height, op.width, 1}, item)) +
                             ", over the decoded-size cap of " + bytes_str(max_decoded_bytes()) +
                             " (set CHUTE_MAX_DECODED_BYTES to change it)");
     }
@@ -164,7 +174,8 @@ void ImagePipeline::check_channels(uint32_t channels, const std::string& what) c
       last_sized = &op;
     }
   }
-  if (last_sized && output_dtype() == DType::Float32) check_image(last_sized->height, last_sized->width, c, 4, what, "Normalize");
+  if (last_sized && output_dtype() == DType::Float32)
+    check_image(last_sized->height, last_sized->width, c, 4, what, "Normalize");
 }
 
 Shape ImagePipeline::output_shape(const Shape& in) const {
@@ -175,10 +186,16 @@ Shape ImagePipeline::output_shape(const Shape& in) const {
     switch (op.kind) {
       case OpKind::RandomResizedCrop:
       case OpKind::Resize:
-      case OpKind::CenterCrop: h = op.height; w = op.width; break;
+      case OpKind::CenterCrop:
+        h = op.height;
+        w = op.width;
+        break;
       case OpKind::Normalize:
-      case OpKind::ToCHW: chw = true; break;
-      case OpKind::RandomHorizontalFlip: break;
+      case OpKind::ToCHW:
+        chw = true;
+        break;
+      case OpKind::RandomHorizontalFlip:
+        break;
     }
   }
   return chw ? Shape{c, h, w} : Shape{h, w, c};
@@ -253,8 +270,8 @@ void resize_row(const int32_t* bl, const int32_t* px, const int32_t* wt, int32_t
 // resize_row<3> with AVX2, two pixels per step: a pixel's two neighbours are six consecutive
 // blended values, so two 128-bit loads (at the pixel and three values on) line up a with b.
 // Same arithmetic as the scalar loop, so the same bytes.
-__attribute__((target("avx2"))) void resize_row3_avx2(const int32_t* bl, const int32_t* px, const int32_t* wt, uint32_t dw,
-                                                       uint8_t* o) {
+__attribute__((target("avx2"))) void resize_row3_avx2(const int32_t* bl, const int32_t* px, const int32_t* wt,
+                                                      uint32_t dw, uint8_t* o) {
   const __m256i round = _mm256_set1_epi32(1 << (2 * kResizeBits - 1));
   uint32_t x = 0;
   for (; x + 2 <= dw; x += 2, o += 6) {
@@ -275,7 +292,8 @@ __attribute__((target("avx2"))) void resize_row3_avx2(const int32_t* bl, const i
 }
 
 // The vertical pass, one source row pair into int32; the plain loop vectorizes 8 wide with AVX2.
-__attribute__((target("avx2"))) void blend_rows_avx2(const uint8_t* r0, const uint8_t* r1, size_t n, int32_t wy, int32_t* bl) {
+__attribute__((target("avx2"))) void blend_rows_avx2(const uint8_t* r0, const uint8_t* r1, size_t n, int32_t wy,
+                                                     int32_t* bl) {
   for (size_t q = 0; q < n; ++q) bl[q] = (static_cast<int32_t>(r0[q]) << kResizeBits) + (r1[q] - r0[q]) * wy;
 }
 
@@ -315,13 +333,16 @@ void resize_bilinear(const uint8_t* src, uint32_t sh, uint32_t sw, uint32_t c, u
     const uint8_t* r1 = sh == 1 ? r0 : r0 + stride;
     int32_t* bl = blend.data();
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (has_avx2()) blend_rows_avx2(r0, r1, srow, wy, bl);
+    if (has_avx2())
+      blend_rows_avx2(r0, r1, srow, wy, bl);
     else
 #endif
       for (size_t q = 0; q < srow; ++q) bl[q] = (static_cast<int32_t>(r0[q]) << kResizeBits) + (r1[q] - r0[q]) * wy;
     uint8_t* o = dst + static_cast<size_t>(y) * n;
     switch (c) {
-      case 1: resize_row<1>(bl, px.data(), xw.data(), step, dw, o); break;
+      case 1:
+        resize_row<1>(bl, px.data(), xw.data(), step, dw, o);
+        break;
       case 3:
 #if defined(__x86_64__) && defined(__GNUC__)
         if (step == 3 && has_avx2()) {
@@ -331,24 +352,28 @@ void resize_bilinear(const uint8_t* src, uint32_t sh, uint32_t sw, uint32_t c, u
 #endif
         resize_row<3>(bl, px.data(), xw.data(), step, dw, o);
         break;
-      case 4: resize_row<4>(bl, px.data(), xw.data(), step, dw, o); break;
+      case 4:
+        resize_row<4>(bl, px.data(), xw.data(), step, dw, o);
+        break;
       default:
         for (uint32_t x = 0; x < dw; ++x)
           for (uint32_t k = 0; k < c; ++k) {
             int32_t a = bl[px[x] + k], b = bl[px[x] + k + step];
-            o[x * c + k] = static_cast<uint8_t>(((a << kResizeBits) + (b - a) * xw[x] + (1 << (2 * kResizeBits - 1))) >> (2 * kResizeBits));
+            o[x * c + k] = static_cast<uint8_t>(((a << kResizeBits) + (b - a) * xw[x] + (1 << (2 * kResizeBits - 1))) >>
+                                                (2 * kResizeBits));
           }
     }
   }
 }
 
-void ImagePipeline::run(Compression c, std::string_view stored, const Shape& shape, DType dt, uint64_t seed, uint64_t epoch,
-                        uint64_t index, uint8_t* out, const std::string& what) const {
+void ImagePipeline::run(Compression c, std::string_view stored, const Shape& shape, DType dt, uint64_t seed,
+                        uint64_t epoch, uint64_t index, uint8_t* out, const std::string& what) const {
   if (shape.size() != 3 && shape.size() != 2)
     throw InvalidArgument(what + ": image ops need HxWxC images, got shape " + shape_str(shape));
   thread_local Image a, b;
   for (uint64_t d : shape)
-    if (d == 0 || d > UINT32_MAX) throw DecodeError(what + ": image ops cannot take an image of shape " + shape_str(shape));
+    if (d == 0 || d > UINT32_MAX)
+      throw DecodeError(what + ": image ops cannot take an image of shape " + shape_str(shape));
   uint32_t H = static_cast<uint32_t>(shape[0]), W = static_cast<uint32_t>(shape[1]);
   size_t first = 0;
   if (!ops_.empty() && ops_[0].kind == OpKind::RandomResizedCrop) {
@@ -429,12 +454,14 @@ void ImagePipeline::run(Compression c, std::string_view stored, const Shape& sha
           // Smaller than the crop: scale up first so the crop is always filled.
           double s = std::max(static_cast<double>(op.height) / a.h, static_cast<double>(op.width) / a.w);
           // A long thin image scales up a long way: the intermediate, not the crop, is the big one.
-          double uh = std::max<double>(op.height, std::ceil(a.h * s)), uw = std::max<double>(op.width, std::ceil(a.w * s));
+          double uh = std::max<double>(op.height, std::ceil(a.h * s)),
+                 uw = std::max<double>(op.width, std::ceil(a.w * s));
           if (uh * uw * a.c > static_cast<double>(max_decoded_bytes()) || uh > UINT32_MAX || uw > UINT32_MAX)
-            throw ResourceError(what + ": CenterCrop(" + std::to_string(op.height) + ", " + std::to_string(op.width) + ") of a " +
-                                std::to_string(a.h) + "x" + std::to_string(a.w) + " image scales it up to " +
-                                std::to_string(static_cast<uint64_t>(uh)) + "x" + std::to_string(static_cast<uint64_t>(uw)) +
-                                " first, over the decoded-size cap of " + bytes_str(max_decoded_bytes()));
+            throw ResourceError(what + ": CenterCrop(" + std::to_string(op.height) + ", " + std::to_string(op.width) +
+                                ") of a " + std::to_string(a.h) + "x" + std::to_string(a.w) +
+                                " image scales it up to " + std::to_string(static_cast<uint64_t>(uh)) + "x" +
+                                std::to_string(static_cast<uint64_t>(uw)) + " first, over the decoded-size cap of " +
+                                bytes_str(max_decoded_bytes()));
           resize(a, static_cast<uint32_t>(uh), static_cast<uint32_t>(uw), b);
           std::swap(a, b);
         }

@@ -28,11 +28,11 @@ inline constexpr std::pair<OpKind, const char*> kOpKinds[] = {
 
 struct ImageOp {
   OpKind kind;
-  uint32_t height = 0, width = 0;                   // RandomResizedCrop, Resize, CenterCrop
-  double scale_lo = 0.08, scale_hi = 1.0;           // RandomResizedCrop
+  uint32_t height = 0, width = 0;          // RandomResizedCrop, Resize, CenterCrop
+  double scale_lo = 0.08, scale_hi = 1.0;  // RandomResizedCrop
   double ratio_lo = 3.0 / 4.0, ratio_hi = 4.0 / 3.0;
-  double p = 0.5;                                   // RandomHorizontalFlip
-  std::vector<float> mean, std;                     // Normalize (per channel, on 0..1 values)
+  double p = 0.5;                // RandomHorizontalFlip
+  std::vector<float> mean, std;  // Normalize (per channel, on 0..1 values)
 };
 
 /// A sequence of ops applied to each image of a tensor.
@@ -59,8 +59,8 @@ class ImagePipeline {
 
   /// Decodes `stored` (compression `c`, stored shape `shape`) and applies the ops into `out`
   /// (output_shape(shape) elements of output_dtype()).
-  void run(Compression c, std::string_view stored, const Shape& shape, DType stored_dtype, uint64_t seed, uint64_t epoch,
-           uint64_t index, uint8_t* out, const std::string& what) const;
+  void run(Compression c, std::string_view stored, const Shape& shape, DType stored_dtype, uint64_t seed,
+           uint64_t epoch, uint64_t index, uint8_t* out, const std::string& what) const;
 
  private:
   std::vector<ImageOp> ops_;
