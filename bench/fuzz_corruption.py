@@ -52,8 +52,9 @@ ADVERSARIAL = [-1, 0, 1, 2**31, 2**32 + 3, 2**63, 2**64 - 1, 2**64, -2**63, 10**
 # ---- the template ----
 def build_template(path: str) -> dict:
     """Writes the template dataset at `path`; returns each tensor's canonical values."""
-    import chute
     import numpy as np
+
+    import chute
 
     rng = np.random.default_rng(0)
     ds = chute.empty(path, overwrite=True)
@@ -356,8 +357,9 @@ def run_case(template: str, expected: dict, work: str, seed: int, cid: int, verb
     import gc
     import traceback
 
-    import chute
     import numpy as np
+
+    import chute
     from chute import ops
 
     rng = random.Random(f"{seed}:{cid}")

@@ -10,12 +10,13 @@ import sys
 import textwrap
 import zlib
 
-import chute
 import numpy as np
 import pytest
+from PIL import Image
+
+import chute
 from chute import ops
 from chute.errors import InvalidArgument
-from PIL import Image
 
 # Enough to run the engine, never enough to decode what the bad headers claim.
 CHILD_ADDRESS_LIMIT = 6 << 30

@@ -6,30 +6,24 @@ exception, or a change outside the dataset. Seeded: a failing case reruns with
 import os
 import sys
 
-import chute
 import numpy as np
 import pytest
 
+import chute
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-import fuzz_corruption as fz
+import fuzz_corruption as fz  # noqa: E402  (bench/ is put on the path just above)
 
 SEED = 20261202
 CASES = 400
 KINDS = {"dataset_meta.json", "version_control_info.json", "dataset_info.json", "tensor_meta.json", "tensor_info.json",
          "chunks_index", "tiles_index", "chunk"}
 
-# Failures from bugs outside the codec, by (step, start of the error): each bug also has its own
-# strict-xfail test below, so a fix shows as an XPASS there and its entry comes out of this list.
-# (step, start of the error, text the damage description must hold, the test)
-KNOWN = [
-    ("data labels", "IndexError:", "", "test_class_label_past_the_class_names"),
-    ("data labels", "TypeError:", "class_names", "test_class_names_not_a_list"),
-    ("data labels", "KeyError:", "class_names", "test_class_names_not_a_list"),
-    ("append", "TypeError:", "class_names", "test_class_names_not_a_list"),
-    ("append", "RuntimeError: [json.exception.type_error.302] type must be boolean", "hidden",
-     "test_tensor_meta_hidden_not_a_bool"),
-]
+# Failures from known bugs, by (step, start of the error, text the damage description must hold, the
+# test that pins the bug as a strict xfail). Empty: the three the fuzz found are fixed, and their
+# tests below now pass.
+KNOWN: list[tuple[str, str, str, str]] = []
 
 
 def _known(result) -> bool:
@@ -110,9 +104,6 @@ def test_the_harness_sees_a_crash_a_hang_and_a_foreign_exception(template, monke
     assert fz._classify(chute.errors.FormatError("x")) == fz.CHUTE_ERROR
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.data() (the Python tensor module): a class label past the tensor's "
-                   "class_names (a damaged chunk, or an int appended past them) raises a bare IndexError; it should "
-                   "be a chute error naming the tensor, the index and the label")
 def test_class_label_past_the_class_names(tmp_path):
     ds = chute.empty(tmp_path / "ds")
     ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
@@ -122,9 +113,6 @@ def test_class_label_past_the_class_names(tmp_path):
         ds.labels.data()
 
 
-@pytest.mark.xfail(strict=True, reason="cpp/chute/dataset/tensor.cpp Tensor::stage (meta_.json().value(\"hidden\", false)): "
-                   "a tensor_meta.json whose 'hidden' is not a bool opens, then the next flush raises nlohmann's "
-                   "type_error as a bare RuntimeError; TensorMeta should check the key's type when it parses")
 def test_tensor_meta_hidden_not_a_bool(tmp_path):
     import json
 
@@ -143,9 +131,6 @@ def test_tensor_meta_hidden_not_a_bool(tmp_path):
         ds.flush()
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.data() and append (the Python tensor module): "
-                   "class_names that is not a list of strings (a damaged tensor_info.json) gives a bare TypeError; "
-                   "it should be a FormatError naming the tensor and the file")
 def test_class_names_not_a_list(tmp_path):
     import json
 

@@ -96,6 +96,10 @@ void register_errors(py::module_& m) {
       set_error(g_key_error, e.what());
     } catch (const chute::Error& e) {
       set_error(g_chute_error, e.what());
+    } catch (const nlohmann::json::exception& e) {
+      // Every engine path turns JSON errors into FormatError or InvalidArgument; one that slips
+      // through is still chute's, never a bare RuntimeError.
+      set_error(g_format_error, e.what());
     } catch (const std::bad_alloc&) {
       set_error(g_resource_error, "the engine ran out of memory");
     }

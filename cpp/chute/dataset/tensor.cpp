@@ -320,15 +320,18 @@ void Tensor::decode_tiled(uint64_t index, const TileLayout& layout, uint8_t* out
   for (uint64_t t = 0; t < ntiles; ++t) {
     auto chunk = load_chunk(chunk_ids_.rows()[loc.first_row + t].first);
     Shape tshape = chunk->shape(0);
+    if (tshape.size() != grid.size())
+      throw FormatError(what(index) + ": tile " + std::to_string(t) + " has shape " + shape_str(tshape) +
+                        ", the sample " + shape_str(layout.sample_shape) + " has " + std::to_string(grid.size()) +
+                        " dimensions");
     Shape origin(grid.size());
     for (size_t d = 0; d < grid.size(); ++d) {
       origin[d] = pos[d] * layout.tile_shape[d];
-      if (d >= tshape.size() || origin[d] + tshape[d] > layout.sample_shape[d])
+      if (origin[d] + tshape[d] > layout.sample_shape[d])
         throw FormatError(what(index) + ": tile " + std::to_string(t) + " of shape " + shape_str(tshape) +
                           " does not fit the sample shape " + shape_str(layout.sample_shape));
     }
-    check_decoded_size(tshape, dt,
-                       what(index) + " tile " + std::to_string(t));  // extra dimensions are not checked above
+    check_decoded_size(tshape, dt, what(index) + " tile " + std::to_string(t));
     buf.resize(num_elements(tshape) * item);
     decode_sample(meta_.sample_compression(), chunk->bytes(0), tshape, dt, buf.data(),
                   what(index) + " tile " + std::to_string(t));

@@ -56,6 +56,8 @@ TensorMeta TensorMeta::parse(std::string_view text, const std::string& what) {
   expect(j, "max_shape", int_array(j, "max_shape"), "a list of integers", what);
   expect(j, "is_sequence", !j.contains("is_sequence") || j["is_sequence"].is_boolean(), "a boolean", what);
   expect(j, "is_link", !j.contains("is_link") || j["is_link"].is_boolean(), "a boolean", what);
+  expect(j, "hidden", !j.contains("hidden") || j["hidden"].is_boolean(), "a boolean", what);
+  expect(j, "links", !j.contains("links") || j["links"].is_object(), "an object", what);
   if (j.value("is_sequence", false)) throw FormatError(what + ": sequence tensors are not supported yet");
   if (j.value("is_link", false)) throw FormatError(what + ": link tensors are not supported yet");
   try {

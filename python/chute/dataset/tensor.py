@@ -19,7 +19,9 @@ from chute.dataset.htypes import is_image
 from chute.dataset.index import Index
 from chute.dataset.sample import Sample
 from chute.errors import (
+    DecodeError,
     DynamicTensorNumpyError,
+    FormatError,
     SampleAppendError,
     TensorDtypeMismatchError,
     TensorInvalidSampleShapeError,
@@ -231,12 +233,32 @@ class Tensor:
             values = [self._decode_bytes(int(i)) for i in rows]
             return {"value": values[0] if self._index.scalar else values}
         if h == "class_label":
-            names = self.info.class_names if "class_names" in self.info else []
+            names = self._class_names()
             value = self.numpy(aslist=True) if not self._index.scalar else self.numpy()
+            rows = self._rows().reshape(-1)
             if self._index.scalar:
-                return {"value": value, "text": [names[int(v)] for v in value.reshape(-1)] if names else []}
-            return {"value": value, "text": [[names[int(v)] for v in a.reshape(-1)] for a in value] if names else []}
+                return {"value": value, "text": self._label_texts(names, value, int(rows[0])) if names else []}
+            return {"value": value,
+                    "text": [self._label_texts(names, a, int(r)) for a, r in zip(value, rows)] if names else []}
         return {"value": self.numpy(aslist=aslist)}
+
+    def _class_names(self) -> list[str]:
+        """tensor_info.json's class_names, checked: a damaged file is a FormatError naming the tensor."""
+        info = json.loads(self._core.info_json())
+        names = info.get("class_names", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise FormatError(f"tensor '{self.key}': tensor_info.json 'class_names' must be a list of strings, "
+                              f"got {json.dumps(names)[:100]}")
+        return names
+
+    def _label_texts(self, names: list[str], labels: np.ndarray, row: int) -> list[str]:
+        out = []
+        for v in labels.reshape(-1):
+            if not 0 <= int(v) < len(names):
+                raise DecodeError(f"tensor '{self.key}' index {row}: label {int(v)} has no class name "
+                                  f"(class_names has {len(names)})")
+            out.append(names[int(v)])
+        return out
 
     def text(self):
         return self.data()["value"]
@@ -387,7 +409,7 @@ class Tensor:
     def _convert_labels(self, sample) -> np.ndarray:
         names = getattr(self, "_pending_names", None)
         if names is None:
-            names = list(self.info.class_names) if "class_names" in self.info else []
+            names = list(self._class_names())
         new: list = []
         hi = _MAX_LABEL
         if self.dtype is not None and self.dtype.kind in "iu":
