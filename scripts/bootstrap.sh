@@ -3,6 +3,8 @@
 # a second run only rebuilds what changed (persistent build dir + ccache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache hits across clones and build folders: paths relative to the project, not the folder hashed.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 APT_PACKAGES="cmake g++ ccache clang-format pkg-config python3-venv libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev liblz4-dev libzstd-dev nlohmann-json3-dev libgtest-dev"
 missing=""

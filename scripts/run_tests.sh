@@ -3,6 +3,8 @@
 # ThreadSanitizer), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache hits across clones and build folders: paths relative to the project, not the folder hashed.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 echo "== lint (ruff, clang-format)"
 .venv/bin/ruff check python tests bench
 git ls-files 'cpp/*.cpp' 'cpp/*.h' | xargs clang-format --dry-run --Werror
