@@ -61,6 +61,10 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
 }  // namespace
 
 void register_dataset(py::module_& m) {
+  m.def(
+      "is_bytes_htype", [](const std::string& htype) { return is_bytes_htype(htype); }, py::arg("htype"),
+      "True for the htypes whose samples are stored as UTF-8 bytes (text, json, list, tag).");
+
   py::class_<TensorSpec>(m, "TensorSpec", "What Dataset.create_tensor needs; empty values take the format's defaults.")
       .def(py::init([](const std::string& name, const std::string& htype, const std::string& dtype,
                        const std::string& sample_compression, const std::string& chunk_compression,

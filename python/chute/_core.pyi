@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'decode_image', 'encode_image', 'image_shape', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -321,6 +321,10 @@ def encode_image(array: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], c
 def image_shape(data: bytes, compression: str) -> tuple:
     """
     The (height, width, channels) a compressed image's header gives.
+    """
+def is_bytes_htype(htype: str) -> bool:
+    """
+    True for the htypes whose samples are stored as UTF-8 bytes (text, json, list, tag).
     """
 def plan_order(rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], shuffle: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, rank: typing.SupportsInt | typing.SupportsIndex, world: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, consumed: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], int]:
     """

@@ -83,9 +83,11 @@ void TensorMeta::load_cached() {
   chunk_compression_ = compression_from_name(str_or_empty(json_, "chunk_compression"));
 }
 
-bool TensorMeta::is_bytes_htype() const {
-  return htype_ == "text" || htype_ == "json" || htype_ == "list" || htype_ == "tag";
+bool is_bytes_htype(std::string_view htype) {
+  return htype == "text" || htype == "json" || htype == "list" || htype == "tag";
 }
+
+bool TensorMeta::is_bytes_htype() const { return chute::is_bytes_htype(htype_); }
 
 uint64_t TensorMeta::max_chunk_size() const {
   auto it = json_.find("max_chunk_size");

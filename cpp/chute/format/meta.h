@@ -12,6 +12,10 @@
 
 namespace chute {
 
+/// The htypes whose samples are stored as UTF-8 bytes (text; json, list and tag as JSON). The one
+/// list: the Python package asks the engine (chute._core.is_bytes_htype).
+bool is_bytes_htype(std::string_view htype);
+
 class TensorMeta {
  public:
   TensorMeta() = default;

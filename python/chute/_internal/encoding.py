@@ -7,10 +7,13 @@ import json
 
 import numpy as np
 
+from chute import _core
 from chute.errors import DecodeError
 
-# The htypes whose samples are UTF-8 bytes (text as it is, the others as JSON).
-BYTE_HTYPES = frozenset({"text", "json", "list", "tag"})
+
+def is_bytes_htype(htype: str) -> bool:
+    """The htypes whose samples are UTF-8 bytes (text as it is, the others as JSON): the engine's list."""
+    return _core.is_bytes_htype(htype)
 
 
 def json_default(o):

@@ -19,7 +19,6 @@ class HtypeSpec:
     dtype: str | None
     meta_extra: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
-    stores_bytes: bool = False  # text, json, list: UTF-8 samples
     compressions: tuple = ("lz4",)
 
 
@@ -36,9 +35,9 @@ HTYPES: dict[str, HtypeSpec] = {
         {"class_names": []},
     ),
     "bbox": HtypeSpec("float32", {"_info": ["coords"], "coords": {}}, {"coords": {}}),
-    "text": HtypeSpec("str", {"vdb_indexes": []}, stores_bytes=True),
-    "json": HtypeSpec("Any", stores_bytes=True),
-    "list": HtypeSpec("List", stores_bytes=True),
+    "text": HtypeSpec("str", {"vdb_indexes": []}),
+    "json": HtypeSpec("Any"),
+    "list": HtypeSpec("List"),
     "embedding": HtypeSpec("float32", {"vdb_indexes": []}),
     "binary_mask": HtypeSpec("bool"),
 }

@@ -17,7 +17,7 @@ import numpy as np
 
 from chute import _core
 from chute import random as chute_random
-from chute._internal.encoding import json_default
+from chute._internal.encoding import is_bytes_htype, json_default
 from chute._internal.handle import DatasetHandle, tensor_core
 from chute._internal.sampling import draw_weighted, sample_by_tql
 from chute.dataset.htypes import UNSPECIFIED, is_image, spec
@@ -274,7 +274,7 @@ class Dataset:
             warnings.warn(
                 f"tensor '{name}': chunk_compression='zstd' is a chute extension; Deep Lake 3 cannot open a "
                 f"dataset that has it (use 'lz4' to stay compatible)", stacklevel=2)
-        if s.stores_bytes and sc is not None:
+        if is_bytes_htype(htype) and sc is not None:
             raise UnsupportedCompressionError(f"tensor '{name}': htype '{htype}' supports chunk_compression only")
         if dtype is UNSPECIFIED or dtype is None:
             dt = s.dtype

@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from chute._internal.encoding import BYTE_HTYPES, decode_stored_bytes
+from chute._internal.encoding import decode_stored_bytes, is_bytes_htype
 from chute.errors import DecodeError, TransformError
 from chute.ops import Op
 
@@ -28,7 +28,7 @@ def _values(spec: dict, indices: np.ndarray, columns: dict) -> tuple[dict, np.nd
             out[n] = [Image.open(io.BytesIO(b)) for b in col]
         elif dm == "tobytes":
             out[n] = list(col)
-        elif h in BYTE_HTYPES:
+        elif is_bytes_htype(h):
             values = []
             for r, b in enumerate(col):
                 try:
