@@ -13,6 +13,7 @@
 #include "chute/codec/lz4.h"
 #include "chute/codec/sample.h"
 #include "chute/core/error.h"
+#include "test_util.h"
 
 using namespace chute;
 
@@ -173,20 +174,8 @@ TEST(JpegHeader, StartMarkerFollowedByJunkIsRefused) {
 TEST(JpegCmyk, DecodesToRgbAsAdobeInvertedCmyk) {
   // TurboJPEG writes CMYK as YCCK with an Adobe marker; values are stored inverted (255: no ink).
   const uint32_t h = 16, w = 24;
-  std::vector<uint8_t> cmyk(h * w * 4);
-  for (size_t p = 0; p < h * w; ++p) {
-    cmyk[4 * p + 0] = 200;
-    cmyk[4 * p + 1] = 100;
-    cmyk[4 * p + 2] = 50;
-    cmyk[4 * p + 3] = 220;
-  }
-  tjhandle tj = tjInitCompress();
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  ASSERT_EQ(tjCompress2(tj, cmyk.data(), w, 0, h, TJPF_CMYK, &buf, &size, TJSAMP_444, 100, 0), 0);
-  std::string jpg(reinterpret_cast<char*>(buf), size);
-  tjFree(buf);
-  tjDestroy(tj);
+  std::string jpg = test_util::cmyk_jpeg(h, w);
+  ASSERT_FALSE(jpg.empty());
 
   ImageInfo info = jpeg_info(jpg, "cmyk");
   EXPECT_TRUE(info.cmyk);

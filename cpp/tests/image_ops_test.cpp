@@ -8,7 +8,11 @@
 #include <random>
 #include <vector>
 
+#include "chute/codec/limits.h"
+#include "chute/codec/sample.h"
+#include "chute/core/error.h"
 #include "chute/ops/image_ops.h"
+#include "test_util.h"
 
 using namespace chute;
 
@@ -73,10 +77,6 @@ TEST(Resize, EqualsTheFixedPointFormulaOnEveryPath) {
 }
 
 // ---- bad sizes and channel counts ----
-
-#include "chute/codec/limits.h"
-#include "chute/codec/sample.h"
-#include "chute/core/error.h"
 
 namespace {
 
@@ -182,24 +182,10 @@ TEST(ImagePipelineChecks, CenterCropOfAThinImageDoesNotScaleUpPastTheCap) {
   }
 }
 
-#include <turbojpeg.h>
-
 TEST(ImagePipelineChecks, CmykJpegsDecodeToRgbThroughTheRegionDecoder) {
   const uint32_t h = 64, w = 48;
-  std::vector<uint8_t> cmyk(h * w * 4);
-  for (size_t p = 0; p < h * w; ++p) {
-    cmyk[4 * p + 0] = 200;
-    cmyk[4 * p + 1] = 100;
-    cmyk[4 * p + 2] = 50;
-    cmyk[4 * p + 3] = 220;
-  }
-  tjhandle tj = tjInitCompress();
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  ASSERT_EQ(tjCompress2(tj, cmyk.data(), w, 0, h, TJPF_CMYK, &buf, &size, TJSAMP_444, 100, 0), 0);
-  std::string jpg(reinterpret_cast<char*>(buf), size);
-  tjFree(buf);
-  tjDestroy(tj);
+  std::string jpg = test_util::cmyk_jpeg(h, w);
+  ASSERT_FALSE(jpg.empty());
   const int want[3] = {220 * 200 / 255, 220 * 100 / 255, 220 * 50 / 255};
   ImageOp rrc = sized(OpKind::RandomResizedCrop, 16, 16);
   for (ImagePipeline p :
