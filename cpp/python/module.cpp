@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   register_query(m);
   register_loader(m);
   register_codec(m);
+  register_transform(m);
 }

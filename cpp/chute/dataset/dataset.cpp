@@ -553,6 +553,14 @@ void Dataset::set_info(nlohmann::json info) {
   meta_dirty_ = true;
 }
 
+size_t Dataset::collect_orphans() {
+  std::unique_lock lock(mu_);
+  check_writable();
+  size_t n = 0;
+  for (auto& [name, t] : tensors_) n += t->collect_orphans();
+  return n;
+}
+
 bool Dataset::dirty() const {
   std::shared_lock lock(mu_);
   if (meta_dirty_) return true;

@@ -75,6 +75,9 @@ class Dataset {
   void set_info(nlohmann::json info);
   /// Chunk files and temp files no index names; removed when a dataset is opened for writing.
   size_t orphans_collected() const { return orphans_collected_; }
+  /// Removes the chunk files and temp files that no index names (what a failed transform wrote),
+  /// as opening for writing does. Returns how many were removed.
+  size_t collect_orphans();
   /// Releases the write lock and makes every later write through this object or its tensors
   /// raise (the dataset was replaced or deleted). Idempotent.
   void detach(const std::string& why);

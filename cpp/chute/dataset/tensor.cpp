@@ -394,9 +394,10 @@ void Tensor::check_array_locked(DType dtype, const Shape& shape) {
     throw InvalidArgument("tensor '" + name_ + "' has dtype " + dtype_name(meta_.dtype()) + ", got " +
                           dtype_name(dtype));
   const auto& mn = meta_.json()["min_shape"];
-  if (meta_.length() > 0 && mn.is_array() && mn.size() != shape.size())
-    throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(mn.size()) +
-                          "-dimensional samples, got shape " + shape_str(shape));
+  size_t ndim = segment_ndim_ >= 0 ? static_cast<size_t>(segment_ndim_) : mn.is_array() ? mn.size() : shape.size();
+  if ((meta_.length() > 0 || segment_ndim_ >= 0) && ndim != shape.size())
+    throw InvalidArgument("tensor '" + name_ + "' holds " + std::to_string(ndim) + "-dimensional samples, got shape " +
+                          shape_str(shape));
 }
 
 void Tensor::append_array(const uint8_t* data, size_t nbytes, const Shape& shape, DType dtype) {
@@ -486,6 +487,11 @@ void Tensor::seal_open_locked() {
     // any published index names it.
     write_chunk_locked(open_id_, *open_);
   }
+  if (segment_) {
+    // The open chunk is always the last row (a tiled sample seals it before adding its tiles).
+    segment_sizes_.resize(chunk_ids_.num_chunks(), 0);
+    segment_sizes_.back() = open_->data_size();
+  }
   // Keep the allocation for the next chunk unless a reader still holds this one.
   if (open_.use_count() == 1) spare_ = std::move(open_);
   open_.reset();
@@ -493,22 +499,26 @@ void Tensor::seal_open_locked() {
   open_on_disk_ = false;
 }
 
-void Tensor::append_stored_locked(std::string_view stored, const Shape& shape) {
-  uint64_t index = meta_.length();
-  if (!open_ && !reopened_ && chunk_ids_.num_chunks() > 0) {
-    // First append after opening: keep filling the last chunk if it has room (under a new id).
-    reopened_ = true;
-    const auto& last = chunk_ids_.rows().back();
-    if (!tiles_.find(last.second)) {
-      auto c = load_chunk(last.first);
-      if (c->data_size() + stored.size() <= meta_.min_chunk_size()) {
-        open_ = std::make_shared<Chunk>(*c);
-        open_id_ = last.first;
-        open_on_disk_ = true;
-      }
-    }
+void Tensor::reopen_last_locked(size_t incoming) {
+  if (open_ || reopened_) return;
+  reopened_ = true;
+  if (chunk_ids_.num_chunks() == 0) return;
+  // Keep filling the last chunk if it has room (under a new id: a published file is never rewritten).
+  const auto& last = chunk_ids_.rows().back();
+  if (tiles_.find(last.second)) return;
+  auto c = load_chunk(last.first);
+  if (c->data_size() + incoming <= meta_.min_chunk_size()) {
+    open_ = std::make_shared<Chunk>(*c);
+    open_id_ = last.first;
+    open_on_disk_ = true;
   }
-  bool fits = open_ && (open_->num_samples() == 0 || open_->data_size() + stored.size() <= meta_.min_chunk_size());
+}
+
+void Tensor::append_stored_locked(std::string_view stored, const Shape& shape, uint64_t limit) {
+  uint64_t index = meta_.length();
+  if (limit == 0) limit = meta_.min_chunk_size();
+  reopen_last_locked(stored.size());
+  bool fits = open_ && (open_->num_samples() == 0 || open_->data_size() + stored.size() <= limit);
   if (open_ && !fits) seal_open_locked();
   if (!open_) {
     if (spare_) {
@@ -597,6 +607,7 @@ void Tensor::append_tiled_locked(const uint8_t* data, const Shape& shape) {
 void Tensor::stage(FlushBatch& batch) {
   std::unique_lock lock(mu_);
   if (!dirty_) return;
+  if (segment_) throw InvalidArgument("tensor '" + name_ + "': a segment is published by append_segment, not flushed");
   if (open_ && open_dirty_) {
     write_chunk_locked(open_id_, *open_);
     open_dirty_ = false;
@@ -632,6 +643,8 @@ size_t Tensor::collect_orphans() {
   std::set<std::string> live;
   for (const auto& r : chunk_ids_.rows()) live.insert(chunk_name(r.first));
   if (open_) live.insert(chunk_name(open_id_));
+  // Chunks the next flush deletes are still named by the published index.
+  for (const auto& k : obsolete_) live.insert(k.substr(k.rfind('/') + 1));
   size_t removed = 0;
   // Only names chute writes: hex chunk ids and write_temp() names. Anything else is left alone.
   for (const auto& f : storage_->list(key_ + "/chunks")) {

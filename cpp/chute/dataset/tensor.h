@@ -7,6 +7,7 @@
 // other (shared lock); appends and staging take the lock exclusively. meta() is a snapshot copy;
 // htype and compressions never change once the tensor exists, so their accessors take no lock.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,35 @@ namespace chute {
 struct FlushBatch {
   std::vector<std::pair<std::string, std::string>> files;  // key, contents
   std::vector<std::string> obsolete;
+};
+
+/// The rows a segment wrote (Tensor::seal_segment), for Tensor::append_segment: chunk rows of
+/// (chunk id, last local index), the data size of each row's chunk, the tiled samples, dtype and
+/// length. Serialisable (to_json / from_json), so a worker process can hand it to the parent.
+struct SegmentDesc {
+  std::string key;  // the tensor's folder
+  std::vector<std::pair<uint64_t, uint64_t>> rows;
+  std::vector<uint64_t> sizes;  // per row: bytes of sample data in its chunk
+  std::map<uint64_t, TileLayout> tiles;
+  std::string dtype;  // empty when no sample set one
+  uint64_t length = 0;
+  nlohmann::json to_json() const;
+  static SegmentDesc from_json(const nlohmann::json& j, const std::string& what);
+};
+
+/// Everything append_segment and clear change, for restore_state after a failed transform.
+struct TensorState {
+  TensorMeta meta;
+  nlohmann::json info;
+  ChunkIdEncoder ids;
+  TileEncoder tiles;
+  std::shared_ptr<Chunk> open;  // shared: an append copies an open chunk someone else holds first
+  uint64_t open_id = 0;
+  bool open_on_disk = false, open_dirty = false, reopened = false, dirty = false, info_changed = false;
+  uint64_t changes = 0;
+  std::vector<std::string> obsolete;
+  std::vector<std::string> unsynced;
+  std::vector<std::shared_ptr<TensorState>> links;  // the link targets' states, in link order
 };
 
 /// A decoded sample: C-order bytes plus shape.
@@ -105,6 +135,28 @@ class Tensor {
   /// Hidden companion tensors to keep in step (Deep Lake's "links").
   void add_link(std::shared_ptr<Tensor> target, std::string kind);
 
+  // ---- segments: the executor's parallel writes (tensor_segment.cpp) ----
+  /// A segment of this tensor: an unpublished tensor with its meta and info and no rows, whose
+  /// appends write chunks into this tensor's folder under new ids. Workers (threads) fill one each
+  /// without any lock of this tensor; append_segment publishes their rows in order.
+  std::shared_ptr<Tensor> make_segment() const;
+  /// The same, in another process: the dataset folder `root`, and the spec from segment_spec().
+  static std::shared_ptr<Tensor> open_segment(const std::string& root, const nlohmann::json& spec);
+  /// What open_segment needs (key, name, meta, info).
+  nlohmann::json segment_spec() const;
+  bool is_segment() const { return segment_; }
+  /// Writes the segment's open chunk, makes every chunk it wrote durable, and describes its rows.
+  SegmentDesc seal_segment();
+  /// Appends a sealed segment's rows after the existing ones, taking its chunks as they are. A
+  /// partial chunk (a segment's last) is joined with its neighbours (up to max_chunk_size), so the
+  /// rows of many segments end up in as many chunks as one writer would have made, give or take one.
+  void append_segment(const SegmentDesc& seg);
+  /// Drops every row (for an in-place rewrite); the chunks are deleted by the next flush.
+  void clear();
+  std::shared_ptr<TensorState> save_state() const;
+  /// Returns to a saved state; chunk files written since, that nothing names, are deleted.
+  void restore_state(const TensorState& state);
+
   // ---- flushing ----
   bool dirty() const;
   /// Writes the open chunk if needed and adds the tensor's meta and index files to `batch`.
@@ -114,6 +166,9 @@ class Tensor {
   size_t collect_orphans();
 
  private:
+  /// A segment's constructor: no files are read.
+  Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
+         std::string key, TensorMeta meta, nlohmann::json info, int64_t ndim);
   std::string chunk_key(uint64_t id) const;
   void check_index_locked(uint64_t index) const;
   /// Sets the dtype of a tensor created without one; checks dtype and dimensionality of a new sample.
@@ -121,7 +176,12 @@ class Tensor {
   std::shared_ptr<const Chunk> load_chunk(uint64_t id) const;
   std::shared_ptr<const Chunk> load_chunk_index(uint64_t id) const;
   std::string what(uint64_t index) const;
-  void append_stored_locked(std::string_view stored, const Shape& shape);
+  /// Appends one stored sample to the open chunk, sealing it first when the sample would take it past
+  /// `limit` bytes (0: min_chunk_size).
+  void append_stored_locked(std::string_view stored, const Shape& shape, uint64_t limit = 0);
+  /// Before the first append after opening: keep filling the last chunk if it has room.
+  void reopen_last_locked(size_t incoming);
+  Chunk read_chunk_file(uint64_t id) const;
   void append_tiled_locked(const uint8_t* data, const Shape& shape);
   void seal_open_locked();
   void write_chunk_locked(uint64_t id, const Chunk& chunk);
@@ -163,7 +223,10 @@ class Tensor {
   bool created_ = false;        // created by this process (commit_diff "created" flag)
   bool info_changed_ = false;
   std::vector<std::string> obsolete_;
-  std::vector<std::string> unsynced_;  // chunk files written since the last stage(), not yet fsynced
+  std::vector<std::string> unsynced_;    // chunk files written since the last stage(), not yet fsynced
+  bool segment_ = false;                 // made by make_segment/open_segment: never staged
+  int64_t segment_ndim_ = -1;            // a segment's required sample rank (its tensor's), -1: any
+  std::vector<uint64_t> segment_sizes_;  // a segment's per-row chunk data sizes (0 until sealed)
 
   struct Link {
     std::shared_ptr<Tensor> target;

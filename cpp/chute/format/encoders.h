@@ -54,6 +54,7 @@ class TileEncoder {
   bool empty() const { return entries_.empty(); }
   const TileLayout* find(uint64_t global) const;
   void add(uint64_t global, TileLayout layout) { entries_[global] = std::move(layout); }
+  const std::map<uint64_t, TileLayout>& entries() const { return entries_; }
 
  private:
   std::map<uint64_t, TileLayout> entries_;
