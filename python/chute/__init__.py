@@ -10,6 +10,8 @@ Layout of the package (Python mirrors the concepts; the engine is the private ex
 - `chute.loader`: `DataLoader`, the loader builder; its run, worker processes and collate.
 - `chute.ops`: image ops that run inside the engine. `chute.random`: the default seed.
 - `chute.errors`: chute's exceptions (each also a built-in: ValueError, OSError, KeyError...).
+- `chute.transform`: the parallel transform executor, `compute`, `compose` and `.eval` (re-exported
+  here); `chute.util.exceptions` holds every exception under Deep Lake 3's import path.
 - `chute.ingest`: `ingest_classification`. `chute.cli`: the `chute` command. `chute.demo`.
 - `chute._internal`: helpers shared by the subpackages (the dataset handle, argument checks,
   sample encoding, weighted draws); not public API.
@@ -26,9 +28,15 @@ rules"):
   a warning (`read_only=False` raises DatasetLockedError naming the writer's pid).
 - A read-only open never writes to the dataset's folder.
 """
-from chute import _core, ops, random  # noqa: F401  (chute._core is the engine, exposed for power users)
+from chute import (  # noqa: F401  (chute._core is the engine, exposed for power users)
+    _core,
+    ops,
+    random,
+    util,  # noqa: F401  (chute.util.exceptions: Deep Lake 3's import path)
+)
 from chute.dataset import Dataset, Sample, Tensor, delete, empty, exists, like, load, read
 from chute.errors import (
+    AllSamplesSkippedError,
     ChuteError,
     DatasetAlreadyExistsError,
     DatasetLockedError,
@@ -36,7 +44,10 @@ from chute.errors import (
     DecodeError,
     DynamicTensorNumpyError,
     FormatError,
+    InvalidInputDataError,
+    InvalidOutputDatasetError,
     InvalidTensorNameError,
+    InvalidTransformDataset,
     IoError,
     QueryError,
     ReadOnlyModeError,
@@ -46,10 +57,13 @@ from chute.errors import (
     TensorDoesNotExistError,
     TensorDtypeMismatchError,
     TensorInvalidSampleShapeError,
+    TensorMismatchError,
     TransformError,
+    UnsupportedSchedulerError,
 )
 from chute.ingest import ingest_classification
 from chute.loader import DataLoader
+from chute.transform import compose, compute
 
 # `chute.dataset` (in __all__) is the subpackage, bound here by the imports above; called, it is
 # Deep Lake's `deeplake.dataset(path)`.
@@ -57,7 +71,8 @@ from chute.loader import DataLoader
 __version__ = "0.1.0"
 
 __all__ = [
-    "ChuteError", "DataLoader", "Dataset", "DatasetAlreadyExistsError", "DatasetLockedError", "DatasetNotFoundError",
+    "AllSamplesSkippedError", "ChuteError", "InvalidInputDataError", "InvalidOutputDatasetError",
+    "InvalidTransformDataset", "TensorMismatchError", "UnsupportedSchedulerError", "compose", "compute", "DataLoader", "Dataset", "DatasetAlreadyExistsError", "DatasetLockedError", "DatasetNotFoundError",
     "DecodeError", "DynamicTensorNumpyError", "FormatError", "InvalidTensorNameError", "IoError", "QueryError",
     "ReadOnlyModeError", "ResourceError", "Sample",
     "SampleAppendError", "Tensor", "TensorAlreadyExistsError", "TensorDoesNotExistError",

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'TensorState', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'open_segment', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -85,8 +85,20 @@ class Tensor:
         """
         Appends a[0], a[1], ... as samples (one shape, one dtype).
         """
+    def append_segment(self, desc: str) -> None:
+        """
+        Appends a sealed segment's rows after this tensor's (published by the next flush).
+        """
+    def clear(self) -> None:
+        """
+        Drops every row; the chunks are deleted by the next flush.
+        """
     def info_json(self) -> str:
         ...
+    def make_segment(self) -> Tensor:
+        """
+        An unpublished tensor with this one's meta and no rows; its chunks go to this tensor's folder.
+        """
     def meta_json(self) -> str:
         ...
     def nbytes_on_disk(self) -> int:
@@ -98,6 +110,18 @@ class Tensor:
     def read_batch(self, indices: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], num_threads: typing.SupportsInt | typing.SupportsIndex = 0, aslist: bool = False) -> typing.Any:
         """
         Decodes the samples on the engine's threads with the GIL released. One stacked array when every shape is equal (and aslist is False), else a list of arrays.
+        """
+    def restore_state(self, state: TensorState) -> None:
+        ...
+    def save_state(self) -> TensorState:
+        ...
+    def seal_segment(self) -> str:
+        """
+        Writes and syncs the segment's chunks; returns the JSON description append_segment takes.
+        """
+    def segment_spec(self) -> str:
+        """
+        JSON for open_segment in another process.
         """
     def set_info_json(self, info: str) -> None:
         ...
@@ -116,6 +140,9 @@ class Tensor:
         ...
     @property
     def is_bytes_htype(self) -> bool:
+        ...
+    @property
+    def is_segment(self) -> bool:
         ...
     @property
     def key(self) -> str:
@@ -150,6 +177,10 @@ class Dataset:
     @staticmethod
     def validate_name(name: str) -> None:
         ...
+    def collect_orphans(self) -> int:
+        """
+        Removes chunk and temp files that no index names (what a failed transform wrote).
+        """
     def create_group(self, name: str) -> None:
         ...
     def create_tensor(self, spec: TensorSpec) -> Tensor:
@@ -312,6 +343,10 @@ class Loader:
     @property
     def skipped_total(self) -> int:
         ...
+class TensorState:
+    """
+    A tensor's rows and meta as they were (Tensor.save_state), for Tensor.restore_state.
+    """
 def decode_image(data: bytes, compression: str) -> numpy.ndarray:
     """
     Decodes a JPEG or PNG to an HWC uint8 array.
@@ -325,6 +360,10 @@ def image_shape(data: bytes, compression: str) -> tuple:
 def is_bytes_htype(htype: str) -> bool:
     """
     True for the htypes whose samples are stored as UTF-8 bytes (text, json, list, tag).
+    """
+def open_segment(root: str, spec: str) -> Tensor:
+    """
+    A segment (see Tensor.make_segment) of the tensor `spec` names, in the dataset folder `root`: for a worker process, which cannot open the dataset for writing.
     """
 def plan_order(rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], shuffle: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, rank: typing.SupportsInt | typing.SupportsIndex, world: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, consumed: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], int]:
     """

@@ -474,3 +474,18 @@ def extend_rows(tensors: dict[str, Tensor], samples: dict) -> None:
     for k, items in converted.items():
         for i, c in enumerate(items):
             tensors[k]._write(c, i)
+
+
+class SegmentWriter:
+    """Writes samples to an engine tensor that no dataset publishes (an executor's segment,
+    `_core.Tensor.make_segment` or `_core.open_segment`), with the checks and conversions of
+    `Tensor.extend`. `convert` checks one sample without writing; `write` stores a converted one."""
+
+    def __init__(self, core: _core.Tensor, key: str):
+        self._tensor = Tensor(None, core, key)  # no handle: nothing here publishes
+
+    def convert(self, sample, k: int):
+        return self._tensor._convert(sample, k)
+
+    def write(self, converted, k: int) -> None:
+        self._tensor._write(converted, k)

@@ -1,0 +1,161 @@
+"""Schedulers: how the slices of an eval run. `serial` in the calling thread, `threaded` on a pool
+of threads (the engine's compression and writes release the GIL), `processed` on worker processes
+that write their chunks straight to the dataset's folder. `register_scheduler` adds one (the Ray
+scheduler plugs in here).
+
+A scheduler is `run(job, slices, num_workers, progress) -> list[SliceResult]`, results in the order
+of `slices`; it stops handing out work once a slice fails (unless the job ignores errors).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from chute import _core
+from chute.errors import TransformError
+from chute.transform.worker import SliceJob, SliceResult, open_segments, picklable_error, run_slice
+
+Slices = list[tuple[int, int]]
+Progress = Callable[[int], None]
+Scheduler = Callable[[SliceJob, Slices, int, Progress, dict], list[SliceResult]]
+
+_SCHEDULERS: dict[str, Scheduler] = {}
+
+
+def register_scheduler(name: str, run: Scheduler) -> None:
+    """Makes `scheduler=name` run slices with `run(job, slices, num_workers, progress, cores)`;
+    `cores` maps each output tensor to its engine tensor in this process (for in-process segments)."""
+    _SCHEDULERS[name] = run
+
+
+def schedulers() -> list[str]:
+    return sorted(_SCHEDULERS)
+
+
+def get(name: str) -> Scheduler | None:
+    return _SCHEDULERS.get(name)
+
+
+def _in_process(job: SliceJob, start: int, stop: int, cores: dict, should_stop, progress) -> SliceResult:
+    segments = {name: cores[name].make_segment() for name in job.specs}
+    return run_slice(job, start, stop, open_segments(job, segments.__getitem__), segments, should_stop, progress)
+
+
+def _serial(job: SliceJob, slices: Slices, num_workers: int, progress: Progress, cores: dict) -> list[SliceResult]:
+    out = []
+    for start, stop in slices:
+        r = _in_process(job, start, stop, cores, lambda: False, progress)
+        out.append(r)
+        if r.error is not None:
+            break
+    return out
+
+
+def _threaded(job: SliceJob, slices: Slices, num_workers: int, progress: Progress, cores: dict) -> list[SliceResult]:
+    failed = threading.Event()
+    lock = threading.Lock()
+
+    def tick(n: int) -> None:
+        with lock:
+            progress(n)
+
+    def one(start: int, stop: int) -> SliceResult:
+        r = _in_process(job, start, stop, cores, failed.is_set, tick)
+        if r.error is not None:
+            failed.set()
+        return r
+
+    with ThreadPoolExecutor(max_workers=max(1, num_workers), thread_name_prefix="chute-compute") as pool:
+        futures = [pool.submit(one, a, b) for a, b in slices]
+        return [f.result() for f in futures]
+
+
+# ---- processed ----
+# A forked worker inherits the job (no pickling, so closures and lambdas work, as with Deep Lake's
+# pathos pool); where fork is unavailable, or CHUTE_MP_START_METHOD says so, the job is pickled.
+_worker_job: SliceJob | None = None
+_worker_counter = None
+_worker_failed = None
+
+
+def _start_method() -> str:
+    want = os.environ.get("CHUTE_MP_START_METHOD")
+    if want:
+        return want
+    return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+
+
+def _init_worker(job: SliceJob, counter, failed) -> None:
+    global _worker_job, _worker_counter, _worker_failed
+    _worker_job = job.__class__(**{**job.__dict__, "inputs": job.inputs.open_in_worker()})
+    _worker_counter = counter
+    _worker_failed = failed
+
+
+def _run_in_worker(start: int, stop: int) -> SliceResult:
+    job = _worker_job
+    assert job is not None
+    segments = {name: _core.open_segment(job.root, spec) for name, spec in job.specs.items()}
+
+    def tick(n: int) -> None:
+        with _worker_counter.get_lock():
+            _worker_counter.value += n
+
+    r = run_slice(job, start, stop, open_segments(job, segments.__getitem__), segments, _worker_failed.is_set, tick)
+    if r.error is not None:
+        _worker_failed.set()
+        r.error = picklable_error(r.error)
+    return r
+
+
+def check_picklable(job: SliceJob) -> None:
+    """For a spawned worker: the pipeline must pickle. The error names the function."""
+    for fn, args, kwargs in job.stages:
+        try:
+            pickle.dumps((fn, args, kwargs))
+        except Exception as e:
+            name = getattr(fn, "__qualname__", repr(fn))
+            raise TransformError(message=(
+                f"the compute function {name} (or its arguments) cannot be pickled for scheduler='processed' "
+                f"with the '{_start_method()}' start method ({type(e).__name__}: {e}); define it at module level, "
+                f"or use scheduler='threaded'")) from e
+
+
+def _processed(job: SliceJob, slices: Slices, num_workers: int, progress: Progress, cores: dict) -> list[SliceResult]:
+    method = _start_method()
+    if method != "fork":
+        check_picklable(job)
+    ctx = mp.get_context(method)
+    counter = ctx.Value("q", 0)
+    failed = ctx.Event()
+    seen = 0
+    with ProcessPoolExecutor(max_workers=max(1, num_workers), mp_context=ctx, initializer=_init_worker,
+                             initargs=(job, counter, failed)) as pool:
+        try:
+            futures = [pool.submit(_run_in_worker, a, b) for a, b in slices]
+            pending = set(futures)
+            while pending:
+                _done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                now = counter.value
+                if now > seen:
+                    progress(now - seen)
+                    seen = now
+            return [f.result() for f in futures]
+        except BrokenProcessPool as e:
+            failed.set()
+            raise TransformError(message=(
+                "a worker process of scheduler='processed' died while running the transform (killed, out of "
+                "memory, or os._exit in the function); nothing it wrote was kept")) from e
+        except BaseException:
+            failed.set()  # Ctrl-C: the workers stop at their next input
+            raise
+
+
+register_scheduler("serial", _serial)
+register_scheduler("threaded", _threaded)
+register_scheduler("processed", _processed)

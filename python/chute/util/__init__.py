@@ -1,0 +1,1 @@
+"""Deep Lake 3's `deeplake.util` names, so `from chute.util.exceptions import TransformError` runs."""
