@@ -1,8 +1,12 @@
 // The executor's engine part (chute.transform): tensor segments that workers fill with the GIL
 // released, appended in input order by the parent, and the state a failed transform returns to.
 // Adds methods to chute._core.Tensor and chute._core.Dataset (registered in register_dataset.cpp).
+#include <optional>
+#include <tuple>
 #include "chute/core/error.h"
+
 #include "chute/dataset/dataset.h"
+#include "chute/transform/copy_rows.h"
 #include "common.h"
 
 namespace chute::python {
@@ -52,6 +56,26 @@ void register_transform(py::module_& m) {
       py::arg("root"), py::arg("spec"),
       "A segment (see Tensor.make_segment) of the tensor `spec` names, in the dataset folder `root`: for a "
       "worker process, which cannot open the dataset for writing.");
+
+  using Column = std::tuple<std::shared_ptr<Tensor>, std::shared_ptr<Tensor>, std::optional<std::vector<ImageOp>>>;
+  m.def(
+      "copy_rows",
+      [](const std::vector<Column>& columns,
+         const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& rows, uint64_t seed) {
+        std::vector<RowCopy> cols;
+        for (const auto& [src, dst, ops] : columns) {
+          RowCopy c{src, dst, std::nullopt};
+          if (ops) c.ops.emplace(*ops);
+          cols.push_back(std::move(c));
+        }
+        std::vector<uint64_t> r = to_vector(rows);
+        py::gil_scoped_release release;
+        copy_rows(cols, r, seed);
+      },
+      py::arg("columns"), py::arg("rows"), py::arg("seed"),
+      "The engine-only transform: for each row, each (source tensor, destination segment, image ops or None) "
+      "column's sample appended to its segment, images decoded, run through the ops and encoded as the "
+      "destination stores them. The GIL is released throughout.");
 
   auto dataset = py::reinterpret_borrow<py::class_<Dataset, std::shared_ptr<Dataset>>>(m.attr("Dataset"));
   dataset.def("collect_orphans", &Dataset::collect_orphans, py::call_guard<py::gil_scoped_release>(),

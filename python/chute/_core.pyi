@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'TensorState', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'open_segment', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'TensorState', 'copy_rows', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'open_segment', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -346,6 +346,10 @@ class Loader:
 class TensorState:
     """
     A tensor's rows and meta as they were (Tensor.save_state), for Tensor.restore_state.
+    """
+def copy_rows(columns: collections.abc.Sequence[tuple[Tensor, Tensor, collections.abc.Sequence[ImageOp] | None]], rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], seed: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    The engine-only transform: for each row, each (source tensor, destination segment, image ops or None) column's sample appended to its segment, images decoded, run through the ops and encoded as the destination stores them. The GIL is released throughout.
     """
 def decode_image(data: bytes, compression: str) -> numpy.ndarray:
     """

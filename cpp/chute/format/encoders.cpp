@@ -1,5 +1,7 @@
 #include "chute/format/encoders.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <random>
 
@@ -106,7 +108,15 @@ const TileLayout* TileEncoder::find(uint64_t global) const {
 }
 
 uint64_t new_chunk_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32)};
+  // Seeded per thread and again in a forked child, which inherits its parent's state: two worker
+  // processes of one transform must never draw the same ids for the chunks they write side by side.
+  thread_local std::mt19937_64 rng;
+  thread_local pid_t seeded_for = 0;
+  if (seeded_for != ::getpid()) {
+    seeded_for = ::getpid();
+    std::random_device rd;
+    rng.seed((uint64_t(rd()) << 32) ^ rd() ^ (uint64_t(seeded_for) << 16));
+  }
   uint64_t id = 0;
   while (id == 0) id = rng();
   return id;

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from chute.ops import Compose, Normalize, Op, ToCHW
 from chute.transform.run import evaluate
 from chute.transform.worker import Stage
 
@@ -81,10 +82,57 @@ class Transform:
         return f"Transform({self.name!r}, stages={[getattr(f, '__name__', f) for f in self.functions]})"
 
 
-def compute(fn: Callable | None = None, name: str | None = None):
-    """Decorator: `@chute.compute def fn(sample_in, samples_out, *args, **kwargs)`."""
+class EngineTransform(Transform):
+    """A transform that runs entirely in the engine: `chute.compute({"images": [ops...]})`.
+
+    For every row of a chute dataset, each listed tensor's image is decoded, run through the
+    `chute.ops` ops and encoded as ds_out's tensor stores it (JPEG, PNG or raw); every other
+    tensor of ds_out is copied from data_in's tensor of the same name (as stored: a JPEG is not
+    re-encoded). No Python runs per sample, so threads scale with cores. Random ops draw from
+    (seed, row)."""
+
+    def __init__(self, ops: dict, seed: int = 0):
+        checked = {}
+        for k, v in ops.items():
+            if not isinstance(k, str):
+                raise TypeError(f"chute.compute({{tensor: ops}}) takes tensor names as keys, got {k!r}")
+            items = v.ops if isinstance(v, Compose) else [v] if isinstance(v, Op) else v
+            if not isinstance(items, (list, tuple)) or not all(isinstance(o, Op) for o in items):
+                raise TypeError(f"chute.compute({{tensor: ops}}): the ops of '{k}' must be chute.ops ops (a list or "
+                                f"chute.ops.Compose), got {v!r}")
+            for o in items:
+                if isinstance(o, (Normalize, ToCHW)):
+                    raise ValueError(f"chute.compute({{tensor: ops}}): '{k}' gets stored as an image, so {type(o).__name__} "
+                                     f"cannot be one of its ops (use it in the loader)")
+            checked[k] = list(items)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        super().__init__([], "engine_" + "_".join(checked))
+        self.ops = checked
+        self.seed = seed
+
+    def eval(self, data_in: Any, ds_out: Any = None, num_workers: int = 0, scheduler: str = "threaded",
+             progressbar: bool = True, skip_ok: bool = False, check_lengths: bool = True, pad_data_in: bool = False,
+             read_only_ok: bool = False, cache_size: int = 16, checkpoint_interval: int = 0,
+             ignore_errors: bool = False, verbose: bool = True, **kwargs) -> None:
+        """As Transform.eval; data_in must be a chute dataset or view."""
+        if kwargs:
+            raise TypeError(f"eval() got unexpected keyword arguments {sorted(kwargs)}")
+        evaluate([], self.name, data_in, ds_out, num_workers=num_workers, scheduler=scheduler,
+                 progressbar=progressbar, skip_ok=skip_ok, check_lengths=check_lengths, pad_data_in=pad_data_in,
+                 read_only_ok=read_only_ok, cache_size=cache_size, checkpoint_interval=checkpoint_interval,
+                 ignore_errors=ignore_errors, engine=self.ops, seed=self.seed)
+
+
+def compute(fn: Callable | dict | None = None, name: str | None = None, seed: int = 0):
+    """Decorator: `@chute.compute def fn(sample_in, samples_out, *args, **kwargs)`.
+
+    Given a dict `{tensor: [chute.ops ops]}` instead of a function, an EngineTransform: the same
+    `.eval`, with no Python per sample."""
     if fn is None:
         return lambda f: compute(f, name)
+    if isinstance(fn, dict):
+        return EngineTransform(fn, seed)
     c = ComputeFunction(fn)
     if name:
         c.__name__ = name
@@ -101,6 +149,9 @@ def compose(functions: Sequence[Transform | ComputeFunction]) -> Transform:
     for k, f in enumerate(functions):
         if isinstance(f, ComputeFunction):
             f = f()
+        if isinstance(f, EngineTransform):
+            raise TypeError("chute.compose: an engine transform (chute.compute({...})) runs on its own; eval it "
+                            "separately")
         if not isinstance(f, Transform):
             raise TypeError(f"chute.compose: item {k} is a {type(f).__name__}, not a transform made by a "
                             f"@chute.compute function (call it: f(...))")

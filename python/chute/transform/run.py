@@ -6,6 +6,7 @@ collects the chunks.
 """
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -16,7 +17,9 @@ from chute.dataset import Dataset
 from chute.dataset.tensor import extend_rows
 from chute.errors import (
     AllSamplesSkippedError,
+    InvalidInputDataError,
     InvalidOutputDatasetError,
+    TensorMismatchError,
     TransformError,
     UnsupportedSchedulerError,
 )
@@ -61,7 +64,8 @@ def _target(data_in: Any, ds_out: Any) -> Dataset:
 def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, num_workers: int = 0,
              scheduler: str = "threaded", progressbar: bool = True, skip_ok: bool = False,
              check_lengths: bool = True, pad_data_in: bool = False, read_only_ok: bool = False,
-             cache_size: int = 16, checkpoint_interval: int = 0, ignore_errors: bool = False) -> None:
+             cache_size: int = 16, checkpoint_interval: int = 0, ignore_errors: bool = False,
+             engine: dict | None = None, seed: int = 0) -> None:
     num_workers = _check_int("num_workers", num_workers)
     checkpoint_interval = _check_int("checkpoint_interval", checkpoint_interval)
     _check_int("cache_size", cache_size)
@@ -97,12 +101,15 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
         dataset_handle(inputs.dataset).flush()
 
     group = target.group_name + "/" if target.group_name else ""
+    columns = _engine_columns(engine, inputs, tensors, skip_ok) if engine is not None else None
+    if columns is not None:
+        tensors = {k: t for k, t in tensors.items() if k in columns}
     cores = {k: tensor_core(t) for k, t in tensors.items()}
     job = SliceJob(
         stages=stages, inputs=inputs, root=target.path, group=group, out_names=sorted(tensors),
         specs={k: c.segment_spec() for k, c in cores.items()},
-        parent_side={k for k, t in tensors.items() if t.htype == "class_label"},
-        skip_ok=skip_ok, ignore_errors=ignore_errors)
+        parent_side=set() if columns is not None else {k for k, t in tensors.items() if t.htype == "class_label"},
+        skip_ok=skip_ok, ignore_errors=ignore_errors, engine=columns, seed=seed)
     run = schedulers.get(scheduler)
     total = len(inputs)
     window = checkpoint_interval or max(total, 1)
@@ -142,6 +149,46 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
         print(f"No. of samples skipped: {len(skipped)} ({100 * len(skipped) / max(total, 1):.1f}%)")
         if skipped:
             print(f"Skipped input indices: {skipped[:50]}{' ...' if len(skipped) > 50 else ''}")
+
+
+def _engine_columns(engine: dict, inputs: InputData, tensors: dict, skip_ok: bool) -> dict:
+    """ds_out tensor -> the ops its images go through, or None to copy data_in's tensor of that name."""
+    src = inputs.dataset
+    if src is None:
+        raise InvalidInputDataError("an engine transform (chute.compute({tensor: ops})) reads a chute dataset; "
+                                    "data_in is not one. Use a @chute.compute function for other inputs")
+    have = src.tensors
+    for k in engine:
+        if k not in tensors:
+            raise TensorMismatchError(f"the engine transform has ops for '{k}', which ds_out does not have "
+                                      f"(its tensors: {sorted(tensors)})")
+        if k not in have:
+            raise TensorMismatchError(f"the engine transform has ops for '{k}', which data_in does not have "
+                                      f"(its tensors: {sorted(have)})")
+    columns: dict = {}
+    for k, t in tensors.items():
+        if k in engine:
+            columns[k] = engine[k]
+        elif k in have:
+            columns[k] = None
+            if t.htype == "class_label":
+                _take_class_names(have[k], t)
+        elif not skip_ok:
+            raise TensorMismatchError(f"ds_out's tensor '{k}' has no ops and data_in has no tensor of that name to "
+                                      f"copy; pass skip_ok=True to leave it out")
+    return columns
+
+
+def _take_class_names(src, dst) -> None:
+    """A copied class_label keeps its numbers: ds_out needs the same class names (or none yet)."""
+    names = list(src.info.class_names) if "class_names" in src.info else []
+    have = list(dst.info.class_names) if "class_names" in dst.info else []
+    if have == names or not names:
+        return
+    if have and have != names[:len(have)]:
+        raise TensorMismatchError(f"tensor '{dst.key}': ds_out's class_names {have[:10]} differ from data_in's "
+                                  f"{names[:10]}; a copied label would change meaning")
+    tensor_core(dst).set_info_json(json.dumps({**json.loads(tensor_core(dst).info_json()), "class_names": names}))
 
 
 def _first_error(results: list[SliceResult]) -> SliceError | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chute import _core
+from chute._internal.handle import tensor_core
 from chute.dataset.tensor import SegmentWriter
 from chute.errors import TensorMismatchError
 from chute.transform.inputs import InputData
@@ -38,6 +39,9 @@ class SliceJob:
     parent_side: set[str]        # tensors whose values go back to the parent (class_label)
     skip_ok: bool
     ignore_errors: bool
+    # an engine-only transform: output tensor -> chute.ops ops for its images, or None to copy it
+    engine: dict[str, list | None] | None = None
+    seed: int = 0
 
 
 @dataclass
@@ -100,6 +104,8 @@ def run_slice(job: SliceJob, start: int, stop: int, writers: dict[str, SegmentWr
               progress: Callable[[int], None]) -> SliceResult:
     """Runs inputs [start, stop). Stops at the first error (recorded in the result) unless
     `ignore_errors`, which skips the input and undoes whatever it had written."""
+    if job.engine is not None:
+        return run_engine_slice(job, start, stop, cores, should_stop, progress)
     result = SliceResult(start, stop)
     for i in range(start, stop):
         if should_stop():
@@ -138,6 +144,54 @@ def run_slice(job: SliceJob, start: int, stop: int, writers: dict[str, SegmentWr
             if k not in job.parent_side:
                 result.descs[k] = core.seal_segment()
     return result
+
+
+ENGINE_BATCH = 64  # rows per engine call: the granularity of progress, stopping and error search
+
+
+def run_engine_slice(job: SliceJob, start: int, stop: int, cores: dict[str, _core.Tensor],
+                     should_stop: Callable[[], bool], progress: Callable[[int], None]) -> SliceResult:
+    """An engine-only transform's slice: batches of rows through `_core.copy_rows` (GIL released).
+    A batch that fails is undone and redone row by row to find (or skip) the failing input."""
+    result = SliceResult(start, stop)
+    src = job.inputs.dataset
+    assert src is not None and job.engine is not None
+    columns = [(tensor_core(src[k]), cores[k], _specs(ops)) for k, ops in job.engine.items()]
+    rows = job.inputs.rows
+    for b in range(start, stop, ENGINE_BATCH):
+        if should_stop():
+            result.stopped = True
+            return result
+        e = min(stop, b + ENGINE_BATCH)
+        state = {k: c.save_state() for k, c in cores.items()}
+        try:
+            _core.copy_rows(columns, rows[b:e], job.seed)
+            result.rows += e - b
+            progress(e - b)
+            continue
+        except Exception:
+            for k, c in cores.items():
+                c.restore_state(state[k])
+        for i in range(b, e):
+            state = {k: c.save_state() for k, c in cores.items()}
+            try:
+                _core.copy_rows(columns, rows[i:i + 1], job.seed)
+                result.rows += 1
+            except Exception as err:
+                for k, c in cores.items():
+                    c.restore_state(state[k])
+                if not job.ignore_errors:
+                    result.error = SliceError(i, err, traceback.format_exc())
+                    return result
+                result.skipped.append(i)
+            progress(1)
+    for k, core in cores.items():
+        result.descs[k] = core.seal_segment()
+    return result
+
+
+def _specs(ops: list | None):
+    return None if ops is None else [s for op in ops for s in op.specs()]
 
 
 def picklable_error(err: SliceError) -> SliceError:
