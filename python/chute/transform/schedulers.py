@@ -8,9 +8,12 @@ of `slices`; it stops handing out work once a slice fails (unless the job ignore
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import pickle
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -90,8 +93,24 @@ def _start_method() -> str:
     return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when its parent dies, so that a killed eval leaves no
+    worker writing chunks behind it (the next writable open collects what they wrote)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        parent = os.getppid()
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the call
+            os._exit(1)
+    except (OSError, AttributeError):  # no prctl: the worker ends when its next read finds no parent
+        pass
+
+
 def _init_worker(job: SliceJob, counter, failed) -> None:
     global _worker_job, _worker_counter, _worker_failed
+    _die_with_parent()
     _worker_job = job.__class__(**{**job.__dict__, "inputs": job.inputs.open_in_worker()})
     _worker_counter = counter
     _worker_failed = failed
