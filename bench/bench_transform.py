@@ -183,8 +183,10 @@ def row_specs(a, paths: dict, w: int) -> list[dict]:
         {"row": "pool_cpu", **cpu, "kind": "pool", "workers": w,
          "what": f"multiprocessing.Pool({w}).map(cpu_work, chunksize=16), stacked and saved as one .npy"},
         # resize
-        {"row": "chute_engine_resize", **resize, "kind": "chute", "engine": True, "workers": w, "tol": J.ENGINE_TOL,
-         "what": "chute engine-only transform: decode, Resize(224), JPEG encode, write on the engine's threads"},
+        {"row": "chute_engine_resize", **resize, "kind": "chute", "engine": True, "workers": w, "scheduler": "threaded",
+         "tol": J.ENGINE_TOL,
+         "what": f"chute.compute({{'images': [ops.Resize(224)]}}).eval(ds, ds_out, num_workers={w}): decode, resize, "
+                 "JPEG encode and write on the engine's threads"},
         {"row": "chute_resize_threaded", **resize, "kind": "chute", "workers": w, "scheduler": "threaded",
          "what": f"chute: resize_job(224) as a Python compute function (PIL resize), num_workers={w}, threaded"},
         {"row": "chute_resize_processed", **resize, "kind": "chute", "workers": w, "scheduler": "processed",

@@ -102,19 +102,21 @@ def pool_cpu(task):
 
 
 # ---------------------------------------------------------------------------------------------
-# PLUG IN: the engine-only transform (issue 9). Its API is announced in /tmp/chute-coord.md.
-# Make engine_api_available() say whether it exists and put the call in engine_resize_eval();
-# timing, memory, verification against Pillow's resize and the ratios are already wired to the row
-# "chute_engine_resize". Use JPEG quality 75 and the output dataset made with chute.like.
+# The engine-only transform (issue 9): a compute of chute.ops per tensor runs decode -> ops ->
+# encode -> write on the engine's threads, no Python per sample; other tensors are copied, and the
+# images are re-encoded as ds_out stores them (JPEG q75: ds_out is made with chute.like).
 # ---------------------------------------------------------------------------------------------
 def engine_api_available(chute) -> bool:
-    return False
+    try:
+        chute.compute({"images": [chute.ops.Resize(8)]}, seed=0)
+    except Exception:  # an older chute: compute takes functions only
+        return False
+    return True
 
 
-def engine_resize_eval(chute, src, out, size: int, num_workers: int) -> None:
-    """Resize every image of `src` to size x size and write it, re-encoded as JPEG, with its label
-    into `out`, on the engine's threads with no Python per sample."""
-    raise NotImplementedError("the engine-only transform API is not announced yet (see /tmp/chute-coord.md)")
+def engine_resize_eval(chute, src, out, size: int, num_workers: int, scheduler: str) -> None:
+    chute.compute({"images": [chute.ops.Resize(size)]}, seed=0).eval(src, out, num_workers=num_workers,
+                                                                     scheduler=scheduler, progressbar=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ def _child_dataset(lib, spec: dict) -> dict:
         n = len(src)
         out = lib.like(dest, src, overwrite=True)
         if spec.get("engine"):
-            secs = _timed(lambda: engine_resize_eval(lib, src, out, spec["size"], w))
+            secs = _timed(lambda: engine_resize_eval(lib, src, out, spec["size"], w, sched))
         elif job == "flip":
             fn = lib.compute(flip_vertical)
             secs = _timed(lambda: fn().eval(src, out, **kw))
