@@ -337,3 +337,23 @@ def test_with_blocks_on_several_threads_publish_when_the_last_one_exits(tmp_path
     release.set()
     t.join(30)
     assert sorted(chute.load(path, read_only=True).x.numpy().reshape(-1).tolist()) == [1, 2]
+
+
+def test_a_reader_opened_before_a_flush_reads_rows_whose_chunk_the_writer_moved(tmp_path):
+    # Appending to a flushed partial chunk moves it to a new id and deletes the old file once the
+    # flush is published. A reader that opened before still reads those rows (and the loader too):
+    # it re-reads the published index when the chunk it knew is gone.
+    w = chute.empty(str(tmp_path / "ds"))
+    w.create_tensor("x", dtype="int64")
+    w.create_tensor("images", htype="image", sample_compression="png")
+    img = np.arange(12 * 12 * 3, dtype=np.uint8).reshape(12, 12, 3)
+    w.append({"x": np.array([1, 2]), "images": img})
+    reader = chute.load(str(tmp_path / "ds"), read_only=True)
+    for k in range(3):
+        w.append({"x": np.array([3 + k, 4]), "images": img + k})  # each flush moves the partial chunks
+    np.testing.assert_array_equal(reader.x.numpy(), [[1, 2]])
+    np.testing.assert_array_equal(reader.images[0].numpy(), img)
+    batches = list(reader.dataloader().batch(1).numpy())
+    assert len(batches) == 1 and batches[0]["x"].tolist() == [[1, 2]]
+    assert len(reader) == 1  # its snapshot's rows
+    assert len(chute.load(str(tmp_path / "ds"), read_only=True)) == 4

@@ -77,3 +77,27 @@ TEST(Dataset, ChunksFillToHalfTheMaxAndAreNeverRewritten) {
   EXPECT_EQ(still_there, 2u);  // the partial chunk moved to a new id; the full ones stayed
   fs::remove_all(path);
 }
+
+TEST(Dataset, ReaderFollowsAChunkAWriterMoved) {
+  // A reader opened before a flush that moved a partial chunk (and deleted the old file) still
+  // reads its rows: it finds the chunk gone, re-reads the published index, and reads on.
+  std::string path = temp_dir("moved");
+  auto ds = Dataset::create(path, false);
+  auto t = ds->create_tensor(test_util::spec("x", "int32"));
+  int32_t a[2] = {7, 8};
+  t->append_array(reinterpret_cast<uint8_t*>(a), sizeof a, {2}, DType::Int32);
+  ds->flush();
+  auto reader = Dataset::open(path, true);
+  auto rt = reader->tensor("x");
+  int32_t b[2] = {9, 10};
+  t->append_array(reinterpret_cast<uint8_t*>(b), sizeof b, {2}, DType::Int32);
+  ds->flush();  // the partial chunk moved to a new id; the old file is deleted
+  auto s = rt->read(0);
+  EXPECT_EQ(reinterpret_cast<int32_t*>(s.bytes.data())[1], 8);
+  EXPECT_EQ(rt->length(), 1u) << "the reader keeps its snapshot's length";
+  std::string bytes;
+  Shape shape;
+  EXPECT_TRUE(rt->fetch(0, bytes, shape));
+  EXPECT_EQ(shape, (Shape{2}));
+  fs::remove_all(path);
+}

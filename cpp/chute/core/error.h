@@ -17,6 +17,12 @@ class IoError : public Error {
   using Error::Error;
 };
 
+/// A file that is not there (ENOENT): a reader may find that a chunk its index named was replaced.
+class NotFoundError : public IoError {
+ public:
+  using IoError::IoError;
+};
+
 /// Another process holds the dataset's write lock; `holder_pid` is its pid when it recorded one.
 class LockedError : public IoError {
  public:

@@ -208,6 +208,8 @@ std::shared_ptr<const Chunk> Tensor::load_chunk(uint64_t id) const {
     std::string bytes;
     try {
       bytes = storage_->read(key);
+    } catch (const NotFoundError& e) {
+      throw NotFoundError(what + ": " + e.what());
     } catch (const IoError& e) {
       throw IoError(what + ": " + e.what());
     }
@@ -225,6 +227,8 @@ std::shared_ptr<const Chunk> Tensor::load_chunk_index(uint64_t id) const {
       std::string prefix;
       try {
         prefix = storage_->read_prefix(key, want, file_size);
+      } catch (const NotFoundError& e) {
+        throw NotFoundError(what + ": " + e.what());
       } catch (const IoError& e) {
         throw IoError(what + ": " + e.what());
       }
@@ -236,12 +240,60 @@ std::shared_ptr<const Chunk> Tensor::load_chunk_index(uint64_t id) const {
   });
 }
 
+// A reader (read-only open) whose chunk went missing: the writer appended to a partial chunk, which
+// moved it to a new id, and deleted the old file after publishing. The rows are the same; only the
+// chunk ids changed. Re-read the published index and try once more.
+template <class F>
+auto Tensor::reading(F&& f) const -> decltype(f()) {
+  try {
+    return f();
+  } catch (const NotFoundError&) {
+    if (writable_ || !refresh_index()) throw;
+  }
+  return f();
+}
+
+bool Tensor::refresh_index() const {
+  std::unique_lock lock(mu_);
+  std::string what = "tensor '" + name_ + "': " + key_ + kChunkIndex;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    // The two index files are replaced one after the other: read chunks_index on both sides of
+    // tiles_index, and take them when it did not change in between.
+    std::string before = storage_->read(key_ + kChunkIndex);
+    std::string tiles = storage_->exists(key_ + kTileIndex) ? storage_->read(key_ + kTileIndex) : std::string();
+    if (storage_->read(key_ + kChunkIndex) != before) continue;
+    ChunkIdEncoder ids = ChunkIdEncoder::parse(before, what);
+    if (ids.num_samples() < meta_.length()) return false;  // not the same tensor any more
+    if (ids.rows() == chunk_ids_.rows()) return false;     // nothing moved: the file is really gone
+    chunk_ids_ = std::move(ids);
+    tiles_ = tiles.empty() ? TileEncoder() : TileEncoder::parse(tiles, "tensor '" + name_ + "': " + key_ + kTileIndex);
+    return true;
+  }
+  return false;
+}
+
+bool Tensor::fetch(uint64_t index, std::string& bytes, Shape& shape) const {
+  return reading([&] { return fetch_now(index, bytes, shape); });
+}
+
+Shape Tensor::shape(uint64_t index) const {
+  return reading([&] { return shape_now(index); });
+}
+
+std::string Tensor::stored_bytes(uint64_t index) const {
+  return reading([&] { return stored_bytes_now(index); });
+}
+
+void Tensor::read_into(uint64_t index, const Shape& shape, uint8_t* out) const {
+  reading([&] { read_into_now(index, shape, out); });
+}
+
 bool Tensor::is_tiled(uint64_t index) const {
   std::shared_lock lock(mu_);
   return tiles_.find(index) != nullptr;
 }
 
-bool Tensor::fetch(uint64_t index, std::string& bytes, Shape& shape) const {
+bool Tensor::fetch_now(uint64_t index, std::string& bytes, Shape& shape) const {
   std::shared_lock lock(mu_);
   check_index_locked(index);
   if (tiles_.find(index)) return false;
@@ -263,13 +315,15 @@ bool Tensor::fetch(uint64_t index, std::string& bytes, Shape& shape) const {
   auto range = index_chunk->sample_range(loc.local_index);
   try {
     storage_->read_range_into(chunk_key(id), range.first, range.second, bytes);
+  } catch (const NotFoundError& e) {
+    throw NotFoundError(what(index) + ": " + e.what());
   } catch (const IoError& e) {
     throw IoError(what(index) + ": " + e.what());
   }
   return true;
 }
 
-Shape Tensor::shape(uint64_t index) const {
+Shape Tensor::shape_now(uint64_t index) const {
   std::shared_lock lock(mu_);
   check_index_locked(index);
   if (const TileLayout* t = tiles_.find(index)) return t->sample_shape;
@@ -283,7 +337,7 @@ Shape Tensor::shape(uint64_t index) const {
   return load_chunk_index(id)->shape(loc.local_index);
 }
 
-std::string Tensor::stored_bytes(uint64_t index) const {
+std::string Tensor::stored_bytes_now(uint64_t index) const {
   std::shared_lock lock(mu_);
   check_index_locked(index);
   if (tiles_.find(index)) throw InvalidArgument(what(index) + " is tiled; read it with numpy() instead of tobytes()");
@@ -292,7 +346,7 @@ std::string Tensor::stored_bytes(uint64_t index) const {
   return std::string(chunk->bytes(loc.local_index));
 }
 
-void Tensor::read_into(uint64_t index, const Shape& shape, uint8_t* out) const {
+void Tensor::read_into_now(uint64_t index, const Shape& shape, uint8_t* out) const {
   std::shared_lock lock(mu_);
   check_index_locked(index);
   if (const TileLayout* t = tiles_.find(index)) {

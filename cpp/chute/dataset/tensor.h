@@ -170,6 +170,17 @@ class Tensor {
   Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
          std::string key, TensorMeta meta, nlohmann::json info, int64_t ndim);
   std::string chunk_key(uint64_t id) const;
+  bool fetch_now(uint64_t index, std::string& bytes, Shape& shape) const;
+  Shape shape_now(uint64_t index) const;
+  std::string stored_bytes_now(uint64_t index) const;
+  void read_into_now(uint64_t index, const Shape& shape, uint8_t* out) const;
+  /// Runs a read; when a read-only tensor's chunk is gone (moved by a writer), refresh_index()
+  /// and run it once more.
+  template <class F>
+  auto reading(F&& f) const -> decltype(f());
+  /// Re-reads the published chunk and tile indexes (readers only). False when they name the same
+  /// chunks as before, or no longer cover this reader's rows.
+  bool refresh_index() const;
   void check_index_locked(uint64_t index) const;
   /// Sets the dtype of a tensor created without one; checks dtype and dimensionality of a new sample.
   void check_array_locked(DType dtype, const Shape& shape);
@@ -204,8 +215,8 @@ class Tensor {
   mutable Columns columns_;  // built on first use; a column whose rows != length() is stale
   TensorMeta meta_;
   nlohmann::json info_;
-  ChunkIdEncoder chunk_ids_;
-  TileEncoder tiles_;
+  mutable ChunkIdEncoder chunk_ids_;  // mutable: a reader refreshes it when a writer moved a chunk
+  mutable TileEncoder tiles_;
   bool had_tiles_file_ = false;
 
   // The chunk being filled. `open_on_disk_`: its current id already has a file, so the next

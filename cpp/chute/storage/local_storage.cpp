@@ -16,6 +16,7 @@ namespace chute {
 namespace {
 
 [[noreturn]] void throw_errno(const std::string& what, const fs::path& p) {
+  if (errno == ENOENT) throw NotFoundError(what + " '" + p.string() + "': " + std::strerror(errno));
   throw IoError(what + " '" + p.string() + "': " + std::strerror(errno));
 }
 
