@@ -13,6 +13,7 @@ rows (none, one or many).
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,10 +35,33 @@ class ComputeFunction:
         self.__doc__ = getattr(func, "__doc__", None)
 
     def __call__(self, *args, **kwargs) -> Transform:
-        return Transform([(self.func, args, kwargs)], self.__name__)
+        return Transform([(self, args, kwargs)], self.__name__)
+
+    def __chute_stage__(self) -> Callable:
+        """The function a stage calls (the stage keeps this object, which pickles by name)."""
+        return self.func
+
+    def __reduce__(self):
+        # A module-level `@chute.compute def f` is the module's attribute `f`: pickle it by name, as
+        # pickle does functions (the raw function would not pickle: the name no longer points to it).
+        module, qualname = getattr(self.func, "__module__", None), getattr(self.func, "__qualname__", "")
+        try:
+            found = _resolve(module, qualname)
+        except Exception:  # not reachable by name (a local function, a lambda): pickle the function
+            found = None
+        if found is self:
+            return (_resolve, (module, qualname))
+        return (ComputeFunction, (self.func,))
 
     def __repr__(self) -> str:
         return f"chute.compute({self.__qualname__})"
+
+
+def _resolve(module: str, qualname: str):
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 class Transform:
@@ -50,7 +74,7 @@ class Transform:
 
     @property
     def functions(self) -> list[Callable]:
-        return [fn for fn, _, _ in self.stages]
+        return [getattr(fn, "func", fn) for fn, _, _ in self.stages]
 
     def eval(self, data_in: Any, ds_out: Any = None, num_workers: int = 0, scheduler: str = "threaded",
              progressbar: bool = True, skip_ok: bool = False, check_lengths: bool = True, pad_data_in: bool = False,

@@ -3,8 +3,9 @@ of threads (the engine's compression and writes release the GIL), `processed` on
 that write their chunks straight to the dataset's folder. `register_scheduler` adds one (the Ray
 scheduler plugs in here).
 
-A scheduler is `run(job, slices, num_workers, progress) -> list[SliceResult]`, results in the order
-of `slices`; it stops handing out work once a slice fails (unless the job ignores errors).
+A scheduler is `run(job, slices, num_workers, progress, cores) -> list[SliceResult]`, results in the
+order of `slices`. When a slice fails at input i, slices stop at their first input past i and go on
+before it, so the error reported is always the lowest failing input, whichever worker was first.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from chute.errors import TransformError
 from chute.transform.worker import SliceJob, SliceResult, open_segments, picklable_error, run_slice
 
 Slices = list[tuple[int, int]]
+_NO_FAILURE = 2**62
 Progress = Callable[[int], None]
 Scheduler = Callable[[SliceJob, Slices, int, Progress, dict], list[SliceResult]]
 
@@ -52,7 +54,7 @@ def _in_process(job: SliceJob, start: int, stop: int, cores: dict, should_stop, 
 def _serial(job: SliceJob, slices: Slices, num_workers: int, progress: Progress, cores: dict) -> list[SliceResult]:
     out = []
     for start, stop in slices:
-        r = _in_process(job, start, stop, cores, lambda: False, progress)
+        r = _in_process(job, start, stop, cores, lambda i: False, progress)
         out.append(r)
         if r.error is not None:
             break
@@ -60,7 +62,7 @@ def _serial(job: SliceJob, slices: Slices, num_workers: int, progress: Progress,
 
 
 def _threaded(job: SliceJob, slices: Slices, num_workers: int, progress: Progress, cores: dict) -> list[SliceResult]:
-    failed = threading.Event()
+    failed_at = [_NO_FAILURE]  # the lowest failing input so far: slices past it stop, earlier ones go on
     lock = threading.Lock()
 
     def tick(n: int) -> None:
@@ -68,9 +70,10 @@ def _threaded(job: SliceJob, slices: Slices, num_workers: int, progress: Progres
             progress(n)
 
     def one(start: int, stop: int) -> SliceResult:
-        r = _in_process(job, start, stop, cores, failed.is_set, tick)
+        r = _in_process(job, start, stop, cores, lambda i: i > failed_at[0], tick)
         if r.error is not None:
-            failed.set()
+            with lock:
+                failed_at[0] = min(failed_at[0], r.error.index)
         return r
 
     with ThreadPoolExecutor(max_workers=max(1, num_workers), thread_name_prefix="chute-compute") as pool:
@@ -125,9 +128,13 @@ def _run_in_worker(start: int, stop: int) -> SliceResult:
         with _worker_counter.get_lock():
             _worker_counter.value += n
 
-    r = run_slice(job, start, stop, open_segments(job, segments.__getitem__), segments, _worker_failed.is_set, tick)
+    def past_failure(i: int) -> bool:
+        return i > _worker_failed.value
+
+    r = run_slice(job, start, stop, open_segments(job, segments.__getitem__), segments, past_failure, tick)
     if r.error is not None:
-        _worker_failed.set()
+        with _worker_failed.get_lock():
+            _worker_failed.value = min(_worker_failed.value, r.error.index)
         r.error = picklable_error(r.error)
     return r
 
@@ -151,7 +158,7 @@ def _processed(job: SliceJob, slices: Slices, num_workers: int, progress: Progre
         check_picklable(job)
     ctx = mp.get_context(method)
     counter = ctx.Value("q", 0)
-    failed = ctx.Event()
+    failed = ctx.Value("q", _NO_FAILURE)  # the lowest failing input so far
     seen = 0
     with ProcessPoolExecutor(max_workers=max(1, num_workers), mp_context=ctx, initializer=_init_worker,
                              initargs=(job, counter, failed)) as pool:
@@ -166,12 +173,12 @@ def _processed(job: SliceJob, slices: Slices, num_workers: int, progress: Progre
                     seen = now
             return [f.result() for f in futures]
         except BrokenProcessPool as e:
-            failed.set()
+            failed.value = -1
             raise TransformError(message=(
                 "a worker process of scheduler='processed' died while running the transform (killed, out of "
                 "memory, or os._exit in the function); nothing it wrote was kept")) from e
         except BaseException:
-            failed.set()  # Ctrl-C: the workers stop at their next input
+            failed.value = -1  # Ctrl-C: the workers stop at their next input
             raise
 
 

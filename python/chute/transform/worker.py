@@ -68,7 +68,8 @@ def run_stages(stages: list[Stage], sample_in: Any) -> TransformDataset:
     """The pipeline on one input: stage k's rows are stage k+1's inputs. The last stage's output."""
     inputs = [sample_in]
     out = TransformDataset()
-    for k, (fn, args, kwargs) in enumerate(stages):
+    for k, (stage, args, kwargs) in enumerate(stages):
+        fn = stage.__chute_stage__() if hasattr(stage, "__chute_stage__") else stage
         out = TransformDataset()
         for item in inputs:
             fn(item, out, *args, **kwargs)
@@ -100,15 +101,16 @@ def open_segments(job: SliceJob, make: Callable[[str], _core.Tensor]) -> dict[st
 
 
 def run_slice(job: SliceJob, start: int, stop: int, writers: dict[str, SegmentWriter],
-              cores: dict[str, _core.Tensor], should_stop: Callable[[], bool],
+              cores: dict[str, _core.Tensor], should_stop: Callable[[int], bool],
               progress: Callable[[int], None]) -> SliceResult:
     """Runs inputs [start, stop). Stops at the first error (recorded in the result) unless
-    `ignore_errors`, which skips the input and undoes whatever it had written."""
+    `ignore_errors`, which skips the input and undoes whatever it had written; `should_stop(i)`
+    says that another slice already failed before input i (so this one need not go on)."""
     if job.engine is not None:
         return run_engine_slice(job, start, stop, cores, should_stop, progress)
     result = SliceResult(start, stop)
     for i in range(start, stop):
-        if should_stop():
+        if should_stop(i):
             result.stopped = True
             break
         state = None
@@ -150,7 +152,7 @@ ENGINE_BATCH = 64  # rows per engine call: the granularity of progress, stopping
 
 
 def run_engine_slice(job: SliceJob, start: int, stop: int, cores: dict[str, _core.Tensor],
-                     should_stop: Callable[[], bool], progress: Callable[[int], None]) -> SliceResult:
+                     should_stop: Callable[[int], bool], progress: Callable[[int], None]) -> SliceResult:
     """An engine-only transform's slice: batches of rows through `_core.copy_rows` (GIL released).
     A batch that fails is undone and redone row by row to find (or skip) the failing input."""
     result = SliceResult(start, stop)
@@ -159,7 +161,7 @@ def run_engine_slice(job: SliceJob, start: int, stop: int, cores: dict[str, _cor
     columns = [(tensor_core(src[k]), cores[k], _specs(ops)) for k, ops in job.engine.items()]
     rows = job.inputs.rows
     for b in range(start, stop, ENGINE_BATCH):
-        if should_stop():
+        if should_stop(b):
             result.stopped = True
             return result
         e = min(stop, b + ENGINE_BATCH)
