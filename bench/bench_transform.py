@@ -184,7 +184,7 @@ def row_specs(a, paths: dict, w: int) -> list[dict]:
          "what": f"multiprocessing.Pool({w}).map(cpu_work, chunksize=16), stacked and saved as one .npy"},
         # resize
         {"row": "chute_engine_resize", **resize, "kind": "chute", "engine": True, "workers": w, "scheduler": "threaded",
-         "tol": J.ENGINE_TOL,
+         "tol": J.TOL,
          "what": f"chute.compute({{'images': [ops.Resize(224)]}}).eval(ds, ds_out, num_workers={w}): decode, resize, "
                  "JPEG encode and write on the engine's threads"},
         {"row": "chute_resize_threaded", **resize, "kind": "chute", "workers": w, "scheduler": "threaded",
