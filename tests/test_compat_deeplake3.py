@@ -749,3 +749,36 @@ def test_zstd_sample_compression_is_refused_and_chunk_zstd_warns(tmp_path):
         ds.create_tensor("zc", dtype="uint8", chunk_compression="zstd")
     ds.zc.append(np.arange(10, dtype=np.uint8))
     assert chute.load(str(tmp_path / "ds"), read_only=True).zc[0].numpy().tolist() == list(range(10))
+
+
+# ======================================================================================================================
+# 5. the transform executor writing into a deeplake-written dataset
+
+
+@chute.compute
+def _append_png_and_box(sample_in, samples_out):
+    samples_out.images_png.append(sample_in["png"])
+    samples_out.boxes.append(sample_in["box"])
+
+
+@pytest.mark.parametrize("scheduler", ["threaded", "processed"])
+def test_transform_rows_appended_to_a_dl3_dataset_read_back_by_deeplake(oracle_python, dl3_written, tmp_path,
+                                                                         scheduler):
+    """Segments appended by the executor keep Deep Lake's hidden companion tensors in step: deeplake
+    loads the result with check_integrity=True and reads the new rows after its own."""
+    path = tmp_path / "ds"
+    shutil.copytree(dl3_written.path, path)
+    rng = np.random.default_rng(5)
+    rows = [{"png": smooth_image(rng, 9 + k, 7, 3), "box": rng.random((2, 4), dtype=np.float32)} for k in range(12)]
+    ds = chute.load(str(path), read_only=False)
+    n_png, n_box = ds.images_png.num_samples, ds.boxes.num_samples
+    _append_png_and_box().eval(rows, ds, num_workers=2, scheduler=scheduler, skip_ok=True, check_lengths=False,
+                               progressbar=False)
+    del ds
+    check_oracle(run_oracle(oracle_python, ("dl3_read", path, tmp_path / "out.pkl"))[0], "dl3_read.py")
+    out = load_pickle(tmp_path / "out.pkl")["tensors"]
+    assert out["images_png"]["length"] == n_png + 12 and out["boxes"]["length"] == n_box + 12
+    assert_arrays_equal(out["images_png"]["values"][n_png:], [r["png"] for r in rows], "images_png")
+    assert_arrays_equal(out["boxes"]["values"][n_box:], [r["box"] for r in rows], "boxes")
+    assert_arrays_equal(out["images_png"]["values"][:n_png], dl3_expected_values(dl3_written.expected, "images_png"),
+                        "images_png (deeplake's own rows)")
