@@ -285,3 +285,34 @@ def test_engine_transform_names_a_bad_image_and_changes_nothing(tmp_path):
     chute.compute({"images": [ops.Resize(16)]}).eval(src, out, num_workers=2, ignore_errors=True,
                                                       progressbar=False)
     assert len(out) == 6
+
+
+@chute.compute
+def from_frame_row(row, samples_out):
+    samples_out.append({"name": row["name"], "value": np.array([row.value], dtype=np.float64),
+                        "g/label": row["label"]})
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_a_dataframe_is_rows_and_groups_take_slash_names(tmp_path, scheduler):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"name": [f"n{i}" for i in range(9)], "value": np.arange(9) / 2,
+                       "label": ["b", "a", "b", "c", "a", "b", "c", "c", "a"]})
+    out = chute.empty(str(tmp_path / "out"))
+    out.create_tensor("name", htype="text")
+    out.create_tensor("value", dtype="float64")
+    out.create_tensor("g/label", htype="class_label")
+    from_frame_row().eval(df, out, num_workers=2, scheduler=scheduler, progressbar=False)
+    assert out.name.data()["value"] == list(df["name"])
+    np.testing.assert_array_equal(out.value.numpy().ravel(), df["value"].to_numpy())
+    # class names numbered in order of first appearance in the input, whichever worker saw them
+    assert out["g/label"].info.class_names == ["b", "a", "c"]
+    assert out.g.label.data()["text"] == [[x] for x in df["label"]]
+
+
+def test_progress_bar_counts_every_input(tmp_path, capsys):
+    out = chute.empty(str(tmp_path / "out"))
+    out.create_tensor("x", dtype="int64")
+    slow_copy().eval(list(range(50)), out, num_workers=2, scheduler="processed", progressbar=True)
+    err = capsys.readouterr().err
+    assert "Evaluating slow_copy" in err and "50/50" in err
