@@ -366,9 +366,8 @@ class Tensor:
                     raise TensorInvalidSampleShapeError(f"tensor '{name}' (bbox) needs the last dimension to be 4, got shape {arr.shape}")
             elif h == "embedding" and arr.ndim != 1:
                 raise TensorInvalidSampleShapeError(f"tensor '{name}' (embedding) takes 1-D vectors, got shape {arr.shape}")
-            m = self.meta
-            ndim = len(m.get("min_shape") or [])
-            if self._core.length > 0 and ndim and arr.ndim != ndim:
+            ndim = self._sample_ndim()
+            if ndim and arr.ndim != ndim:
                 raise TensorInvalidSampleShapeError(
                     f"tensor '{name}' holds {ndim}-dimensional samples, got shape {arr.shape}"
                 )
@@ -379,6 +378,16 @@ class Tensor:
             raise type(e)(f"{e} (sample {k} of the call)") from None
         except _core.DecodeError as e:
             raise _core.DecodeError(f"tensor '{name}', sample {k} of the call: {e}") from None
+
+    def _sample_ndim(self) -> int:
+        """The rank of the tensor's samples (0 while it has none). Kept once known: samples never
+        change rank (a cleared tensor, length 0, is asked again)."""
+        if self._core.length == 0:
+            self._ndim = 0
+            return 0
+        if not getattr(self, "_ndim", 0):
+            self._ndim = len(self.meta.get("min_shape") or [])
+        return self._ndim
 
     def _as_array(self, sample) -> np.ndarray:
         want = self.dtype

@@ -27,6 +27,8 @@ from chute.transform import schedulers
 from chute.transform.inputs import InputData
 from chute.transform.worker import SliceError, SliceJob, SliceResult, Stage
 
+SLICES_PER_WORKER = 4
+
 
 def _check_int(name: str, value, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -120,7 +122,10 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
     try:
         for start in range(0, total, window):
             stop = min(total, start + window)
-            results = run(job, _slices(start, stop, workers), workers, bar.update, cores)
+            # a few slices per worker, handed out in order as workers free up: uneven inputs do not
+            # leave one worker finishing alone (the merge joins the slices' partial chunks)
+            parts = 1 if scheduler == "serial" else workers * SLICES_PER_WORKER
+            results = run(job, _slices(start, stop, parts), workers, bar.update, cores)
             error = _first_error(results)
             if error is not None:
                 raise _transform_error(error, inputs, done, ignore_errors)
