@@ -16,6 +16,7 @@ bench:
 	.venv-bench/bin/python bench/run_all.py
 	.venv-bench/bin/python bench/bench_loader.py
 	.venv-bench/bin/python bench/bench_query.py
+	.venv/bin/python bench/bench_transform.py
 
 clean:
 	rm -rf build .venv
