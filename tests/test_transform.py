@@ -316,3 +316,16 @@ def test_progress_bar_counts_every_input(tmp_path, capsys):
     slow_copy().eval(list(range(50)), out, num_workers=2, scheduler="processed", progressbar=True)
     err = capsys.readouterr().err
     assert "Evaluating slow_copy" in err and "50/50" in err
+
+
+@chute.compute
+def relabel_only(sample_in, samples_out):
+    samples_out.labels.append("z")
+
+
+def test_in_place_with_skip_ok_keeps_the_tensors_it_does_not_write(tmp_path):
+    ds = _make_source(tmp_path / "ds", n=6)
+    images = ds.images.numpy()
+    relabel_only().eval(ds, num_workers=2, skip_ok=True, progressbar=False)
+    np.testing.assert_array_equal(ds.images.numpy(), images)
+    assert ds.labels.data()["text"] == [["z"]] * 6

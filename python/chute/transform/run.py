@@ -136,8 +136,11 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
                     f"every one of the {total} inputs failed and was skipped (ignore_errors=True); nothing was "
                     f"written. Run with ignore_errors=False to see the first error")
             if in_place and start == 0:
+                # the rows are replaced; with skip_ok a tensor no input wrote to keeps its rows
+                written = set().union(*(r.produced for r in results)) if skip_ok else set(tensors)
                 for k in tensors:
-                    cores[k].clear()
+                    if k in written:
+                        cores[k].clear()
             _append_results(results, tensors, cores, job, inputs)
             handle.flush()
             states = {k: c.save_state() for k, c in cores.items()}

@@ -59,6 +59,7 @@ class SliceResult:
     descs: dict[str, str] = field(default_factory=dict)        # tensor -> sealed segment description
     values: dict[str, list] = field(default_factory=dict)      # parent-side tensor -> [(input index, [values])]
     rows: int = 0
+    produced: set[str] = field(default_factory=set)  # tensors some input appended to
     skipped: list[int] = field(default_factory=list)
     error: SliceError | None = None
     stopped: bool = False  # another slice failed first
@@ -130,6 +131,7 @@ def run_slice(job: SliceJob, start: int, stop: int, writers: dict[str, SegmentWr
                 if k in job.parent_side:
                     result.values.setdefault(k, []).append((i, produced[k]))
             result.rows += len(next(iter(produced.values()))) if produced else 0
+            result.produced.update(produced)
         except Exception as e:  # the user's function, or a sample the tensor cannot take
             fatal = isinstance(e, TensorMismatchError)
             if job.ignore_errors and not fatal:
@@ -169,6 +171,7 @@ def run_engine_slice(job: SliceJob, start: int, stop: int, cores: dict[str, _cor
         try:
             _core.copy_rows(columns, rows[b:e], job.seed)
             result.rows += e - b
+            result.produced.update(job.engine)
             progress(e - b)
             continue
         except Exception:
@@ -179,6 +182,7 @@ def run_engine_slice(job: SliceJob, start: int, stop: int, cores: dict[str, _cor
             try:
                 _core.copy_rows(columns, rows[i:i + 1], job.seed)
                 result.rows += 1
+                result.produced.update(job.engine)
             except Exception as err:
                 for k, c in cores.items():
                     c.restore_state(state[k])
