@@ -45,3 +45,19 @@ def image_folder(tmp_path, photos):
             y, x = rng.integers(0, p.shape[0] - h), rng.integers(0, p.shape[1] - w)
             (root / cls / f"{i}.jpg").write_bytes(jpeg_bytes(p[y:y + h, x:x + w]))
     return root
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance (2 CPUs, no dashboard, no usage stats) shared by every test that needs
+    Ray; shut down at the end of the session. Skips only when Ray is not installed (the test extras
+    install it, so `make test` runs these tests)."""
+    import os
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+    yield ray
+    ray.shutdown()
