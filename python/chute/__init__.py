@@ -12,6 +12,7 @@ Layout of the package (Python mirrors the concepts; the engine is the private ex
 - `chute.errors`: chute's exceptions (each also a built-in: ValueError, OSError, KeyError...).
 - `chute.transform`: the parallel transform executor, `compute`, `compose` and `.eval` (re-exported
   here); `chute.util.exceptions` holds every exception under Deep Lake 3's import path.
+- `chute.pipeline`: `Pipeline`, staged pipelines with olympipe's API, one process pool per task stage.
 - `chute.ingest`: `ingest_classification`. `chute.cli`: the `chute` command. `chute.demo`.
 - `chute._internal`: helpers shared by the subpackages (the dataset handle, argument checks,
   sample encoding, weighted draws); not public API.
@@ -31,6 +32,7 @@ rules"):
 from chute import (  # noqa: F401  (chute._core is the engine, exposed for power users)
     _core,
     ops,
+    pipeline,  # noqa: F401  (chute.pipeline: olympipe's Pipeline)
     random,
     util,  # noqa: F401  (chute.util.exceptions: Deep Lake 3's import path)
 )
