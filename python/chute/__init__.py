@@ -13,6 +13,7 @@ Layout of the package (Python mirrors the concepts; the engine is the private ex
 - `chute.transform`: the parallel transform executor, `compute`, `compose` and `.eval` (re-exported
   here); `chute.util.exceptions` holds every exception under Deep Lake 3's import path.
 - `chute.pipeline`: `Pipeline`, staged pipelines with olympipe's API, one process pool per task stage.
+- `chute.shards`: `XShards`, Orca's data-parallel shards of Python objects (local process pool or Ray).
 - `chute.ingest`: `ingest_classification`. `chute.cli`: the `chute` command. `chute.demo`.
 - `chute._internal`: helpers shared by the subpackages (the dataset handle, argument checks,
   sample encoding, weighted draws); not public API.
@@ -34,6 +35,7 @@ from chute import (  # noqa: F401  (chute._core is the engine, exposed for power
     ops,
     pipeline,  # noqa: F401  (chute.pipeline: olympipe's Pipeline)
     random,
+    shards,  # noqa: F401  (chute.shards: Orca's XShards)
     util,  # noqa: F401  (chute.util.exceptions: Deep Lake 3's import path)
 )
 from chute.dataset import Dataset, Sample, Tensor, delete, empty, exists, like, load, read
