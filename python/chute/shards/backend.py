@@ -207,7 +207,16 @@ class RayBackend:
         ray = ray_module()
         remote = _remote(ray).options(num_returns=2, **self.ray_remote_args)
         pairs = [remote.remote(fn, *args) for fn, args in tasks]
-        flags = ray.get([p[0] for p in pairs])
+        try:
+            flags = ray.get([p[0] for p in pairs])
+        except ray.exceptions.RayError:  # a task Ray could not run (lost, unpicklable...): which one
+            for i, p in enumerate(pairs):
+                try:
+                    ray.get(p[0])
+                except ray.exceptions.RayError as e:
+                    raise ShardTransformError(f"{what} failed on shard {i}: Ray could not run the task: {e}", i,
+                                              type(e).__name__, str(e)) from e
+            raise
         for i, f in enumerate(flags):
             if f is not None:
                 _raise_failure(what, i, ray.get(pairs[i][1]))
