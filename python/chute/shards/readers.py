@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chute.shards import convert
+from chute.shards import convert, structure
 from chute.shards.backend import current
 from chute.shards.xshards import XShards
 
 
 def _read(reader: str, path: Any, kwargs: dict) -> XShards:
     files = convert.expand_paths(path)
+    structure.pandas()  # imported once here: forked workers inherit it instead of each importing it
     backend = current()
     groups = convert.file_groups(files, backend.default_partitions())
     tasks = [(convert.read_files, (reader, g, kwargs)) for g in groups]
