@@ -14,6 +14,7 @@ Layout of the package (Python mirrors the concepts; the engine is the private ex
   here); `chute.util.exceptions` holds every exception under Deep Lake 3's import path.
 - `chute.pipeline`: `Pipeline`, staged pipelines with olympipe's API, one process pool per task stage.
 - `chute.shards`: `XShards`, Orca's data-parallel shards of Python objects (local process pool or Ray).
+- `chute.seq`: SeqTools' lazy sequence views and prefetch (`import chute.seq as seqtools`).
 - `chute.ingest`: `ingest_classification`. `chute.cli`: the `chute` command. `chute.demo`.
 - `chute._internal`: helpers shared by the subpackages (the dataset handle, argument checks,
   sample encoding, weighted draws); not public API.
@@ -35,6 +36,7 @@ from chute import (  # noqa: F401  (chute._core is the engine, exposed for power
     ops,
     pipeline,  # noqa: F401  (chute.pipeline: olympipe's Pipeline)
     random,
+    seq,  # noqa: F401  (chute.seq: SeqTools' lazy sequence views)
     shards,  # noqa: F401  (chute.shards: Orca's XShards)
     util,  # noqa: F401  (chute.util.exceptions: Deep Lake 3's import path)
 )
