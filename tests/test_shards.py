@@ -167,6 +167,35 @@ def test_an_error_in_a_shard_names_the_lowest_failing_shard_with_the_worker_trac
     assert isinstance(e.value, chute.ChuteError)
 
 
+def big_or_fail(a):
+    if a[0] == 2:
+        raise ValueError("shard with 2")
+    if a[0] == 3:
+        os._exit(3)
+    return np.full(1 << 19, a[0], dtype=np.float64)  # 4 MiB: through shared memory
+
+
+def leftovers() -> list[str]:
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    return [f for f in os.listdir(folder) if f.startswith(f"chute-shards-{os.getpid()}-")] if folder else []
+
+
+def test_large_results_come_back_through_shared_memory_and_leave_no_file():
+    s = XShards.partition(np.arange(2), 2)
+    out = s.transform_shard(big_or_fail).collect()
+    assert [float(a[-1]) for a in out] == [0.0, 1.0] and all(a.flags.writeable for a in out)
+    out[0][:] = 7  # a private copy: writable, and nobody else sees it
+    assert leftovers() == []
+    with pytest.raises(ShardTransformError, match="shard 2"):
+        XShards.partition(np.arange(3), 3).transform_shard(big_or_fail)
+    with pytest.raises(ShardTransformError, match="died"):
+        XShards.partition(np.arange(5), 5).transform_shard(big_or_fail)
+    assert leftovers() == []
+    frames = XShards.partition(pd.DataFrame({"s": ["ab"] * 200_000, "v": np.arange(200_000)}), 2)
+    back = frames.transform_shard(lambda df: df.assign(w=df["v"] * 2)).collect()
+    assert pd.concat(back)["w"].sum() == 2 * sum(range(200_000)) and leftovers() == []
+
+
 def exit_in_worker(a):
     os._exit(3)
 
@@ -174,6 +203,11 @@ def exit_in_worker(a):
 def test_a_worker_that_dies_gives_a_clear_error():
     with pytest.raises(ShardTransformError, match="worker process of the local backend died"):
         XShards.partition(np.arange(4), 2).transform_shard(exit_in_worker)
+
+
+def test_a_result_that_cannot_travel_back_names_the_shard():
+    with pytest.raises(ShardTransformError, match="shard 0: its result could not be sent back"):
+        XShards.partition(np.arange(4), 2).transform_shard(lambda a: (lambda: a))
 
 
 def test_transform_shard_refuses_a_non_callable():
@@ -458,6 +492,8 @@ def chunked_dataset(path, rows=1000):
 
 def test_from_dataset_gives_chunk_aligned_partitions(tmp_path):
     ds = chunked_dataset(tmp_path / "ds")
+    if not hasattr(tensor_core(ds.x), "chunk_ends"):
+        pytest.skip("this build of the engine does not expose chunk_ends (rows are then split evenly)")
     ends = set(tensor_core(ds.x).chunk_ends().tolist())
     assert len(ends) > 4
     s = XShards.from_dataset(tmp_path / "ds", num_shards=4)

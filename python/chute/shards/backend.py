@@ -16,10 +16,12 @@ Chosen Orca's way (`init_orca_context(cluster_mode=...)`): `chute.shards.init(ba
 """
 from __future__ import annotations
 
+import ctypes
 import importlib
 import multiprocessing as mp
 import os
 import pickle
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chute.errors import ChuteError
+from chute.shards import transfer
 
 Task = tuple[Callable, tuple]  # fn(*args); for Ray, object refs among args are resolved by Ray
 
@@ -99,12 +102,29 @@ def _start_method() -> str:
 
 def _init_worker(tasks: Sequence[Task]) -> None:
     global _tasks
+    _die_with_parent()
     _tasks = tasks
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the process that forked it dies, so a killed
+    driver leaves no worker behind."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        parent = os.getppid()
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the call
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
 
 
 def _run_task(i: int) -> Any:
     fn, args = _tasks[i]
-    return _call(fn, args)
+    r = _call(fn, args)
+    return r if isinstance(r, _Failure) else transfer.ship(r)
 
 
 @dataclass
@@ -139,14 +159,31 @@ class LocalBackend:
                 _check_picklable(tasks, what)
             ctx = mp.get_context(method)
             workers = min(self.num_workers, len(tasks))
-            try:
-                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(tasks,)) as pool:
-                    results = list(pool.map(_run_task, range(len(tasks))))
-            except BrokenProcessPool as e:
-                raise ShardTransformError(
-                    f"{what}: a worker process of the local backend died (killed, out of memory, or os._exit "
-                    f"in the function); no result was kept") from e
+            results = []
+            transfer.sweep()
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(tasks,)) as pool:
+                futures = [pool.submit(_run_task, i) for i in range(len(tasks))]
+                try:
+                    for i, f in enumerate(futures):
+                        try:
+                            results.append(transfer.receive(f.result()))
+                        except BrokenProcessPool:
+                            raise
+                        except Exception as e:  # the result could not travel back (pickling)
+                            raise ShardTransformError(
+                                f"{what} failed on shard {i}: its result could not be sent back from the worker "
+                                f"({type(e).__name__}: {e})", i, type(e).__name__) from e
+                except BaseException as e:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    for f in futures:  # results shipped but not received: remove their files
+                        if f.done() and not f.cancelled() and f.exception() is None:
+                            transfer.discard(f.result())
+                    if isinstance(e, BrokenProcessPool):
+                        raise ShardTransformError(
+                            f"{what}: a worker process of the local backend died (killed, out of memory, or "
+                            f"os._exit in the function); no result was kept") from e
+                    raise
         for i, r in enumerate(results):
             if isinstance(r, _Failure):
                 _raise_failure(what, i, r)

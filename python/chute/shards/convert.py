@@ -140,7 +140,10 @@ def dataset_ranges(ds: Dataset, names: list[str], parts: int) -> list[tuple[int,
     total = min(tensors[n].num_samples for n in names)
     if total == 0:
         return []
-    ends = max((np.asarray(tensor_core(tensors[n]).chunk_ends()) for n in names), key=len)
+    cores = [tensor_core(tensors[n]) for n in names]
+    if not all(hasattr(c, "chunk_ends") for c in cores):  # an engine without the chunk index binding
+        return [r for r in structure.even_bounds(total, min(parts, total)) if r[1] > r[0]]
+    ends = max((np.asarray(c.chunk_ends()) for c in cores), key=len)
     return chunk_groups(ends.tolist(), total, parts)
 
 
