@@ -21,7 +21,8 @@ An XShards stays on the backend it was made on.
 
 A function that raises in a partition gives ShardTransformError naming the shard index, with the
 worker's traceback. Modules: `xshards` (XShards, SharedValue), `backend` (the backends, init),
-`structure` (rows of a partition of any type), `convert` (datasets, Ray Data, files), `readers`.
+`transfer` (the local workers' results through shared memory), `structure` (rows of a partition
+of any type), `convert` (datasets, Ray Data, files), `readers`.
 """
 from chute.shards.backend import LocalBackend, RayBackend, ShardTransformError, current, init
 from chute.shards.readers import read_csv, read_json, read_parquet

@@ -3,8 +3,9 @@
 `local` (the embedded default, no Ray): partitions are Python objects in this process. Each
 parallel step forks a pool of worker processes that inherit the step's tasks (functions and
 partitions are not pickled, so lambdas and closures work, as with Spark's cloudpickle in Orca);
-only the results come back, pickled. A worker's mutation of its partition never reaches the
-parent's copy. Where fork is unavailable the tasks are pickled (module-level functions only).
+only the results come back (large ones through shared memory: chute.shards.transfer). A worker's
+mutation of its partition never reaches the parent's copy. Where fork is unavailable the tasks are
+pickled (module-level functions only).
 
 `ray`: partitions are Ray object refs (one object per partition, not Ray Data blocks) and every
 step is one Ray task per partition (retried by Ray when a worker or node dies). Ray is imported
