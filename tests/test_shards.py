@@ -582,8 +582,15 @@ def fail_to_unpickle(a):
 @pytest.mark.ray
 def test_a_task_ray_cannot_run_names_the_shard(ray_backend):
     s = XShards.from_partitions([np.arange(2), np.arange(3)])
-    with pytest.raises((ShardTransformError, TypeError), match="cannot travel|shard"):
+    with pytest.raises(TypeError, match="Could not serialize the argument"):
         s.transform_shard(fail_to_unpickle, Unpicklable())
+
+
+@pytest.mark.ray
+def test_a_ray_task_whose_worker_dies_names_the_shard(ray_backend):
+    init("ray", ray_remote_args={"max_retries": 0})
+    with pytest.raises(ShardTransformError, match="failed on shard 1: Ray could not run the task"):
+        XShards.partition(np.arange(4), 2).transform_shard(lambda a: os._exit(1) if a[0] == 2 else a)
 
 
 @pytest.mark.ray
