@@ -464,6 +464,39 @@ def test_to_dataset_on_failure_leaves_the_dataset_as_it_was(tmp_path):
     assert len(reopened) == 5 and reopened.y.numpy().ravel().tolist() == list(range(5))
 
 
+def test_to_dataset_on_failure_removes_the_dataset_it_created(tmp_path):
+    parts = [to_xy(np.arange(10)), to_xy(np.arange(10))]
+    parts[1]["x"] = parts[1]["x"][:, :, None]
+    with pytest.raises(chute.ChuteError):
+        XShards.from_partitions(parts).to_dataset(tmp_path / "new")
+    assert not chute.exists(tmp_path / "new")
+    with pytest.raises(TypeError, match="shard 0 is a ndarray"):
+        XShards.from_partitions([np.arange(3)]).to_dataset(tmp_path / "new")
+    assert not chute.exists(tmp_path / "new")
+
+
+SPAWNED = textwrap.dedent("""
+    import numpy as np
+    from chute.shards import ShardTransformError, XShards, init
+    init("local", num_workers=2)
+    s = XShards.partition({"x": np.arange(4_000_000)}, 2)
+    out = s["x"].transform_shard(np.cumsum).collect()
+    assert int(out[1][-1]) == sum(range(2_000_000, 4_000_000)), out[1][-1]
+    try:
+        s.transform_shard(lambda d: d)
+    except ShardTransformError as e:
+        assert "cannot be pickled" in str(e) and "module level" in str(e), e
+        print("OK")
+""")
+
+
+def test_spawned_workers_run_module_level_functions_and_explain_lambdas(tmp_path):
+    env = {**os.environ, "CHUTE_MP_START_METHOD": "spawn"}
+    r = subprocess.run([sys.executable, "-c", SPAWNED], capture_output=True, text=True, cwd=tmp_path, env=env,
+                       timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "OK", r.stderr[-3000:]
+
+
 @pytest.mark.parametrize("parts, error, match", [
     ([np.arange(3)], TypeError, "shard 0 is a ndarray"),
     ([{"x": np.arange(3)}, {"x": np.array(["a", "b"])}], TypeError, "shard 1 is a dict whose 'x'"),

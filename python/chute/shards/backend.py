@@ -92,6 +92,7 @@ def ray_module():
 # ---------------------------------------------------------------------------------------------
 # local: a forked process pool per step
 _tasks: Sequence[Task] = ()
+_run = ""
 
 
 def _start_method() -> str:
@@ -101,10 +102,11 @@ def _start_method() -> str:
     return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 
 
-def _init_worker(tasks: Sequence[Task]) -> None:
-    global _tasks
+def _init_worker(tasks: Sequence[Task], run: str) -> None:
+    global _tasks, _run
     _die_with_parent()
     _tasks = tasks
+    _run = run
 
 
 def _die_with_parent() -> None:
@@ -125,7 +127,7 @@ def _die_with_parent() -> None:
 def _run_task(i: int) -> Any:
     fn, args = _tasks[i]
     r = _call(fn, args)
-    return r if isinstance(r, _Failure) else transfer.ship(r)
+    return r if isinstance(r, _Failure) else transfer.ship(r, _run)
 
 
 @dataclass
@@ -162,8 +164,9 @@ class LocalBackend:
             workers = min(self.num_workers, len(tasks))
             results = []
             transfer.sweep()
+            run = transfer.new_run()
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(tasks,)) as pool:
+                                     initargs=(tasks, run)) as pool:
                 futures = [pool.submit(_run_task, i) for i in range(len(tasks))]
                 try:
                     for i, f in enumerate(futures):
@@ -177,9 +180,7 @@ class LocalBackend:
                                 f"({type(e).__name__}: {e})", i, type(e).__name__) from e
                 except BaseException as e:
                     pool.shutdown(wait=True, cancel_futures=True)
-                    for f in futures:  # results shipped but not received: remove their files
-                        if f.done() and not f.cancelled() and f.exception() is None:
-                            transfer.discard(f.result())
+                    transfer.remove_run(run)  # results shipped but not received
                     if isinstance(e, BrokenProcessPool):
                         raise ShardTransformError(
                             f"{what}: a worker process of the local backend died (killed, out of memory, or "

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from chute._internal.handle import tensor_core
-from chute.dataset import Dataset, dataset, load
+from chute.dataset import Dataset, dataset, delete, exists, load
 from chute.errors import DynamicTensorNumpyError
 from chute.shards import structure
 from chute.shards.backend import LocalBackend, RayBackend, ray_module
@@ -95,16 +95,27 @@ def write_dataset(parts: list, backend: Backend, target: Any, schemas: list, pro
     if any(k != keys[0] for k in keys):
         raise ValueError(f"to_dataset: every partition must have the same keys, got {keys[0]} and "
                          f"{next(k for k in keys if k != keys[0])}")
+    created = not isinstance(target, Dataset) and not exists(target)
     ds = target if isinstance(target, Dataset) else dataset(target)
+    try:
+        _write(parts, backend, ds, keys[0], schemas, progressbar)
+    except BaseException:
+        if created:  # the dataset this call made goes again: the path is as before
+            delete(ds.path)
+        raise
+    return ds
+
+
+def _write(parts: list, backend: Backend, ds: Dataset, keys: list[str], schemas: list, progressbar: bool) -> None:
     have = ds.tensors
-    for k in keys[0]:
+    for k in keys:
         dtypes = {np.dtype(s[k][0]) for s in schemas}
         if len(dtypes) > 1:
             raise TypeError(f"to_dataset: tensor '{k}' gets arrays of different dtypes {sorted(map(str, dtypes))}")
         if k in have and have[k].dtype is not None and np.dtype(have[k].dtype) != next(iter(dtypes)):
             raise TypeError(f"to_dataset: tensor '{k}' of {ds.path} has dtype {have[k].dtype}, the partitions "
                             f"have {next(iter(dtypes))}")
-    for k in keys[0]:
+    for k in keys:
         if k not in have:
             ds.create_tensor(k, dtype=np.dtype(schemas[0][k][0]).name)
     if isinstance(backend, LocalBackend):
@@ -114,7 +125,6 @@ def write_dataset(parts: list, backend: Backend, target: Any, schemas: list, pro
         scheduler, workers = "threaded", min(len(parts), os.cpu_count() or 1)
     write_partition().eval(list(parts), ds, num_workers=workers, scheduler=scheduler, progressbar=progressbar,
                            skip_ok=True)
-    return ds
 
 
 def chunk_groups(ends: Sequence[int], total: int, parts: int) -> list[tuple[int, int]]:

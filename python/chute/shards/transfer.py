@@ -6,8 +6,9 @@ band with protocol 5) is pickled without its buffers; the buffers are written on
 unlinks at once. Only a few hundred bytes travel through the pool's pipe. Small results, and
 results whose buffers pickle in band, travel as usual.
 
-A file is named after the parent's pid, so files a killed parent never unlinked are removed by the
-next run in any process (`sweep`).
+A file is named after the parent's pid and the step, so a failed step removes what its workers
+wrote (`remove_run`) and files a killed parent never unlinked are removed by the next step in any
+process (`sweep`).
 """
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ class Shipped:
     spans: list[tuple[int, int]]
 
 
-def ship(result: Any) -> Any:
-    """In a worker: `result`, or a Shipped stand-in whose buffers are in a shared file."""
+def ship(result: Any, run: str) -> Any:
+    """In a worker of the step `run`: `result`, or a Shipped stand-in whose buffers are in a
+    shared file."""
     buffers: list[pickle.PickleBuffer] = []
     try:
         payload = pickle.dumps(result, protocol=5, buffer_callback=buffers.append)
@@ -47,7 +49,7 @@ def ship(result: Any) -> Any:
     views = [b.raw() for b in buffers]
     if sum(v.nbytes for v in views) < MIN_BYTES:
         return result
-    path = os.path.join(_folder(), f"{_PREFIX}{os.getppid()}-{uuid.uuid4().hex}")
+    path = os.path.join(_folder(), f"{_PREFIX}{os.getppid()}-{run}-{uuid.uuid4().hex}")
     spans, offset = [], 0
     try:
         with open(path, "wb") as f:
@@ -79,16 +81,22 @@ def receive(item: Any) -> Any:
     return pickle.loads(item.payload, buffers=[view[a:a + n] for a, n in item.spans])
 
 
-def discard(item: Any) -> None:
-    if isinstance(item, Shipped):
-        discard_path(item.path)
-
-
 def discard_path(path: str) -> None:
     try:
         os.unlink(path)
     except OSError:
         pass
+
+
+def new_run() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def remove_run(run: str) -> None:
+    """After a failed step: every file its workers wrote (received or not, or half written by a
+    worker that died)."""
+    for path in glob.glob(os.path.join(_folder(), f"{_PREFIX}{os.getpid()}-{run}-*")):
+        discard_path(path)
 
 
 def sweep() -> None:
