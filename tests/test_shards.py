@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pandas as pd
@@ -208,6 +210,51 @@ def test_a_worker_that_dies_gives_a_clear_error():
 def test_a_result_that_cannot_travel_back_names_the_shard():
     with pytest.raises(ShardTransformError, match="shard 0: its result could not be sent back"):
         XShards.partition(np.arange(4), 2).transform_shard(lambda a: (lambda: a))
+
+
+INTERRUPTED = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    from chute.shards import XShards, init
+    init("local", num_workers=2)
+    def slow(a):
+        with open(os.path.join(sys.argv[1], str(os.getpid())), "w"):
+            pass
+        time.sleep(60)
+        return a
+    print("start", flush=True)
+    XShards.partition(np.arange(4), 4).transform_shard(slow)
+""")
+
+
+def test_ctrl_c_during_transform_shard_stops_its_workers(tmp_path):
+    script = tmp_path / "interrupted.py"
+    script.write_text(INTERRUPTED)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    proc = subprocess.Popen([sys.executable, str(script), str(pids)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 30
+    while len(os.listdir(pids)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(os.listdir(pids)) == 2, proc.stderr.read() if proc.poll() is not None else "workers did not start"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)  # to the parent alone, as `kill -INT` does
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10 and "KeyboardInterrupt" in err, err[-2000:]
+    for pid in map(int, os.listdir(pids)):
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), f"worker {pid} outlived the interrupted step"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_transform_shard_refuses_a_non_callable():

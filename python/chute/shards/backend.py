@@ -102,11 +102,25 @@ def _start_method() -> str:
     return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 
 
-def _init_worker(tasks: Sequence[Task], run: str) -> None:
+def _init_worker(tasks: Sequence[Task], run: str, pids) -> None:
     global _tasks, _run
     _die_with_parent()
     _tasks = tasks
     _run = run
+    with pids.get_lock():  # the parent kills its workers by these pids when a step is abandoned
+        for k in range(len(pids)):
+            if pids[k] == 0:
+                pids[k] = os.getpid()
+                break
+
+
+def _kill(pids) -> None:
+    for pid in list(pids):
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _die_with_parent() -> None:
@@ -165,8 +179,9 @@ class LocalBackend:
             results = []
             transfer.sweep()
             run = transfer.new_run()
+            pids = ctx.Array("q", workers)
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(tasks, run)) as pool:
+                                     initargs=(tasks, run, pids)) as pool:
                 futures = [pool.submit(_run_task, i) for i in range(len(tasks))]
                 try:
                     for i, f in enumerate(futures):
@@ -179,6 +194,7 @@ class LocalBackend:
                                 f"{what} failed on shard {i}: its result could not be sent back from the worker "
                                 f"({type(e).__name__}: {e})", i, type(e).__name__) from e
                 except BaseException as e:
+                    _kill(pids)  # Ctrl-C, or an error: the other shards' work is not wanted
                     pool.shutdown(wait=True, cancel_futures=True)
                     transfer.remove_run(run)  # results shipped but not received
                     if isinstance(e, BrokenProcessPool):
