@@ -191,7 +191,7 @@ def test_large_results_come_back_through_shared_memory_and_leave_no_file():
     with pytest.raises(ShardTransformError, match="shard 2"):
         XShards.partition(np.arange(3), 3).transform_shard(big_or_fail)
     with pytest.raises(ShardTransformError, match="died"):
-        XShards.partition(np.arange(5), 5).transform_shard(big_or_fail)
+        XShards.from_partitions([np.array([k]) for k in (0, 1, 3, 4)]).transform_shard(big_or_fail)
     assert leftovers() == []
     frames = XShards.partition(pd.DataFrame({"s": ["ab"] * 200_000, "v": np.arange(200_000)}), 2)
     back = frames.transform_shard(lambda df: df.assign(w=df["v"] * 2)).collect()

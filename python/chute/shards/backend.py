@@ -186,13 +186,16 @@ class LocalBackend:
                 try:
                     for i, f in enumerate(futures):
                         try:
-                            results.append(transfer.receive(f.result()))
+                            r = transfer.receive(f.result())
                         except BrokenProcessPool:
                             raise
                         except Exception as e:  # the result could not travel back (pickling)
                             raise ShardTransformError(
                                 f"{what} failed on shard {i}: its result could not be sent back from the worker "
                                 f"({type(e).__name__}: {e})", i, type(e).__name__) from e
+                        if isinstance(r, _Failure):  # every shard before it succeeded: the lowest failing
+                            _raise_failure(what, i, r)
+                        results.append(r)
                 except BaseException as e:
                     _kill(pids)  # Ctrl-C, or an error: the other shards' work is not wanted
                     pool.shutdown(wait=True, cancel_futures=True)
