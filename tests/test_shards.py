@@ -592,6 +592,11 @@ def test_from_dataset_gives_chunk_aligned_partitions(tmp_path):
     # and back: shards of dicts of arrays round-trip
     s.to_dataset(tmp_path / "copy")
     np.testing.assert_array_equal(chute.load(tmp_path / "copy").x.numpy(), ds.x.numpy())
+    # rows appended and not yet published are flushed for the workers
+    with ds:
+        ds.extend({"x": np.zeros((3, 8), np.float32), "label": np.array([7, 8, 9])})
+        late = XShards.from_dataset(ds, num_shards=2)
+        assert len(late) == 1003 and late.collect()[-1]["label"].ravel()[-3:].tolist() == [7, 8, 9]
 
 
 def test_from_dataset_refuses_bad_input(tmp_path):

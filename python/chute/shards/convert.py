@@ -162,6 +162,8 @@ def open_dataset(ds: Any, tensors: Sequence[str] | None) -> tuple[Dataset, list[
         ds = load(ds, read_only=True)
     if not ds.index.is_full:
         raise ValueError("XShards.from_dataset takes a whole dataset or group, not a view of some rows")
+    if not ds.read_only:
+        ds.flush()  # the workers open the folder: they read what is published
     have = ds.tensors
     names = list(have) if tensors is None else list(tensors)
     missing = [n for n in names if n not in have]

@@ -288,7 +288,8 @@ class XShards:
     def from_dataset(cls, ds: Any, tensors: Sequence[str] | None = None, num_shards: int | None = None) -> XShards:
         """A chute dataset (a path or a Dataset) as partitions {tensor: array of rows} of whole
         chunks: at most `num_shards` (default the backend's CPU count) contiguous row ranges that
-        end at chunk ends (of the tensor with the most chunks), read in parallel."""
+        end at chunk ends (of the tensor with the most chunks), read in parallel by workers that
+        open the folder (a writable `ds` is flushed first)."""
         backend = current()
         n = backend.default_partitions() if num_shards is None else _positive("num_shards", num_shards)
         ds, names = convert.open_dataset(ds, tensors)
