@@ -265,20 +265,28 @@ class RayBackend:
         ray = ray_module()
         remote = _remote(ray).options(num_returns=2, **self.ray_remote_args)
         pairs = [remote.remote(fn, *args) for fn, args in tasks]
-        try:
-            flags = ray.get([p[0] for p in pairs])
-        except ray.exceptions.RayError:  # a task Ray could not run (lost, unpicklable...): which one
-            for i, p in enumerate(pairs):
-                try:
-                    ray.get(p[0])
-                except ray.exceptions.RayError as e:
-                    raise ShardTransformError(f"{what} failed on shard {i}: Ray could not run the task: {e}", i,
-                                              type(e).__name__, str(e)) from e
-            raise
-        for i, f in enumerate(flags):
-            if f is not None:
-                _raise_failure(what, i, ray.get(pairs[i][1]))
+        for i, p in enumerate(pairs):  # in shard order: the first failure is the lowest failing shard
+            try:
+                flag = ray.get(p[0])
+            except ray.exceptions.RayError as e:  # a task Ray could not run (lost, unpicklable...)
+                _cancel(ray, pairs[i + 1:])
+                raise ShardTransformError(f"{what} failed on shard {i}: Ray could not run the task: {e}", i,
+                                          type(e).__name__, str(e)) from e
+            except BaseException:  # Ctrl-C: the rest is not wanted
+                _cancel(ray, pairs[i:])
+                raise
+            if flag is not None:
+                _cancel(ray, pairs[i + 1:])
+                _raise_failure(what, i, ray.get(p[1]))
         return [p[1] for p in pairs]
+
+
+def _cancel(ray, pairs: list) -> None:
+    for p in pairs:
+        try:
+            ray.cancel(p[0])
+        except Exception:  # already finished, or gone with its node
+            pass
 
 
 # ---------------------------------------------------------------------------------------------
