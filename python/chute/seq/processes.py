@@ -22,9 +22,9 @@ import collections
 import ctypes
 import mmap
 import multiprocessing as mp
-import multiprocessing.connection as mpc
 import os
 import pickle
+import selectors
 import signal
 import sys
 import threading
@@ -258,11 +258,16 @@ class ProcessBackend:
         self._slot_of: dict = {}  # (worker, generation, job) -> the slot sent with the job
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
+        self.starved = True  # a worker could take a job and none is pending: new jobs must wake the thread
         board.on_submit = self._wake
         self.thread = threading.Thread(target=self._run, name="chute.seq.prefetch-dispatch", daemon=True)
         self.thread.start()
 
     def _wake(self) -> None:
+        """Called with board.cv held when jobs were added."""
+        if not self.starved:
+            return  # the dispatcher is waiting for results and sends the new jobs when one comes
+        self.starved = False
         try:
             os.write(self.wake_w, b"x")
         except (BlockingIOError, OSError):
@@ -285,6 +290,7 @@ class ProcessBackend:
                     self.outstanding[k] += 1
                     if slot is not None:
                         self._slot_of[(k, gen, job)] = slot.id
+            self.starved = not board.pending and any(n < _OUTSTANDING for n in self.outstanding)
 
     def _receive(self, k: int) -> None:
         try:
@@ -319,27 +325,38 @@ class ProcessBackend:
         self.board.fail(f"a prefetch worker died unexpectedly (worker {k}, pid {p.pid}, {how})")
 
     def _run(self) -> None:
-        sentinels = {p.sentinel: k for k, p in enumerate(self.procs)}
-        conns = {c: k for k, c in enumerate(self.conns)}
+        sel = selectors.DefaultSelector()
+        for k, c in enumerate(self.conns):
+            sel.register(c, selectors.EVENT_READ, ("result", k))
+        for k, p in enumerate(self.procs):
+            sel.register(p.sentinel, selectors.EVENT_READ, ("died", k))
+        sel.register(self.wake_r, selectors.EVENT_READ, ("wake", -1))
+        try:
+            self._loop(sel)
+        finally:
+            sel.close()
+
+    def _loop(self, sel: selectors.BaseSelector) -> None:
         board = self.board
         while not board.closed and board.failure is None:
             self._dispatch()
             try:
-                ready = mpc.wait([*conns, *sentinels, self.wake_r], timeout=0.5)
+                events = sel.select(timeout=0.5)
             except OSError:
                 return
-            for r in ready:
-                if isinstance(r, int) and r == self.wake_r:
+            dead = []
+            for key, _ in events:
+                what, k = key.data
+                if what == "wake":
                     try:
                         os.read(self.wake_r, 4096)
                     except OSError:
                         pass
-                elif r in conns:
-                    self._receive(conns[r])
-            for r in ready:
-                if not isinstance(r, int) or r not in sentinels:
-                    continue
-                k = sentinels[r]
+                elif what == "result":
+                    self._receive(k)
+                else:
+                    dead.append(k)
+            for k in dead:
                 if board.closed:
                     return
                 # results it sent before dying are still in the pipe
