@@ -169,6 +169,11 @@ class TaskStage(Stage):
         while self.buffer:
             _, packed, payload = self.buffer.popleft()
             self.drop(packed, payload)
+        for _, outs in self.done.values():  # held for order by nobody now
+            for out in outs:
+                if out is not None:
+                    discard(out, self.arena)
+        self.done.clear()
         self.maybe_finish()
 
     # ---- errors ----
