@@ -49,7 +49,11 @@ def no_leftovers():
         time.sleep(0.02)
     assert _children() - kids == set(), "worker processes left behind"
     assert len(set(os.listdir("/proc/self/fd")) - fds) <= 1, "descriptors left open"  # pytest may open one
-    assert _shm() - segs == set(), "shared memory segments left behind"
+    new = _shm() - segs
+    while new and time.time() < deadline:  # other jobs on the machine make and remove segments too
+        time.sleep(0.05)
+        new = _shm() - segs
+    assert new == set(), f"shared memory segments left behind: {sorted(new)}"
 
 
 def times_2(x: int) -> int:
