@@ -5,6 +5,7 @@ worker, a killed parent, shared memory), chute tensors as sequences, and the see
 pipeline on real photos."""
 from __future__ import annotations
 
+import gc
 import itertools
 import mmap
 import os
@@ -551,6 +552,24 @@ def test_prefetch_process_errors_that_do_not_pickle_and_results_that_do_not():
         assert "picklable" in str(info.value.__cause__)
 
 
+def _slow_first(x):
+    if x == 0:
+        time.sleep(1.5)
+    return x
+
+
+@pytest.mark.parametrize("method", ["thread", "process"])
+def test_ctrl_c_interrupts_a_waiting_read_and_the_prefetch_goes_on(method):
+    with seqtools.prefetch(seqtools.smap(_slow_first, list(range(6))), 2, method, 3) as p:
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        t0 = time.perf_counter()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            p[0]
+        assert time.perf_counter() - t0 < 1.0  # not after the 1.5 s item
+        assert list(p) == list(range(6))
+
+
 def _die_at_5(x):
     if x == 5:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -644,8 +663,10 @@ def test_prefetch_process_results_view_shared_memory():
     held = [p[i] for i in range(60)]  # kept: slots run out, the rest come through the pipe
     assert [int(a[0, 0]) for a in held] == list(range(60))
     p.close()
+    del p, pool
+    gc.collect()
     assert not any(os.path.exists(f"/dev/shm/{n}") for n in names)
-    assert [int(a[5, 5]) for a in held] == list(range(60))  # still readable after close
+    assert [int(a[5, 5]) for a in held] == list(range(60))  # the producer is gone: the arrays still read
     del held
 
 
