@@ -213,8 +213,9 @@ def test_a_result_that_cannot_travel_back_names_the_shard():
 
 
 INTERRUPTED = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
     import numpy as np
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if a background shell ignores it
     from chute.shards import XShards, init
     init("local", num_workers=2)
     def slow(a):
@@ -240,7 +241,13 @@ def test_ctrl_c_during_transform_shard_stops_its_workers(tmp_path):
     assert len(os.listdir(pids)) == 2, proc.stderr.read() if proc.poll() is not None else "workers did not start"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)  # to the parent alone, as `kill -INT` does
-    _, err = proc.communicate(timeout=30)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            for pid in map(int, os.listdir(pids)):
+                os.kill(pid, signal.SIGKILL)
     assert time.monotonic() - t0 < 10 and "KeyboardInterrupt" in err, err[-2000:]
     for pid in map(int, os.listdir(pids)):
         deadline = time.monotonic() + 5

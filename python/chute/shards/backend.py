@@ -24,6 +24,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -115,27 +116,51 @@ def _init_worker(tasks: Sequence[Task], run: str, pids) -> None:
 
 
 def _kill(pids) -> None:
-    for pid in list(pids):
-        if pid:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    """SIGKILLs the workers and waits (up to 2 s) until none runs, so none writes after this."""
+    pids = [p for p in pids if p]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.01)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][:1] not in ("Z", "X")
+    except (FileNotFoundError, IndexError):
+        return False
+    except OSError:  # no /proc: trust the signal
+        return False
+
+
+def _resolve_prctl():
+    """libc's prctl, looked up once in the parent: a forked child must not call dlopen/dlsym (the
+    loader's lock may have been held by another thread of the parent at the fork)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _resolve_prctl()
 
 
 def _die_with_parent() -> None:
     """Linux: the kernel kills this worker when the process that forked it dies, so a killed
     driver leaves no worker behind."""
-    if not sys.platform.startswith("linux"):
+    if _PRCTL is None:
         return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        parent = os.getppid()
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before the call
-            os._exit(1)
-    except (OSError, AttributeError):
-        pass
+    parent = os.getppid()
+    _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the call
+        os._exit(1)
 
 
 def _run_task(i: int) -> Any:
@@ -180,31 +205,42 @@ class LocalBackend:
             transfer.sweep()
             run = transfer.new_run()
             pids = ctx.Array("q", workers)
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(tasks, run, pids)) as pool:
+            before = {p.pid for p in mp.active_children()}
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                       initargs=(tasks, run, pids))
+            ours: set[int] = set()
+            done = False
+            try:
                 futures = [pool.submit(_run_task, i) for i in range(len(tasks))]
-                try:
-                    for i, f in enumerate(futures):
-                        try:
-                            r = transfer.receive(f.result())
-                        except BrokenProcessPool:
-                            raise
-                        except Exception as e:  # the result could not travel back (pickling)
-                            raise ShardTransformError(
-                                f"{what} failed on shard {i}: its result could not be sent back from the worker "
-                                f"({type(e).__name__}: {e})", i, type(e).__name__) from e
-                        if isinstance(r, _Failure):  # every shard before it succeeded: the lowest failing
-                            _raise_failure(what, i, r)
-                        results.append(r)
-                except BaseException as e:
-                    _kill(pids)  # Ctrl-C, or an error: the other shards' work is not wanted
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    transfer.remove_run(run)  # results shipped but not received
-                    if isinstance(e, BrokenProcessPool):
+                ours = {p.pid for p in mp.active_children()} - before  # forked at the first submit
+                for i, f in enumerate(futures):
+                    try:
+                        r = transfer.receive(f.result())
+                    except BrokenProcessPool:
+                        raise
+                    except Exception as e:  # the result could not travel back (pickling)
                         raise ShardTransformError(
-                            f"{what}: a worker process of the local backend died (killed, out of memory, or "
-                            f"os._exit in the function); no result was kept") from e
-                    raise
+                            f"{what} failed on shard {i}: its result could not be sent back from the worker "
+                            f"({type(e).__name__}: {e})", i, type(e).__name__) from e
+                    if isinstance(r, _Failure):  # every shard before it succeeded: the lowest failing
+                        _raise_failure(what, i, r)
+                    results.append(r)
+                done = True
+            except BaseException as e:
+                # Ctrl-C, or an error: the other shards' work is not wanted. The workers are killed
+                # (also one not yet initialised), never waited for: one killed while holding the
+                # pool's queue lock would block another forever.
+                _kill(set(pids) | ours)
+                pool.shutdown(wait=False, cancel_futures=True)
+                transfer.remove_run(run)  # results shipped but not received
+                if isinstance(e, BrokenProcessPool):
+                    raise ShardTransformError(
+                        f"{what}: a worker process of the local backend died (killed, out of memory, or "
+                        f"os._exit in the function); no result was kept") from e
+                raise
+            finally:
+                if done:
+                    pool.shutdown(wait=True)
         for i, r in enumerate(results):
             if isinstance(r, _Failure):
                 _raise_failure(what, i, r)
