@@ -117,6 +117,9 @@ void register_dataset(py::module_& m) {
       .def("num_chunks", &Tensor::num_chunks, py::call_guard<py::gil_scoped_release>())
       .def("nbytes_on_disk", &Tensor::chunk_bytes_on_disk, py::call_guard<py::gil_scoped_release>())
       .def(
+          "chunk_ends", [](const Tensor& t) { return to_numpy(t.chunk_ends()); },
+          "Where each chunk's rows end (exclusive, ascending): for splitting work along chunk boundaries.")
+      .def(
           "shape",
           [](const Tensor& t, uint64_t i) {
             Shape s;

@@ -89,6 +89,10 @@ class Tensor:
         """
         Appends a sealed segment's rows after this tensor's (published by the next flush).
         """
+    def chunk_ends(self) -> numpy.ndarray:
+        """
+        Where each chunk's rows end (exclusive, ascending): for splitting work along chunk boundaries.
+        """
     def clear(self) -> None:
         """
         Drops every row; the chunks are deleted by the next flush.

@@ -177,6 +177,16 @@ size_t Tensor::num_chunks() const {
   return ids.size();
 }
 
+std::vector<uint64_t> Tensor::chunk_ends() const {
+  std::shared_lock lock(mu_);
+  std::vector<uint64_t> ends;
+  for (const auto& r : chunk_ids_.rows()) {
+    uint64_t end = std::min<uint64_t>(r.second + 1, meta_.length());
+    if (ends.empty() || end > ends.back()) ends.push_back(end);
+  }
+  return ends;
+}
+
 uint64_t Tensor::chunk_bytes_on_disk() const {
   std::shared_lock lock(mu_);
   uint64_t total = 0;

@@ -98,6 +98,9 @@ class Tensor {
   std::string meta_json() const;
   uint64_t length() const;
   size_t num_chunks() const;
+  /// Where each chunk's rows end (exclusive, ascending): rows [ends[i-1], ends[i]) share chunk i (a
+  /// tiled sample's tiles count as one). For splitting work along chunk boundaries.
+  std::vector<uint64_t> chunk_ends() const;
   uint64_t chunk_bytes_on_disk() const;
   bool writable() const { return writable_; }
 
