@@ -30,12 +30,23 @@ Progress = Callable[[int], None]
 Scheduler = Callable[[SliceJob, Slices, int, Progress, dict], list[SliceResult]]
 
 _SCHEDULERS: dict[str, Scheduler] = {}
+_RETRYING: set[str] = set()
 
 
-def register_scheduler(name: str, run: Scheduler) -> None:
+def register_scheduler(name: str, run: Scheduler, retries: bool = False) -> None:
     """Makes `scheduler=name` run slices with `run(job, slices, num_workers, progress, cores)`;
-    `cores` maps each output tensor to its engine tensor in this process (for in-process segments)."""
+    `cores` maps each output tensor to its engine tensor in this process (for in-process segments).
+    `retries`: the scheduler may rerun a slice whose worker died, so a successful eval collects the
+    chunks a failed attempt left (as a failed eval always does)."""
     _SCHEDULERS[name] = run
+    if retries:
+        _RETRYING.add(name)
+    else:
+        _RETRYING.discard(name)
+
+
+def retries(name: str) -> bool:
+    return name in _RETRYING
 
 
 def schedulers() -> list[str]:
@@ -96,19 +107,29 @@ def _start_method() -> str:
     return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 
 
+def _find_prctl():
+    """prctl, looked up once at import in the parent: a dlopen inside a child forked from a
+    multi-threaded parent can block forever on the loader's lock."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # no prctl: a worker ends when its next read finds no parent
+        return None
+
+
+_PRCTL = _find_prctl()
+
+
 def _die_with_parent() -> None:
     """Linux: the kernel kills this worker when its parent dies, so that a killed eval leaves no
     worker writing chunks behind it (the next writable open collects what they wrote)."""
-    if not sys.platform.startswith("linux"):
+    if _PRCTL is None:
         return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        parent = os.getppid()
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before the call
-            os._exit(1)
-    except (OSError, AttributeError):  # no prctl: the worker ends when its next read finds no parent
-        pass
+    parent = os.getppid()
+    _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the call
+        os._exit(1)
 
 
 def _init_worker(job: SliceJob, counter, failed) -> None:
