@@ -14,6 +14,8 @@ Layout of the package (Python mirrors the concepts; the engine is the private ex
   here); `chute.util.exceptions` holds every exception under Deep Lake 3's import path.
 - `chute.pipeline`: `Pipeline`, staged pipelines with olympipe's API, one process pool per task stage.
 - `chute.shards`: `XShards`, Orca's data-parallel shards of Python objects (local process pool or Ray).
+- `chute.ray`: the format as a Ray Data source and sink, and the executor's `scheduler="ray"`
+  (Ray itself is imported only when one of them is used).
 - `chute.seq`: SeqTools' lazy sequence views and prefetch (`import chute.seq as seqtools`).
 - `chute.ingest`: `ingest_classification`. `chute.cli`: the `chute` command. `chute.demo`.
 - `chute._internal`: helpers shared by the subpackages (the dataset handle, argument checks,
@@ -36,6 +38,7 @@ from chute import (  # noqa: F401  (chute._core is the engine, exposed for power
     ops,
     pipeline,  # noqa: F401  (chute.pipeline: olympipe's Pipeline)
     random,
+    ray,  # noqa: F401,I001  (registers scheduler="ray"; imports Ray only when used)
     seq,  # noqa: F401  (chute.seq: SeqTools' lazy sequence views)
     shards,  # noqa: F401  (chute.shards: Orca's XShards)
     util,  # noqa: F401  (chute.util.exceptions: Deep Lake 3's import path)

@@ -13,7 +13,9 @@ rows (none, one or many).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,6 +44,9 @@ class ComputeFunction:
         return self.func
 
     def __reduce__(self):
+        if _BY_VALUE.active:
+            # cloudpickle (Ray) sends the function itself: its workers may not import the module
+            return (ComputeFunction, (self.func,))
         # A module-level `@chute.compute def f` is the module's attribute `f`: pickle it by name, as
         # pickle does functions (the raw function would not pickle: the name no longer points to it).
         module, qualname = getattr(self.func, "__module__", None), getattr(self.func, "__qualname__", "")
@@ -55,6 +60,25 @@ class ComputeFunction:
 
     def __repr__(self) -> str:
         return f"chute.compute({self.__qualname__})"
+
+
+class _ByValue(threading.local):
+    active = False
+
+
+_BY_VALUE = _ByValue()
+
+
+@contextlib.contextmanager
+def pickled_by_value():
+    """While active (on this thread), compute functions pickle as their function objects, for a
+    pickler that can send functions by value (cloudpickle, as Ray uses) to workers that may not
+    import the module they were defined in."""
+    _BY_VALUE.active = True
+    try:
+        yield
+    finally:
+        _BY_VALUE.active = False
 
 
 def _resolve(module: str, qualname: str):

@@ -152,6 +152,8 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
         raise
     finally:
         bar.close()
+    if schedulers.retries(scheduler):
+        handle.core.collect_orphans()  # chunks of attempts that died and were rerun
     if ignore_errors:
         print(f"No. of samples successfully processed: {total - len(skipped)} ({100 * (total - len(skipped)) / max(total, 1):.1f}%)")
         print(f"No. of samples skipped: {len(skipped)} ({100 * len(skipped) / max(total, 1):.1f}%)")
