@@ -4,6 +4,7 @@ read tasks, engine decode, map_batches / streaming_split / iter_torch_batches), 
 (one commit; a failed write leaves nothing), and the loader inside Ray Train's TorchTrainer."""
 from __future__ import annotations
 
+import faulthandler
 import os
 import subprocess
 import sys
@@ -16,6 +17,15 @@ from chute._internal.handle import tensor_core
 from chute.util.exceptions import TransformError
 
 pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(autouse=True)
+def bounded():
+    """A hung Ray test (a task waiting for CPUs that never free up) dumps every stack and ends the
+    run instead of holding CI until its limit."""
+    faulthandler.dump_traceback_later(240, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 def _images_dataset(path, n=40, max_chunk_size=20_000):
@@ -148,3 +158,68 @@ def test_scheduler_ray_without_ray_names_the_extra(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ds")], capture_output=True, text=True, timeout=120)
     assert "pip install chute[ray]" in r.stdout, r.stderr[-2000:]
     assert len(chute.load(str(tmp_path / "ds"), read_only=True)) == 0
+
+
+def test_loader_in_ray_train_gives_each_worker_a_disjoint_equal_share(ray_session, tmp_path, photos):
+    """Orca's "replicate the pipeline on every node, shard the data": the README's worked example,
+    run by Ray Train's TorchTrainer with 2 workers (gloo on CPU)."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from conftest import jpeg_bytes
+
+    path = str(tmp_path / "ds")
+    ds = chute.empty(path)
+    ds.create_tensor("images", htype="image", sample_compression="jpeg")
+    ds.create_tensor("labels", htype="class_label")
+    with ds:
+        for i in range(37):  # odd on purpose: the ranks need one padding row
+            ds.images.append(chute.Sample(buffer=jpeg_bytes(photos[i % 4][:48 + i, :40 + i])))
+            ds.labels.append(i % 3)
+    out = tmp_path / "seen"
+    out.mkdir()
+
+    def train_loop_per_worker(config):  # nested, so Ray pickles it by value
+        import json
+
+        import torch
+        import ray.train
+        import ray.train.torch
+
+        import chute
+        from chute import ops
+
+        ds = chute.load(config["path"], read_only=True)
+        dl = (ds.dataloader().batch(4).shuffle()
+              .transform({"images": ops.Compose([ops.Resize((16, 16)), ops.Normalize([0.5] * 3, [0.25] * 3)]),
+                          "labels": None})
+              .pytorch(distributed=True))
+        model = ray.train.torch.prepare_model(torch.nn.Linear(3 * 16 * 16, 3))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        epochs = []
+        for _ in range(2):
+            seen = []
+            for batch in dl:
+                loss = torch.nn.functional.cross_entropy(model(batch["images"].flatten(1)), batch["labels"][:, 0])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                seen += batch["index"].tolist()
+            epochs.append(seen)
+        rank = ray.train.get_context().get_world_rank()
+        with open(f"{config['out']}/rank{rank}.json", "w") as f:
+            json.dump({"epochs": epochs, "seed": dl.state_dict()["seed"]}, f)
+        ray.train.report({"rows": sum(len(e) for e in epochs)})
+
+    trainer = TorchTrainer(train_loop_per_worker, train_loop_config={"path": path, "out": str(out)},
+                           scaling_config=ScalingConfig(num_workers=2, use_gpu=False),
+                           run_config=RunConfig(storage_path=str(tmp_path / "ray_results"), name="chute"))
+    trainer.fit()
+    import json
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    assert ranks[0]["seed"] == ranks[1]["seed"]
+    for epoch in range(2):
+        a, b = ranks[0]["epochs"][epoch], ranks[1]["epochs"][epoch]
+        assert len(a) == len(b) == 19  # 37 rows padded to 38, split evenly
+        assert set(a + b) == set(range(37)) and len(a + b) - len(set(a + b)) == 1  # one padding repeat
+    assert ranks[0]["epochs"][0] != ranks[0]["epochs"][1]  # a new permutation each epoch

@@ -770,6 +770,43 @@ MULTI_NODE = textwrap.dedent("""
     result["finished_at"] = time.time()
     killer.join()
     result["started_at"] = start
+
+    # chute.ray.read on both nodes, then with the (re-added) worker node killed mid-read
+    import chute
+    worker = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    ds = chute.empty("multi.chute", overwrite=True)
+    ds.create_tensor("x", dtype="int64", max_chunk_size=4000)  # ~60 chunks
+    with ds:
+        ds.x.extend(np.arange(30_000).reshape(-1, 1))
+
+    def tag(batch, pause):
+        time.sleep(pause)
+        return {"x": batch["x"][:, 0], "node": np.array([ray.get_runtime_context().get_node_id()] * len(batch["x"]))}
+
+    spread = {"scheduling_strategy": "SPREAD"}
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    rows = chute.ray.read("multi.chute", override_num_blocks=8, ray_remote_args=spread).map_batches(
+        tag, fn_args=(0.2,)).take_all()
+    result["read_ok"] = [int(r["x"]) for r in rows] == list(range(30_000))
+    result["read_nodes"] = sorted({r["node"] for r in rows})
+    result["read_alive"] = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+
+    def kill_again():
+        time.sleep(0.7)
+        cluster.remove_node(worker, allow_graceful=False)
+        result["read_killed_at"] = time.time()
+    killer = threading.Thread(target=kill_again)
+    killer.start()
+    try:
+        rows = chute.ray.read("multi.chute", override_num_blocks=8, ray_remote_args=spread).map_batches(
+            tag, fn_args=(0.5,)).take_all()
+        result["read2_ok"] = [int(r["x"]) for r in rows] == list(range(30_000))
+        result["read_error"] = None
+    except Exception as e:  # acceptable only as a clear error
+        result["read_error"] = f"{type(e).__name__}: {e}"
+    result["read_finished_at"] = time.time()
+    killer.join()
     print("RESULT " + json.dumps(result), flush=True)
     ray.shutdown()
     cluster.shutdown()
@@ -794,3 +831,10 @@ def test_two_node_cluster_runs_on_both_nodes_and_survives_a_killed_worker_node(t
         assert res["second_ok"]  # Ray retried the lost tasks: complete and in order
     else:
         assert "shard" in res["error"] or "node" in res["error"].lower(), res["error"]
+    # chute.ray.read: read tasks on both nodes, every row in order; a node killed mid-read loses nothing silently
+    assert res["read_ok"] and res["read_nodes"] == sorted(res["read_alive"]) and len(res["read_alive"]) == 2
+    assert res["read_killed_at"] < res["read_finished_at"]
+    if res["read_error"] is None:
+        assert res["read2_ok"]
+    else:
+        assert "node" in res["read_error"].lower() or "died" in res["read_error"].lower(), res["read_error"]

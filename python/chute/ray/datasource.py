@@ -24,13 +24,15 @@ _source_class = None
 
 
 def read(path, tensors: Sequence[str] | None = None, decode: bool = True,
-         override_num_blocks: int | None = None):
+         override_num_blocks: int | None = None, ray_remote_args: dict | None = None):
     """The dataset at `path` (its `tensors`, default all) as a `ray.data.Dataset` of rows
     {tensor: value}, in row order (`ray.data.DataContext.get_current().execution_options.preserve_order`
-    keeps that order through later operations)."""
+    keeps that order through later operations). `ray_remote_args` go to the read tasks
+    (`{"scheduling_strategy": "SPREAD"}`, `num_cpus`, ...)."""
     ray = ray_module()
     source = _datasource_class()(str(path), list(tensors) if tensors is not None else None, bool(decode))
-    return ray.data.read_datasource(source, override_num_blocks=override_num_blocks)
+    return ray.data.read_datasource(source, override_num_blocks=override_num_blocks,
+                                    ray_remote_args=dict(ray_remote_args or {}))
 
 
 def _datasource_class():
