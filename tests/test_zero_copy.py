@@ -26,3 +26,23 @@ def test_numpy_arrays_own_engine_buffers_after_everything_else_is_gone(tmp_path)
     del batch, owner
     gc.collect()
     np.testing.assert_array_equal(view, expected[5])  # the view keeps the engine buffer alive
+
+
+def test_packed_ragged_batch_is_views_of_one_buffer_that_outlive_the_dataset(tmp_path):
+    from chute._internal.handle import tensor_core
+
+    ds = chute.empty(tmp_path / "ds")
+    ds.create_tensor("x", dtype="int16")
+    rows = [np.arange(k * 3, dtype=np.int16).reshape(k, 3) for k in (1, 4, 2, 7)]
+    ds.x.extend(rows)
+    got = tensor_core(ds.x).read_batch([3, 0, 2], 0, False, True)
+    assert [a.shape for a in got] == [(7, 3), (1, 3), (2, 3)]
+    assert len({id(a.base) for a in got}) == 1  # one buffer behind every array
+    del ds
+    gc.collect()
+    for a, i in zip(got, [3, 0, 2]):
+        np.testing.assert_array_equal(a, rows[i])
+    first = got[0]
+    del got
+    gc.collect()
+    np.testing.assert_array_equal(first, rows[3])

@@ -10,7 +10,8 @@
 namespace chute::python {
 namespace {
 
-py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, size_t num_threads, bool aslist) {
+py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, size_t num_threads, bool aslist,
+                      bool packed) {
   size_t n = indices.size();
   std::vector<Shape> shapes(n);
   DType dt = t.dtype();
@@ -40,6 +41,24 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
     std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(n)};
     for (auto d : shapes[0]) shape.push_back(static_cast<py::ssize_t>(d));
     return wrap(buf, numpy_dtype(dt), shape);
+  }
+  if (packed && n > 0) {
+    // Every sample in one buffer, back to back; the arrays are views of it (Arrow's ragged tensor
+    // arrays take such a list without copying it).
+    std::vector<size_t> offsets(n + 1, 0);
+    for (size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + num_elements(shapes[i]) * item;
+    auto buf = std::make_shared<Buffer>();
+    {
+      py::gil_scoped_release release;
+      buf->bytes.resize(std::max<size_t>(offsets[n], 1));
+      pool->parallel_for(
+          n, [&](size_t i) { t.read_into(indices[i], shapes[i], buf->bytes.data() + offsets[i]); }, num_threads);
+    }
+    py::array base = wrap(buf, py::dtype("uint8"), {static_cast<py::ssize_t>(buf->bytes.size())});
+    py::list out;
+    for (size_t i = 0; i < n; ++i)
+      out.append(py::array(numpy_dtype(dt), to_py_shape(shapes[i]), {}, buf->data() + offsets[i], base));
+    return out;
   }
   std::vector<std::shared_ptr<Buffer>> bufs(n);
   {
@@ -157,8 +176,10 @@ void register_dataset(py::module_& m) {
           },
           py::arg("index"))
       .def("read_batch", &read_batch, py::arg("indices"), py::arg("num_threads") = 0, py::arg("aslist") = false,
+           py::arg("packed") = false,
            "Decodes the samples on the engine's threads with the GIL released. One stacked array when every "
-           "shape is equal (and aslist is False), else a list of arrays.")
+           "shape is equal (and aslist is False), else a list of arrays; with packed=True the list's arrays are "
+           "views of one buffer holding every sample back to back (each keeps the whole batch alive).")
       .def(
           "append_array",
           [](Tensor& t, const py::array& a) {

@@ -111,9 +111,9 @@ class Tensor:
         ...
     def read(self, index: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
         ...
-    def read_batch(self, indices: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], num_threads: typing.SupportsInt | typing.SupportsIndex = 0, aslist: bool = False) -> typing.Any:
+    def read_batch(self, indices: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], num_threads: typing.SupportsInt | typing.SupportsIndex = 0, aslist: bool = False, packed: bool = False) -> typing.Any:
         """
-        Decodes the samples on the engine's threads with the GIL released. One stacked array when every shape is equal (and aslist is False), else a list of arrays.
+        Decodes the samples on the engine's threads with the GIL released. One stacked array when every shape is equal (and aslist is False), else a list of arrays; with packed=True the list's arrays are views of one buffer holding every sample back to back (each keeps the whole batch alive).
         """
     def restore_state(self, state: TensorState) -> None:
         ...

@@ -31,6 +31,11 @@ def read(path, tensors: Sequence[str] | None = None, decode: bool = True,
     (`{"scheduling_strategy": "SPREAD"}`, `num_cpus`, ...)."""
     ray = ray_module()
     source = _datasource_class()(str(path), list(tensors) if tensors is not None else None, bool(decode))
+    if override_num_blocks is None:
+        # One read task per chunk. Left to Ray, the block count would come from its minimum of 200
+        # blocks, and a dataset of fewer chunks would have each task's output cut into blocks of a
+        # few rows (measured: 1,000 images in 207 blocks of 4-6 rows, 2x slower than 9 blocks).
+        override_num_blocks = max(1, len(source.chunk_ends))
     return ray.data.read_datasource(source, override_num_blocks=override_num_blocks,
                                     ray_remote_args=dict(ray_remote_args or {}))
 
@@ -155,7 +160,9 @@ def _column(t, a: int, b: int, decode: bool):
         for k, i in enumerate(rows):
             out[k] = core.tobytes(i)
         return out
-    arrays = core.read_batch(rows, 0, True)
-    if len({a.shape for a in arrays}) <= 1:
-        return np.stack(arrays) if arrays else np.zeros((0,), dtype=np.uint8)
-    return arrays  # ragged: a variable-shaped tensor column
+    arrays = core.read_batch(rows, 0, False, True)
+    if isinstance(arrays, np.ndarray):  # every shape equal: one stacked array
+        return arrays
+    # ragged: a variable-shaped tensor column; the arrays are views of one buffer, which Arrow takes
+    # without a copy
+    return arrays
