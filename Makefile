@@ -17,6 +17,7 @@ bench:
 	.venv-bench/bin/python bench/bench_loader.py
 	.venv-bench/bin/python bench/bench_query.py
 	.venv/bin/python bench/bench_transform.py
+	.venv/bin/python bench/bench_ray.py
 
 clean:
 	rm -rf build .venv
