@@ -149,3 +149,40 @@ def test_chunks_fill_to_half_max_chunk_size(tmp_path):
         ds.x.extend([np.full(10_000, i % 256, np.uint8) for i in range(50)])
     assert ds.x._core.num_chunks() == 10  # 5 samples of 10 kB per 50 kB chunk
     assert all(len(os.listdir(tmp_path / "ds" / "x" / "chunks")) == 10 for _ in [0])
+
+
+def test_a_view_of_a_view_selects_what_numpy_would():
+    """Index.compose keeps slices of slices as slices (view[i] is O(1)); every combination of
+    slices (any step, negative bounds), ints and lists must select the rows numpy's indexing does."""
+    import random
+
+    from chute.dataset.index import Index
+
+    rng = random.Random(0)
+
+    def items(n):
+        out = [None]
+        for _ in range(6):
+            a, b, c = rng.randint(-n - 2, n + 2), rng.randint(-n - 2, n + 2), rng.choice([None, 1, 2, 3, -1, -2])
+            out += [slice(a, b, c), slice(None, None, c), slice(a, None, c), slice(None, b, c)]
+        if n:
+            out += [rng.randint(-n, n - 1) for _ in range(3)] + [[rng.randint(-n, n - 1) for _ in range(4)]]
+        return out
+
+    for length in [0, 1, 2, 5, 9]:
+        rows = np.arange(length)
+        for a in items(length):
+            if isinstance(a, int):
+                continue
+            view = Index(a)
+            seen = rows[view.indices(length)]
+            for b in items(len(seen)):
+                try:
+                    want = np.atleast_1d(seen[b if b is not None else slice(None)])
+                except IndexError:
+                    with pytest.raises(IndexError):
+                        view.compose(b, length).indices(length)
+                    continue
+                got = view.compose(b, length)
+                np.testing.assert_array_equal(got.indices(length), want)
+                assert got.scalar == isinstance(b, int)

@@ -52,16 +52,30 @@ class Index:
         return out
 
     def compose(self, item, length: int) -> Index:
-        """The view of this view: `item` indexes into this view's rows."""
+        """The view of this view: `item` indexes into this view's rows. A slice of a slice stays a
+        slice and an int of a slice is computed, so `view[i]` costs O(1) however long the view."""
         if self.scalar:
             raise IndexError("cannot index a single sample's view by row again")
-        base = self.indices(length)
         sub = Index(item)
+        it = self._item
+        if isinstance(it, slice):
+            base = range(*it.indices(length))
+            if isinstance(sub._item, int):
+                i = sub._item + len(base) if sub._item < 0 else sub._item
+                if not 0 <= i < len(base):
+                    raise IndexError(f"index {sub._item} is out of range for length {len(base)}")
+                return Index(base[i])
+            if isinstance(sub._item, slice):
+                r = base[sub._item]
+                # a range that runs down to row 0 has stop -1, which a slice would read from the end
+                return Index(slice(r.start, r.stop if r.stop >= 0 else None, r.step) if len(r) else slice(0, 0))
+            picked = sub.indices(len(base))
+            return Index(base.start + picked * base.step)
+        base = self.indices(length)
         picked = sub.indices(len(base))
-        out = Index(base[picked])
         if sub.scalar:
-            out = Index(int(base[picked][0]))
-        return out
+            return Index(int(base[picked][0]))
+        return Index(base[picked])
 
     def __repr__(self) -> str:
         return f"Index({self._item!r})"
