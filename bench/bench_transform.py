@@ -195,7 +195,7 @@ def row_specs(a, paths: dict, w: int) -> list[dict]:
          "size": J.RESIZE, "tol": J.TOL,
          "what": f"multiprocessing.Pool({w}): PIL decode, resize((224, 224), BILINEAR), save JPEG q{J.JPEG_QUALITY}"},
         {"row": "pool_resize_jpeg_draft", "job": "resize", "src": paths["resize_folder"], "kind": "draft",
-         "workers": w, "size": J.RESIZE, "tol": J.TOL,
+         "workers": w, "size": J.RESIZE, "tol": J.TOL_DRAFT,
          "what": "the same with Image.draft (libjpeg's DCT downscale while decoding, as a careful user would)"},
     ]
     return [r for r in rows if r["job"] in a.jobs]
