@@ -78,7 +78,7 @@ def child(spec: dict) -> dict:
     ray.data.DataContext.get_current().enable_progress_bars = False
     times, check = [], {}
     try:
-        for rep in range(spec["repeat"]):
+        for _ in range(spec["repeat"]):
             if spec["row"] in ("chute_ray_read", "ray_read_images"):
                 import chute
 
@@ -93,8 +93,9 @@ def child(spec: dict) -> dict:
                 check = {"rows": n, "probe_sums": {str(i): int(a.astype(np.int64).sum()) for i, a in probes.items()}}
                 np.savez(spec["probe_file"], **{str(i): a for i, a in probes.items()})
             else:
-                import chute
                 import transform_jobs as J
+
+                import chute
 
                 src = chute.load(spec["dataset"], read_only=True)
                 out = chute.like(spec["dest"], src, overwrite=True)
@@ -105,7 +106,8 @@ def child(spec: dict) -> dict:
                 del out
                 res = chute.load(spec["dest"], read_only=True)
                 n = len(src)
-                verify = J.check_images(len(res), n, lambda i: src.images[i].numpy(), lambda i: res.images[i].numpy(),
+                verify = J.check_images(len(res), n, lambda i, src=src: src.images[i].numpy(),
+                                        lambda i, res=res: res.images[i].numpy(),
                                         lambda a: np.flip(a, axis=0), J.TOL, wrong=lambda a: a)
                 verify["errors"] += J.check_labels(src, res)
                 check = {"rows": len(res), "errors": verify["errors"]}

@@ -163,10 +163,9 @@ def test_scheduler_ray_without_ray_names_the_extra(tmp_path):
 def test_loader_in_ray_train_gives_each_worker_a_disjoint_equal_share(ray_session, tmp_path, photos):
     """Orca's "replicate the pipeline on every node, shard the data": the README's worked example,
     run by Ray Train's TorchTrainer with 2 workers (gloo on CPU)."""
+    from conftest import jpeg_bytes
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
-
-    from conftest import jpeg_bytes
 
     path = str(tmp_path / "ds")
     ds = chute.empty(path)
@@ -182,9 +181,9 @@ def test_loader_in_ray_train_gives_each_worker_a_disjoint_equal_share(ray_sessio
     def train_loop_per_worker(config):  # nested, so Ray pickles it by value
         import json
 
-        import torch
         import ray.train
         import ray.train.torch
+        import torch
 
         import chute
         from chute import ops

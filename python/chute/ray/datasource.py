@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from chute._internal.chunks import chunk_groups
 from chute._internal.handle import tensor_core
 from chute.dataset import load
 from chute.dataset.htypes import is_image
@@ -99,7 +100,7 @@ def _estimate(self) -> int:
 
 def _read_tasks(self, parallelism: int, per_task_row_limit: int | None = None, data_context=None):
     ray = ray_module()
-    groups = _group_chunks(self.chunk_ends, max(1, parallelism))
+    groups = chunk_groups(self.chunk_ends, self.num_rows, max(1, parallelism))
     tasks = []
     for start, stop in groups:
         meta = ray.data.block.BlockMetadata(num_rows=stop - start, size_bytes=self.row_bytes * (stop - start),
@@ -107,30 +108,6 @@ def _read_tasks(self, parallelism: int, per_task_row_limit: int | None = None, d
         tasks.append(ray.data.ReadTask(_reader(self.path, self.tensors, self.decode, start, stop), meta,
                                        per_task_row_limit=per_task_row_limit))
     return tasks
-
-
-def _group_chunks(ends: list[int], parts: int) -> list[tuple[int, int]]:
-    """Contiguous row ranges made of whole chunks, as close to `parts` equal ranges as the chunks
-    allow."""
-    total = ends[-1] if ends else 0
-    if total == 0:
-        return []
-    out, start = [], 0
-    for k in range(1, parts + 1):
-        target = total * k // parts
-        # the chunk end nearest the target, past the range's start
-        cands = [e for e in ends if e > start]
-        if not cands:
-            break
-        stop = min(cands, key=lambda e: (abs(e - target), e))
-        if k == parts:
-            stop = total
-        if stop > start:
-            out.append((start, stop))
-            start = stop
-    if start < total:
-        out.append((start, total))
-    return out
 
 
 def _reader(path: str, tensors: list[str], decode: bool, start: int, stop: int):

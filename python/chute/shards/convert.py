@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from chute._internal.chunks import chunk_groups
 from chute._internal.handle import tensor_core
 from chute.dataset import Dataset, dataset, delete, exists, load
 from chute.errors import DynamicTensorNumpyError
@@ -125,24 +126,6 @@ def _write(parts: list, backend: Backend, ds: Dataset, keys: list[str], schemas:
         scheduler, workers = "threaded", min(len(parts), os.cpu_count() or 1)
     write_partition().eval(list(parts), ds, num_workers=workers, scheduler=scheduler, progressbar=progressbar,
                            skip_ok=True)
-
-
-def chunk_groups(ends: Sequence[int], total: int, parts: int) -> list[tuple[int, int]]:
-    """Contiguous row ranges of whole chunks (chunks end at `ends`), as near to `parts` equal
-    ranges as the chunks allow; fewer when there are fewer chunks."""
-    bounds = sorted({int(e) for e in ends if 0 < e < total} | {total})
-    out, start = [], 0
-    for k in range(1, parts + 1):
-        target = total * k // parts
-        cands = [e for e in bounds if e > start]
-        if not cands:
-            break
-        stop = total if k == parts else min(cands, key=lambda e: (abs(e - target), e))
-        out.append((start, stop))
-        start = stop
-        if start >= total:
-            break
-    return out
 
 
 def dataset_ranges(ds: Dataset, names: list[str], parts: int) -> list[tuple[int, int]]:
