@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import signal
 import subprocess
 import sys
 
@@ -213,7 +214,13 @@ def test_loader_in_ray_train_gives_each_worker_a_disjoint_equal_share(ray_sessio
     trainer = TorchTrainer(train_loop_per_worker, train_loop_config={"path": path, "out": str(out)},
                            scaling_config=ScalingConfig(num_workers=2, use_gpu=False),
                            run_config=RunConfig(storage_path=str(tmp_path / "ray_results"), name="chute"))
-    trainer.fit()
+    # fit() installs Ray Train's own SIGINT handler and leaves it there (a later Ctrl-C in this
+    # process would abort a finished run and exit); give the test session its handler back
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit()
+    finally:
+        signal.signal(signal.SIGINT, before)
     import json
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
     assert ranks[0]["seed"] == ranks[1]["seed"]
