@@ -26,7 +26,9 @@ def write(ray_dataset, path, htypes: dict[str, str] | None = None, **create_tens
     """Appends every row of `ray_dataset` ({column: value} rows) to the chute dataset at `path`,
     creating it (one tensor per column) when there is none. `htypes` names a column's htype when
     the dataset is created (e.g. {"images": "image"}); other columns are generic arrays, strings
-    text. The rows are published together when every write task has finished."""
+    text; `create_tensor_kwargs` maps a column to more `create_tensor` arguments for it (e.g.
+    images={"sample_compression": "jpeg"}). The rows are published together when every write task
+    has finished."""
     ray_module()
     path = os.fspath(path)
     created = not exists(path)
@@ -71,9 +73,6 @@ def _create_tensor(ds, name: str, schema, htype: str | None, kwargs: dict) -> No
     text = str(field_type)
     if htype is None:
         htype = "text" if text in ("string", "large_string") else "generic"
-    if htype == "text":
-        ds.create_tensor(name, htype="text", **kwargs)
-        return
     ds.create_tensor(name, htype=htype, **kwargs)
 
 

@@ -137,9 +137,6 @@ def _column(t, a: int, b: int, decode: bool):
         for k, i in enumerate(rows):
             out[k] = core.tobytes(i)
         return out
-    arrays = core.read_batch(rows, 0, False, True)
-    if isinstance(arrays, np.ndarray):  # every shape equal: one stacked array
-        return arrays
-    # ragged: a variable-shaped tensor column; the arrays are views of one buffer, which Arrow takes
-    # without a copy
-    return arrays
+    # one stacked array when every shape is equal; else a list of views of one buffer, which Arrow
+    # takes as a variable-shaped tensor column without a copy
+    return core.read_batch(rows, 0, False, True)
