@@ -22,6 +22,8 @@ class ChuteConan(ConanFile):
         self.requires("zstd/[>=1.5 <2]")
         self.requires("lz4/[>=1.9 <2]")
         self.requires("nlohmann_json/[>=3.10 <4]")
+        self.requires("libcurl/[>=7.68 <9]")
+        self.requires("openssl/[>=1.1 <4]")
         if self.options.with_tests:
             self.requires("gtest/[>=1.12 <2]")
 

@@ -50,5 +50,6 @@ void register_query(py::module_& m);
 void register_loader(py::module_& m);
 void register_codec(py::module_& m);
 void register_transform(py::module_& m);
+void register_remote(py::module_& m);
 
 }  // namespace chute::python

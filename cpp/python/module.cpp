@@ -5,6 +5,7 @@ PYBIND11_MODULE(_core, m) {
   using namespace chute::python;
   m.doc() = "chute's C++ engine (private; use the chute package)";
   register_errors(m);
+  register_remote(m);
   register_dataset(m);
   register_query(m);
   register_loader(m);

@@ -229,12 +229,15 @@ void register_dataset(py::module_& m) {
 
   py::class_<Dataset, std::shared_ptr<Dataset>>(m, "Dataset")
       .def_static("open", &Dataset::open, py::arg("path"), py::arg("read_only"),
-                  py::call_guard<py::gil_scoped_release>())
+                  py::arg("remote") = remote::S3Options(), py::call_guard<py::gil_scoped_release>())
       .def_static("create", &Dataset::create, py::arg("path"), py::arg("overwrite"),
+                  py::arg("remote") = remote::S3Options(), py::call_guard<py::gil_scoped_release>())
+      .def_static("exists", &Dataset::exists, py::arg("path"), py::arg("remote") = remote::S3Options(),
                   py::call_guard<py::gil_scoped_release>())
-      .def_static("exists", &Dataset::exists, py::arg("path"))
-      .def_static("remove", &Dataset::remove, py::arg("path"), py::arg("why"), py::call_guard<py::gil_scoped_release>(),
+      .def_static("remove", &Dataset::remove, py::arg("path"), py::arg("why"), py::arg("remote") = remote::S3Options(),
+                  py::call_guard<py::gil_scoped_release>(),
                   "Deletes a dataset; DatasetLockedError while another process writes it.")
+      .def_property_readonly("is_remote", [](const Dataset& d) { return d.storage()->is_remote(); })
       .def_static("validate_name", &Dataset::validate_name, py::arg("name"))
       .def_property_readonly("path", &Dataset::path)
       .def_property_readonly("read_only", &Dataset::read_only)

@@ -6,6 +6,7 @@
 #include "chute/core/error.h"
 
 #include "chute/dataset/dataset.h"
+#include "chute/remote/open_storage.h"
 #include "chute/transform/copy_rows.h"
 #include "common.h"
 
@@ -50,10 +51,12 @@ void register_transform(py::module_& m) {
 
   m.def(
       "open_segment",
-      [](const std::string& root, const std::string& spec) {
-        return Tensor::open_segment(root, parse_user_json(spec, "segment spec"));
+      [](const std::string& root, const std::string& spec, const remote::S3Options& remote) {
+        auto parsed = parse_user_json(spec, "segment spec");
+        py::gil_scoped_release release;
+        return Tensor::open_segment(open_storage(root, remote), parsed);
       },
-      py::arg("root"), py::arg("spec"),
+      py::arg("root"), py::arg("spec"), py::arg("remote") = remote::S3Options(),
       "A segment (see Tensor.make_segment) of the tensor `spec` names, in the dataset folder `root`: for a "
       "worker process, which cannot open the dataset for writing.");
 

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'TensorState', 'copy_rows', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'open_segment', 'plan_order', 'release_shared_pool', 'tql_functions', 'weighted_draw']
+__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'S3Options', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'TensorState', 'copy_rows', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'open_segment', 'plan_order', 'release_shared_pool', 'reset_storage_stats', 'storage_stats', 'tql_functions', 'weighted_draw']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -47,6 +47,83 @@ class ResourceError(ChuteError, MemoryError):
     """
     Memory or threads the engine needed could not be had, or a size is over its cap.
     """
+class S3Options:
+    """
+    Credentials, endpoint and request limits of an s3:// dataset. Built by chute from `creds`; its repr never shows a secret.
+    """
+    access_key: str
+    endpoint_url: str
+    region: str
+    def __init__(self) -> None:
+        ...
+    def __repr__(self) -> str:
+        ...
+    @property
+    def addressing(self) -> str:
+        """
+        'auto', 'path' or 'virtual'
+        """
+    @addressing.setter
+    def addressing(self, arg0: str) -> None:
+        ...
+    @property
+    def backoff_base_ms(self) -> int:
+        ...
+    @backoff_base_ms.setter
+    def backoff_base_ms(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def connect_timeout_ms(self) -> int:
+        ...
+    @connect_timeout_ms.setter
+    def connect_timeout_ms(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_attempts(self) -> int:
+        ...
+    @max_attempts.setter
+    def max_attempts(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_in_flight(self) -> int:
+        """
+        requests in flight at most
+        """
+    @max_in_flight.setter
+    def max_in_flight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def multipart_part_size(self) -> int:
+        """
+        bytes per part (5 MB at least)
+        """
+    @multipart_part_size.setter
+    def multipart_part_size(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def multipart_threshold(self) -> int:
+        """
+        bytes above which uploads are multipart
+        """
+    @multipart_threshold.setter
+    def multipart_threshold(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def secret_key(self) -> str:
+        """
+        Write-only: reads give '***'.
+        """
+    @secret_key.setter
+    def secret_key(self, arg1: str) -> None:
+        ...
+    @property
+    def session_token(self) -> str:
+        """
+        Write-only: reads give '***'.
+        """
+    @session_token.setter
+    def session_token(self, arg1: str) -> None:
+        ...
 class TensorSpec:
     """
     What Dataset.create_tensor needs; empty values take the format's defaults.
@@ -165,16 +242,16 @@ class Tensor:
         ...
 class Dataset:
     @staticmethod
-    def create(path: str, overwrite: bool) -> Dataset:
+    def create(path: str, overwrite: bool, remote: S3Options = ...) -> Dataset:
         ...
     @staticmethod
-    def exists(path: str) -> bool:
+    def exists(path: str, remote: S3Options = ...) -> bool:
         ...
     @staticmethod
-    def open(path: str, read_only: bool) -> Dataset:
+    def open(path: str, read_only: bool, remote: S3Options = ...) -> Dataset:
         ...
     @staticmethod
-    def remove(path: str, why: str) -> None:
+    def remove(path: str, why: str, remote: S3Options = ...) -> None:
         """
         Deletes a dataset; DatasetLockedError while another process writes it.
         """
@@ -223,6 +300,9 @@ class Dataset:
         ...
     @property
     def dirty(self) -> bool:
+        ...
+    @property
+    def is_remote(self) -> bool:
         ...
     @property
     def orphans_collected(self) -> int:
@@ -369,7 +449,7 @@ def is_bytes_htype(htype: str) -> bool:
     """
     True for the htypes whose samples are stored as UTF-8 bytes (text, json, list, tag).
     """
-def open_segment(root: str, spec: str) -> Tensor:
+def open_segment(root: str, spec: str, remote: S3Options = ...) -> Tensor:
     """
     A segment (see Tensor.make_segment) of the tensor `spec` names, in the dataset folder `root`: for a worker process, which cannot open the dataset for writing.
     """
@@ -380,6 +460,12 @@ def plan_order(rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], shu
 def release_shared_pool() -> None:
     """
     Drops the process-wide decode pool (its threads end once no running call uses it; the next call makes a new one). Called before forking worker processes, so the fork copies no engine thread.
+    """
+def reset_storage_stats(dataset: ...) -> None:
+    ...
+def storage_stats(dataset: ...) -> dict:
+    """
+    HTTP counters of an s3:// dataset's storage ({} for a local one).
     """
 def tql_functions() -> list[str]:
     """

@@ -8,4 +8,6 @@ libpng/1.6.39
 zstd/1.5.4
 lz4/1.9.4
 nlohmann_json/3.11.2
+libcurl/7.88.1
+openssl/3.0.19
 gtest/1.12.1

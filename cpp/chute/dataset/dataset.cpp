@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -13,6 +15,7 @@
 #include "chute/core/error.h"
 #include "chute/format/encoders.h"
 #include "chute/format/version.h"
+#include "chute/storage/local_storage.h"
 
 namespace fs = std::filesystem;
 
@@ -243,15 +246,16 @@ void Dataset::validate_name(const std::string& name) {
   }
 }
 
-Dataset::Dataset(std::string path, bool read_only)
+Dataset::Dataset(std::string path, bool read_only, std::shared_ptr<Storage> storage)
     : path_(std::move(path)),
       read_only_(read_only),
-      storage_(std::make_shared<LocalStorage>(path_)),
+      storage_(std::move(storage)),
       cache_(std::make_shared<ChunkCache>(kDefaultCacheBytes)) {}
 
 Dataset::~Dataset() { release_lock(); }
 
 void Dataset::release_lock() {
+  remote_lock_.reset();
   if (lock_fd_ >= 0) {
     ::flock(lock_fd_, LOCK_UN);
     ::close(lock_fd_);
@@ -259,12 +263,18 @@ void Dataset::release_lock() {
   }
 }
 
-bool Dataset::exists(const std::string& path) {
+bool Dataset::exists(const std::string& path, const remote::S3Options& remote) {
+  if (is_remote_path(path)) {
+    auto storage = open_storage(path, remote);
+    static_cast<const remote::S3Storage&>(*storage).check_bucket();  // a missing bucket is an error, not "no"
+    return storage->exists(kDatasetMeta);
+  }
   std::error_code ec;
   return fs::is_regular_file(fs::path(path) / kDatasetMeta, ec);
 }
 
-std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only) {
+std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only, const remote::S3Options& remote) {
+  if (is_remote_path(path)) return open_remote(path, read_only, remote);
   std::error_code ec;
   if (!fs::is_directory(path, ec)) throw IoError("no dataset at '" + path + "': the folder does not exist");
   if (!exists(path)) throw IoError("'" + path + "' is not a Deep Lake dataset: it has no " + kDatasetMeta);
@@ -275,7 +285,7 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only) 
     if (it != writers().end())
       if (auto live = it->second.lock()) return live;
   }
-  std::shared_ptr<Dataset> ds(new Dataset(path, read_only));
+  std::shared_ptr<Dataset> ds(new Dataset(path, read_only, std::make_shared<LocalStorage>(path)));
   std::string lock_path = (fs::path(path) / kLock).string();
   if (read_only) {
     // Never created, never written: a reader on read-only storage or beside a live writer.
@@ -302,7 +312,86 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only) 
   return ds;
 }
 
-std::shared_ptr<Dataset> Dataset::create(const std::string& path, bool overwrite) {
+std::shared_ptr<Dataset> Dataset::open_remote(const std::string& path, bool read_only, const remote::S3Options& opts) {
+  auto storage = open_storage(path, opts);
+  std::string url = storage->url();
+  static_cast<const remote::S3Storage&>(*storage).check_bucket();
+  if (!storage->exists(kDatasetMeta)) {
+    if (storage->list("").empty())
+      throw NotFoundError("no dataset at '" + url + "': nothing is stored under that prefix");
+    throw IoError("'" + url + "' is not a Deep Lake dataset: it has no " + std::string(kDatasetMeta));
+  }
+  std::unique_lock<std::mutex> writers_lock(g_writers_mu, std::defer_lock);
+  if (!read_only) {
+    writers_lock.lock();
+    auto it = writers().find(url);
+    if (it != writers().end())
+      if (auto live = it->second.lock()) return live;
+  }
+  std::shared_ptr<Dataset> ds(new Dataset(url, read_only, storage));
+  if (read_only) {
+    ds->load_remote_snapshot();
+    return ds;
+  }
+  ds->remote_lock_ = std::make_unique<remote::WriteLock>(storage);
+  ds->recover_journal();
+  ds->load();
+  for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
+  for (const auto& f : ds->storage_->list("")) {
+    if (is_temp_name(f) && ds->storage_->remove(f)) ++ds->orphans_collected_;
+  }
+  writers()[url] = ds;
+  return ds;
+}
+
+void Dataset::load_remote_snapshot() {
+  std::string before;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      before = storage_->read(kJournal);
+    } catch (const NotFoundError&) {
+      before.clear();
+    }
+    if (!before.empty()) {
+      nlohmann::json j = checked_journal(before, path_ + "/" + kJournal);
+      std::map<std::string, std::string> redirects;
+      for (const auto& r : j["renames"]) redirects[r[1].get<std::string>()] = r[0].get<std::string>();
+      storage_->redirect_reads(std::move(redirects));
+    }
+    meta_ = nlohmann::json();
+    info_ = nlohmann::json::object();
+    tensors_.clear();
+    load();
+    std::string after;
+    try {
+      after = storage_->read(kJournal);
+    } catch (const NotFoundError&) {
+      after.clear();
+    }
+    if (after == before) return;
+    if (attempt == 20)
+      throw IoError("dataset '" + path_ +
+                    "' kept changing while it was opened (a writer flushes faster than it reads)");
+  }
+}
+
+std::shared_ptr<Dataset> Dataset::create(const std::string& path, bool overwrite, const remote::S3Options& remote) {
+  if (is_remote_path(path)) {
+    auto storage = open_storage(path, remote);
+    static_cast<const remote::S3Storage&>(*storage).check_bucket();
+    if (storage->exists(kDatasetMeta)) {
+      if (!overwrite)
+        throw InvalidArgument("a dataset already exists at '" + storage->url() +
+                              "'; pass overwrite=True to replace it");
+      Dataset::remove(path, "it was replaced by chute.empty(overwrite=True)", remote);
+    } else if (!storage->list("").empty()) {
+      throw InvalidArgument("'" + storage->url() +
+                            "' holds objects and is not a dataset; refusing to create a dataset under that prefix");
+    }
+    storage->write(kVersionInfo, initial_version_info().dump());
+    storage->write(kDatasetMeta, initial_meta().dump());
+    return open(path, false, remote);
+  }
   std::error_code ec;
   if (exists(path)) {
     if (!overwrite)
@@ -325,16 +414,25 @@ std::shared_ptr<Dataset> Dataset::create(const std::string& path, bool overwrite
   return open(path, false);
 }
 
-void Dataset::remove(const std::string& path, const std::string& why) {
-  if (!exists(path)) throw IoError("no dataset at '" + path + "' to delete");
+void Dataset::remove(const std::string& path, const std::string& why, const remote::S3Options& remote) {
+  bool is_remote = is_remote_path(path);
+  auto storage = is_remote ? open_storage(path, remote) : nullptr;
+  if (!exists(path, remote)) throw IoError("no dataset at '" + path + "' to delete");
   {
     // A writable handle of this process on the dataset must not write into whatever comes next.
     std::lock_guard<std::mutex> lock(g_writers_mu);
-    auto it = writers().find(canonical(path));
+    auto it = writers().find(is_remote ? storage->url() : canonical(path));
     if (it != writers().end()) {
       if (auto live = it->second.lock()) live->detach(why);
       writers().erase(it);
     }
+  }
+  if (is_remote) {
+    // Another writer: refused by taking its lock, which the deletion then takes away with the rest.
+    auto held = std::make_unique<remote::WriteLock>(storage);
+    storage->remove_all("");
+    held.reset();
+    return;
   }
   // Another process writing it: refuse. Hold its lock while deleting so none can start meanwhile.
   int fd = take_write_lock(path, (fs::path(path) / kLock).string());
@@ -353,9 +451,15 @@ void Dataset::detach(const std::string& why) {
 }
 
 void Dataset::recover_journal() {
-  if (!storage_->exists(kJournal)) return;
+  std::string text;
+  try {
+    text = storage_->read(kJournal);
+  } catch (const NotFoundError&) {
+    return;
+  }
   std::string what = path_ + "/" + kJournal;
-  nlohmann::json j = checked_journal(storage_->read(kJournal), what);
+  nlohmann::json j = checked_journal(text, what);
+  if (storage_->is_remote() && j["renames"].empty() && j["obsolete"].empty()) return;  // a published flush's
   if (read_only_) {
     // The flush was decided but not finished (its writer died): read its files where they are.
     std::map<std::string, std::string> redirects;
@@ -372,8 +476,18 @@ void Dataset::replay_journal(const nlohmann::json& j) {
     if (storage_->exists(from)) storage_->rename(from, to);
   }
   for (const auto& k : j["obsolete"]) storage_->remove(k.get<std::string>());
+  if (storage_->is_remote()) {
+    // Kept, emptied, and different each time: a reader that saw it change reads the metas again.
+    static std::atomic<uint64_t> flushes{0};
+    nlohmann::json done = {{"renames", nlohmann::json::array()},
+                           {"obsolete", nlohmann::json::array()},
+                           {"published", std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr)) + "-" +
+                                             std::to_string(flushes++)}};
+    storage_->write(kJournal, done.dump());
+    return;
+  }
   storage_->remove(kJournal);
-  fsync_dir(storage_->root());
+  storage_->sync_folder("");
 }
 
 void Dataset::load() {
@@ -388,8 +502,7 @@ void Dataset::load() {
   }
   if (meta_.contains("tensor_names") && !meta_["tensor_names"].is_object())
     throw FormatError(what + ": 'tensor_names' must be an object");
-  std::error_code ec;
-  if (fs::is_directory(fs::path(path_) / "versions", ec) && !fs::is_empty(fs::path(path_) / "versions", ec))
+  if (!storage_->list("versions").empty())
     throw FormatError("dataset '" + path_ +
                       "' has more than one commit (a versions/ folder); version control is not supported yet");
   if (storage_->exists(kVersionInfo)) {
@@ -587,6 +700,7 @@ void Dataset::flush() {
   // 2. The journal: once it exists the flush is decided and will be finished by whoever opens next.
   //    Readers wait (publish lock) until the renames are done, so none sees half of them.
   nlohmann::json journal = {{"renames", renames}, {"obsolete", batch.obsolete}};
+  if (remote_lock_) remote_lock_->check();  // a writer that lost its lock publishes nothing
   {
     PublishLock publishing(lock_fd_, F_WRLCK);
     storage_->rename(storage_->write_temp(kJournal, journal.dump()), kJournal);

@@ -3,10 +3,12 @@
 // tensor. Publishing is crash-safe: a flush writes every changed meta and index file under a
 // temporary name, then a journal naming the renames, then renames. Opening a dataset finishes
 // (or discards) an interrupted flush, so a killed writer leaves the dataset at its last flush.
-// Processes: one writer per dataset (flock on .chute_lock, holding the writer's pid). Readers never
-// write: they read the last published state, waiting for a flush in progress (an OFD read lock on
-// .chute_lock that a publishing writer holds for writing), and see a dead writer's unfinished
-// flush through its temp files without renaming them.
+// Processes: one writer per dataset (flock on .chute_lock, holding the writer's pid; in an object
+// store, a lock object with an expiry, remote/write_lock.h). Readers never write: they read the
+// last published state, waiting for a flush in progress (an OFD read lock on .chute_lock that a
+// publishing writer holds for writing; in an object store, reading the metas again when the
+// journal changed while they read), and see a dead writer's unfinished flush through its temp
+// files without renaming them.
 // Thread-safety: every method may be called from any thread. create_tensor, create_group,
 // set_info and flush take the dataset's lock exclusively, the lookups share it; samples go
 // through Tensor, which has its own lock (appends exclusive, reads shared).
@@ -19,8 +21,9 @@
 #include <nlohmann/json.hpp>
 
 #include "chute/dataset/tensor.h"
+#include "chute/remote/open_storage.h"
+#include "chute/remote/write_lock.h"
 #include "chute/storage/chunk_cache.h"
-#include "chute/storage/local_storage.h"
 
 namespace chute {
 
@@ -40,14 +43,16 @@ struct TensorSpec {
 
 class Dataset {
  public:
-  static std::shared_ptr<Dataset> open(const std::string& path, bool read_only);
+  /// `path` is a folder or "s3://bucket/prefix"; `remote` holds the object store's credentials and
+  /// endpoint (ignored for local paths).
+  static std::shared_ptr<Dataset> open(const std::string& path, bool read_only, const remote::S3Options& remote = {});
   /// overwrite=True replaces a dataset: refused (LockedError) while another process writes it; a
   /// writable handle of this process on it is detached first (its later writes raise).
-  static std::shared_ptr<Dataset> create(const std::string& path, bool overwrite);
-  static bool exists(const std::string& path);
+  static std::shared_ptr<Dataset> create(const std::string& path, bool overwrite, const remote::S3Options& remote = {});
+  static bool exists(const std::string& path, const remote::S3Options& remote = {});
   /// Deletes the dataset folder: refused (LockedError) while another process writes it; a writable
   /// handle of this process on it is detached first (its later writes raise with `why`).
-  static void remove(const std::string& path, const std::string& why);
+  static void remove(const std::string& path, const std::string& why, const remote::S3Options& remote = {});
   /// Throws InvalidNameError when `name` is not a safe tensor or group name (including the names of
   /// files chute or Deep Lake 3 keep at a dataset's root).
   static void validate_name(const std::string& name);
@@ -57,6 +62,7 @@ class Dataset {
   Dataset& operator=(const Dataset&) = delete;
 
   const std::string& path() const { return path_; }
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
   bool read_only() const { return read_only_; }
   /// Visible tensor names in creation order (group members as "group/name").
   std::vector<std::string> tensor_names() const;
@@ -83,7 +89,11 @@ class Dataset {
   void detach(const std::string& why);
 
  private:
-  Dataset(std::string path, bool read_only);
+  Dataset(std::string path, bool read_only, std::shared_ptr<Storage> storage);
+  static std::shared_ptr<Dataset> open_remote(const std::string& path, bool read_only, const remote::S3Options& opts);
+  /// Reads the journal and the metas until the journal did not change meanwhile (a writer
+  /// published in between): an object store has no lock a reader could wait on.
+  void load_remote_snapshot();
   void load();
   /// Writer: finishes an unfinished flush (validating its journal first). Reader: reads through it.
   void recover_journal();
@@ -95,7 +105,7 @@ class Dataset {
 
   std::string path_;
   bool read_only_;
-  std::shared_ptr<LocalStorage> storage_;
+  std::shared_ptr<Storage> storage_;
   std::shared_ptr<ChunkCache> cache_;
   nlohmann::json meta_;
   nlohmann::json info_ = nlohmann::json::object();
@@ -105,6 +115,7 @@ class Dataset {
   bool info_dirty_ = false;
   std::string detached_;  // why writes are refused, once detach() ran
   int lock_fd_ = -1;
+  std::unique_ptr<remote::WriteLock> remote_lock_;
   size_t orphans_collected_ = 0;
 };
 

@@ -49,7 +49,7 @@ std::string updated_commit_diff(std::string diff, uint64_t length, bool info_cha
 
 }  // namespace
 
-Tensor::Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
+Tensor::Tensor(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
                std::string key, bool writable)
     : storage_(std::move(storage)),
       cache_(std::move(cache)),
@@ -79,7 +79,7 @@ Tensor::Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<Chun
                       " samples, chunks_index says " + std::to_string(chunk_ids_.num_samples()));
 }
 
-std::shared_ptr<Tensor> Tensor::create(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache,
+std::shared_ptr<Tensor> Tensor::create(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCache> cache,
                                        std::string name, std::string key, TensorMeta meta, nlohmann::json info) {
   storage->make_dirs(key + "/chunks");
   storage->make_dirs(key + "/chunks_index");
@@ -168,9 +168,7 @@ uint64_t Tensor::chunk_bytes_on_disk() const {
   std::set<uint64_t> seen;
   for (const auto& r : chunk_ids_.rows()) {
     if (!seen.insert(r.first).second) continue;
-    std::error_code ec;
-    auto n = std::filesystem::file_size(storage_->path_of(chunk_key(r.first)), ec);
-    if (!ec) total += n;
+    if (auto n = storage_->size_of(chunk_key(r.first))) total += *n;
   }
   return total;
 }
@@ -441,7 +439,7 @@ void Tensor::stage(FlushBatch& batch) {
     open_on_disk_ = true;
   }
   for (const auto& k : unsynced_) storage_->sync(k);
-  if (!unsynced_.empty()) fsync_dir(storage_->path_of(key_ + "/chunks"));
+  if (!unsynced_.empty()) storage_->sync_folder(key_ + "/chunks");
   unsynced_.clear();
   batch.files.emplace_back(key_ + kMeta, meta_.serialize());
   bool hidden = meta_.json().value("hidden", false);

@@ -24,7 +24,7 @@
 #include "chute/format/encoders.h"
 #include "chute/format/meta.h"
 #include "chute/storage/chunk_cache.h"
-#include "chute/storage/local_storage.h"
+#include "chute/storage/storage.h"
 
 namespace chute {
 
@@ -72,10 +72,10 @@ struct SampleData {
 class Tensor {
  public:
   /// Opens an existing tensor folder `key`; `name` is the user-facing name.
-  Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
-         std::string key, bool writable);
+  Tensor(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCache> cache, std::string name, std::string key,
+         bool writable);
   /// Creates the folder and files of a new, empty tensor (not yet published: flush does that).
-  static std::shared_ptr<Tensor> create(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache,
+  static std::shared_ptr<Tensor> create(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCache> cache,
                                         std::string name, std::string key, TensorMeta meta, nlohmann::json info);
   Tensor(const Tensor&) = delete;
   Tensor& operator=(const Tensor&) = delete;
@@ -144,7 +144,7 @@ class Tensor {
   /// without any lock of this tensor; append_segment publishes their rows in order.
   std::shared_ptr<Tensor> make_segment() const;
   /// The same, in another process: the dataset folder `root`, and the spec from segment_spec().
-  static std::shared_ptr<Tensor> open_segment(const std::string& root, const nlohmann::json& spec);
+  static std::shared_ptr<Tensor> open_segment(std::shared_ptr<const Storage> storage, const nlohmann::json& spec);
   /// What open_segment needs (key, name, meta, info).
   nlohmann::json segment_spec() const;
   bool is_segment() const { return segment_; }
@@ -170,8 +170,8 @@ class Tensor {
 
  private:
   /// A segment's constructor: no files are read.
-  Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
-         std::string key, TensorMeta meta, nlohmann::json info, int64_t ndim);
+  Tensor(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCache> cache, std::string name, std::string key,
+         TensorMeta meta, nlohmann::json info, int64_t ndim);
   std::string chunk_key(uint64_t id) const;
   bool fetch_now(uint64_t index, std::string& bytes, Shape& shape) const;
   Shape shape_now(uint64_t index) const;
@@ -203,7 +203,7 @@ class Tensor {
   void update_links(const Shape& shape);
   void decode_tiled(uint64_t index, const TileLayout& layout, uint8_t* out) const;
 
-  std::shared_ptr<const LocalStorage> storage_;
+  std::shared_ptr<const Storage> storage_;
   std::shared_ptr<ChunkCache> cache_;
   std::string name_, key_;
   bool writable_;

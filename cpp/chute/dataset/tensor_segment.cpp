@@ -37,7 +37,7 @@ SegmentDesc SegmentDesc::from_json(const nlohmann::json& j, const std::string& w
   return d;
 }
 
-Tensor::Tensor(std::shared_ptr<const LocalStorage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
+Tensor::Tensor(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
                std::string key, TensorMeta meta, nlohmann::json info, int64_t ndim)
     : storage_(std::move(storage)),
       cache_(std::move(cache)),
@@ -73,7 +73,7 @@ std::shared_ptr<Tensor> Tensor::make_segment() const {
       new Tensor(storage_, cache_, name_, key_, std::move(meta), spec["info"], spec["ndim"].get<int64_t>()));
 }
 
-std::shared_ptr<Tensor> Tensor::open_segment(const std::string& root, const nlohmann::json& spec) {
+std::shared_ptr<Tensor> Tensor::open_segment(std::shared_ptr<const Storage> storage, const nlohmann::json& spec) {
   std::string key, name;
   nlohmann::json info;
   int64_t ndim = -1;
@@ -86,9 +86,8 @@ std::shared_ptr<Tensor> Tensor::open_segment(const std::string& root, const nloh
     throw InvalidArgument(std::string("not a segment spec (") + e.what() + ")");
   }
   TensorMeta meta = TensorMeta::parse(spec.at("meta").dump(), "segment of tensor '" + name + "'");
-  auto storage = std::make_shared<LocalStorage>(root);
   if (!storage->exists(key + "/tensor_meta.json"))
-    throw IoError("no tensor folder '" + key + "' in dataset '" + root + "'");
+    throw IoError("no tensor folder '" + key + "' in dataset '" + storage->url() + "'");
   auto cache = std::make_shared<ChunkCache>(size_t(64) << 20);
   return std::shared_ptr<Tensor>(
       new Tensor(std::move(storage), std::move(cache), std::move(name), std::move(key), std::move(meta), info, ndim));
@@ -99,7 +98,7 @@ SegmentDesc Tensor::seal_segment() {
   if (!segment_) throw InvalidArgument("tensor '" + name_ + "' is not a segment");
   seal_open_locked();
   for (const auto& k : unsynced_) storage_->sync(k);
-  if (!unsynced_.empty()) fsync_dir(storage_->path_of(key_ + "/chunks"));
+  if (!unsynced_.empty()) storage_->sync_folder(key_ + "/chunks");
   unsynced_.clear();
   SegmentDesc d;
   d.key = key_;

@@ -3,10 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 #include "chute/core/error.h"
 
@@ -51,36 +49,7 @@ void write_all(const fs::path& p, std::string_view data, bool sync, std::string_
   if (::close(fd) != 0) throw_errno("cannot close", p);
 }
 
-std::string temp_suffix() {
-  static std::atomic<uint64_t> counter{0};
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + std::to_string(rng() % 100000);
-}
-
 }  // namespace
-
-std::string temp_target(std::string_view name) {
-  // "<target>.tmp<digits>_<digits>_<digits>", as temp_suffix() writes it
-  size_t at = name.rfind(".tmp");
-  if (at == std::string_view::npos || at == 0) return {};
-  std::string_view tail = name.substr(at + 4);
-  int groups = 0;
-  size_t digits = 0;
-  for (char c : tail) {
-    if (c >= '0' && c <= '9') {
-      ++digits;
-    } else if (c == '_' && digits > 0 && groups < 2) {
-      ++groups;
-      digits = 0;
-    } else {
-      return {};
-    }
-  }
-  if (groups != 2 || digits == 0) return {};
-  return std::string(name.substr(0, at));
-}
-
-bool is_temp_name(std::string_view name) { return !temp_target(name).empty(); }
 
 void fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -96,12 +65,20 @@ fs::path LocalStorage::path_of(std::string_view key) const {
 }
 
 std::string_view LocalStorage::resolve(std::string_view key) const {
-  if (redirects_.empty()) return key;
-  auto it = redirects_.find(std::string(key));
-  if (it == redirects_.end()) return key;
+  const std::string* temp = redirect_of(key);
+  if (!temp) return key;
   std::error_code ec;
-  return fs::exists(path_of(it->second), ec) ? std::string_view(it->second) : key;
+  return fs::exists(path_of(*temp), ec) ? std::string_view(*temp) : key;
 }
+
+std::optional<uint64_t> LocalStorage::size_of(std::string_view key) const {
+  std::error_code ec;
+  auto n = fs::file_size(path_of(resolve(key)), ec);
+  if (ec) return std::nullopt;
+  return n;
+}
+
+void LocalStorage::sync_folder(std::string_view folder_key) const { fsync_dir(path_of(folder_key)); }
 
 bool LocalStorage::exists(std::string_view key) const {
   std::error_code ec;
@@ -130,12 +107,6 @@ std::string LocalStorage::read(std::string_view key) const {
   }
   ::close(fd);
   out.resize(done);
-  return out;
-}
-
-std::string LocalStorage::read_range(std::string_view key, uint64_t offset, uint64_t length) const {
-  std::string out;
-  read_range_into(key, offset, length, out);
   return out;
 }
 
@@ -213,12 +184,6 @@ void LocalStorage::sync(std::string_view key) const {
     throw_errno("cannot fsync", p);
   }
   ::close(fd);
-}
-
-std::string LocalStorage::write_temp(std::string_view key, std::string_view data) const {
-  std::string tmp = std::string(key) + temp_suffix();
-  write_durable(tmp, data);
-  return tmp;
 }
 
 void LocalStorage::rename(std::string_view from_key, std::string_view to_key) const {

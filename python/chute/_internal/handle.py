@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from chute import _core
 from chute.errors import ReadOnlyModeError
+from chute.remote import storage_options
 
 
 class DatasetHandle:
@@ -22,20 +23,28 @@ class DatasetHandle:
     gives readers snapshots; the `with ds:` depth changes under a lock, so blocks on several
     threads publish once, when the last one exits."""
 
-    __slots__ = ("core", "_depth", "_lock")
+    __slots__ = ("core", "creds", "_depth", "_lock")
 
-    def __init__(self, core: _core.Dataset):
+    def __init__(self, core: _core.Dataset, creds: dict | None = None):
         self.core = core
+        # What the dataset was opened with, for workers that open its segments (never shown).
+        self.creds = creds
         self._depth = 0  # > 0 inside `with ds:`; writes are published when it returns to 0
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | os.PathLike, read_only: bool) -> DatasetHandle:
-        return cls(_core.Dataset.open(os.fspath(path), read_only))
+    def open(cls, path: str | os.PathLike, read_only: bool, creds: dict | None = None) -> DatasetHandle:
+        p = os.fspath(path)
+        return cls(_core.Dataset.open(p, read_only, storage_options(p, creds)), creds)
 
     @classmethod
-    def create(cls, path: str | os.PathLike, overwrite: bool) -> DatasetHandle:
-        return cls(_core.Dataset.create(os.fspath(path), overwrite))
+    def create(cls, path: str | os.PathLike, overwrite: bool, creds: dict | None = None) -> DatasetHandle:
+        p = os.fspath(path)
+        return cls(_core.Dataset.create(p, overwrite, storage_options(p, creds)), creds)
+
+    def storage_options(self) -> _core.S3Options:
+        """The engine's storage options of this dataset (for a worker's open_segment)."""
+        return storage_options(self.path, self.creds)
 
     @property
     def path(self) -> str:

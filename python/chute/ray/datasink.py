@@ -18,21 +18,23 @@ from chute.dataset import delete, empty, exists, load
 from chute.dataset.tensor import SegmentWriter
 from chute.errors import TransformError
 from chute.ray.scheduler import ray_module
+from chute.remote import storage_options
 
 _sink_class = None
 
 
-def write(ray_dataset, path, htypes: dict[str, str] | None = None, **create_tensor_kwargs) -> None:
+def write(ray_dataset, path, htypes: dict[str, str] | None = None, creds: dict | None = None,
+          **create_tensor_kwargs) -> None:
     """Appends every row of `ray_dataset` ({column: value} rows) to the chute dataset at `path`,
     creating it (one tensor per column) when there is none. `htypes` names a column's htype when
     the dataset is created (e.g. {"images": "image"}); other columns are generic arrays, strings
     text; `create_tensor_kwargs` maps a column to more `create_tensor` arguments for it (e.g.
     images={"sample_compression": "jpeg"}). The rows are published together when every write task
-    has finished."""
+    has finished. `path` may be s3://bucket/prefix, with `creds` as chute.empty takes them."""
     ray_module()
     path = os.fspath(path)
-    created = not exists(path)
-    ds = empty(path) if created else load(path, read_only=False)
+    created = not exists(path, creds)
+    ds = empty(path, creds=creds) if created else load(path, read_only=False, creds=creds)
     try:
         schema = ray_dataset.schema()
         columns = list(schema.names) if schema is not None else []
@@ -48,7 +50,7 @@ def write(ray_dataset, path, htypes: dict[str, str] | None = None, **create_tens
         handle.flush()
         cores = {c: tensor_core(tensors[c]) for c in columns}
         states = {c: core.save_state() for c, core in cores.items()}
-        sink = _datasink_class()(path, {c: core.segment_spec() for c, core in cores.items()})
+        sink = _datasink_class()(path, {c: core.segment_spec() for c, core in cores.items()}, creds)
         try:
             ray_dataset.write_datasink(sink)
             for _task, descs in sorted(sink.results, key=lambda r: r[0]):
@@ -64,7 +66,7 @@ def write(ray_dataset, path, htypes: dict[str, str] | None = None, **create_tens
     except BaseException:
         if created:
             del ds
-            delete(path)
+            delete(path, creds=creds)
         raise
 
 
@@ -88,13 +90,13 @@ def _datasink_class():
     return _sink_class
 
 
-def _init(self, path: str, specs: dict) -> None:
-    self.path, self.specs, self.results = path, specs, []
+def _init(self, path: str, specs: dict, creds: dict | None = None) -> None:
+    self.path, self.specs, self.creds, self.results = path, specs, creds, []
 
 
 def _write(self, blocks, ctx):
     ray = ray_module()
-    segments = {c: _core.open_segment(self.path, spec) for c, spec in self.specs.items()}
+    segments = {c: _core.open_segment(self.path, spec, storage_options(self.path, self.creds)) for c, spec in self.specs.items()}
     writers = {c: SegmentWriter(core, c) for c, core in segments.items()}
     row = 0
     for block in blocks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chute import _core
 from chute.errors import TransformError, UnsupportedSchedulerError
+from chute.remote import storage_options
 from chute.transform import register_scheduler
 from chute.transform.compute import pickled_by_value
 from chute.transform.worker import SliceJob, SliceResult, open_segments, picklable_error, run_slice
@@ -26,7 +27,7 @@ def ray_module():
 
 
 def _slice_task(job: SliceJob, start: int, stop: int) -> SliceResult:
-    segments = {name: _core.open_segment(job.root, spec) for name, spec in job.specs.items()}
+    segments = {name: _core.open_segment(job.root, spec, storage_options(job.root, job.creds)) for name, spec in job.specs.items()}
     r = run_slice(job, start, stop, open_segments(job, segments.__getitem__), segments, lambda i: False,
                   lambda n: None)
     if r.error is not None:

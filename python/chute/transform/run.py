@@ -111,7 +111,7 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
         stages=stages, inputs=inputs, root=target.path, group=group, out_names=sorted(tensors),
         specs={k: c.segment_spec() for k, c in cores.items()},
         parent_side=set() if columns is not None else {k for k, t in tensors.items() if t.htype == "class_label"},
-        skip_ok=skip_ok, ignore_errors=ignore_errors, engine=columns, seed=seed)
+        skip_ok=skip_ok, ignore_errors=ignore_errors, engine=columns, seed=seed, creds=handle.creds)
     run = schedulers.get(scheduler)
     total = len(inputs)
     window = checkpoint_interval or max(total, 1)

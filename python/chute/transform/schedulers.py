@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from chute import _core
 from chute.errors import TransformError
+from chute.remote import storage_options
 from chute.transform.worker import SliceJob, SliceResult, open_segments, picklable_error, run_slice
 
 Slices = list[tuple[int, int]]
@@ -143,7 +144,7 @@ def _init_worker(job: SliceJob, counter, failed) -> None:
 def _run_in_worker(start: int, stop: int) -> SliceResult:
     job = _worker_job
     assert job is not None
-    segments = {name: _core.open_segment(job.root, spec) for name, spec in job.specs.items()}
+    segments = {name: _core.open_segment(job.root, spec, storage_options(job.root, job.creds)) for name, spec in job.specs.items()}
 
     def tick(n: int) -> None:
         with _worker_counter.get_lock():

@@ -42,6 +42,7 @@ class SliceJob:
     # an engine-only transform: output tensor -> chute.ops ops for its images, or None to copy it
     engine: dict[str, list | None] | None = None
     seed: int = 0
+    creds: dict | None = None    # ds_out's creds when it is in an object store
 
 
 @dataclass

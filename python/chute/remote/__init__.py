@@ -1,0 +1,102 @@
+"""Object storage: datasets at ``s3://bucket/prefix`` on Amazon S3 or any S3-compatible server.
+
+The engine reads and writes the objects itself (``chute._core``: HTTP on libcurl with keep-alive and
+many requests in flight, Signature V4, byte-range GETs, retries with backoff); Python only turns
+``creds`` into the engine's options. Credentials are looked up as Deep Lake 3 and boto3 do:
+
+1. ``creds={"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "endpoint_url",
+   "aws_region"}`` (plus ``profile_name``, and chute's own ``addressing_style``, ``max_in_flight``,
+   ``multipart_threshold``, ``connect_timeout``, ``max_attempts``);
+2. the ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN`` / ``AWS_REGION``
+   (or ``AWS_DEFAULT_REGION``) / ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) variables;
+3. the ``AWS_PROFILE`` (or ``default``) profile of ``~/.aws/credentials`` and ``~/.aws/config``
+   (``AWS_SHARED_CREDENTIALS_FILE`` and ``AWS_CONFIG_FILE`` move them).
+
+No credentials at all means anonymous requests (public buckets). Secrets never appear in an
+error, a log line or a ``repr``.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from chute import _core
+
+__all__ = ["is_remote", "s3_options", "storage_options", "CREDS_KEYS"]
+
+CREDS_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "endpoint_url", "aws_region",
+              "region", "profile_name", "addressing_style", "max_in_flight", "multipart_threshold",
+              "multipart_part_size", "connect_timeout", "max_attempts", "backoff_base")
+
+
+def is_remote(path: str) -> bool:
+    """True for a path the engine serves from an object store."""
+    return str(path).startswith("s3://")
+
+
+def _profile(name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    cred_file = os.environ.get("AWS_SHARED_CREDENTIALS_FILE", os.path.expanduser("~/.aws/credentials"))
+    conf_file = os.environ.get("AWS_CONFIG_FILE", os.path.expanduser("~/.aws/config"))
+    for path, section in ((conf_file, name if name == "default" else f"profile {name}"), (cred_file, name)):
+        if not os.path.isfile(path):
+            continue
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except configparser.Error as e:
+            raise ValueError(f"cannot read the AWS profile file '{path}': {type(e).__name__}") from None
+        if parser.has_section(section):
+            out.update(parser.items(section))
+    return out
+
+
+def s3_options(creds: Mapping[str, Any] | None = None) -> _core.S3Options:
+    """The engine's options for `creds` (a Deep Lake 3 creds dict), the environment and profiles."""
+    if creds is not None and not isinstance(creds, Mapping):
+        raise TypeError(f"creds must be a dict, not {type(creds).__name__}")
+    creds = dict(creds or {})
+    unknown = sorted(k for k in creds if k not in CREDS_KEYS)
+    if unknown:
+        raise ValueError(f"unknown creds key(s) {unknown}; chute takes {list(CREDS_KEYS)}")
+    env = os.environ
+    profile = _profile(creds.get("profile_name") or env.get("AWS_PROFILE") or "default")
+    if creds.get("profile_name") and not profile:
+        raise ValueError(f"no AWS profile '{creds['profile_name']}' in ~/.aws/credentials or ~/.aws/config")
+
+    def pick(key: str, env_names: tuple[str, ...], profile_key: str | None = None) -> str:
+        if creds.get(key):
+            return str(creds[key])
+        for name in env_names:
+            if env.get(name):
+                return env[name]
+        return profile.get(profile_key or key, "") if profile_key != "" else ""
+
+    o = _core.S3Options()
+    access = pick("aws_access_key_id", ("AWS_ACCESS_KEY_ID",))
+    secret = pick("aws_secret_access_key", ("AWS_SECRET_ACCESS_KEY",))
+    if bool(access) != bool(secret):
+        raise ValueError("S3 credentials need both aws_access_key_id and aws_secret_access_key (one of them is missing)")
+    o.access_key = access
+    o.secret_key = secret
+    o.session_token = pick("aws_session_token", ("AWS_SESSION_TOKEN",))
+    o.region = str(creds.get("aws_region") or creds.get("region") or "") or pick("aws_region", ("AWS_REGION", "AWS_DEFAULT_REGION"), "region")
+    o.endpoint_url = pick("endpoint_url", ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"))
+    o.addressing = str(creds.get("addressing_style", "auto"))
+    for key, attr, scale in (("max_in_flight", "max_in_flight", 1), ("multipart_threshold", "multipart_threshold", 1),
+                             ("multipart_part_size", "multipart_part_size", 1), ("max_attempts", "max_attempts", 1),
+                             ("connect_timeout", "connect_timeout_ms", 1000), ("backoff_base", "backoff_base_ms", 1000)):
+        if key in creds:
+            value = creds[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"creds['{key}'] must be a positive number, not {value!r}")
+            setattr(o, attr, int(value * scale))
+    return o
+
+
+def storage_options(path: str, creds: Mapping[str, Any] | None = None) -> _core.S3Options:
+    """s3_options(creds) for an object-store path; defaults (nothing read) for a local one, where
+    creds are ignored as Deep Lake 3 ignores them."""
+    return s3_options(creds) if is_remote(path) else _core.S3Options()
