@@ -61,3 +61,24 @@ def ray_session():
                  runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """One S3-compatible server (moto, IAM signatures checked) for the whole session."""
+    pytest.importorskip("moto")
+    from s3_server import MotoServer
+
+    server = MotoServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def s3_proxy(s3):
+    """A fault-injecting proxy in front of the session's S3 server; faults are reset after each use."""
+    from s3_server import FaultProxy
+
+    proxy = FaultProxy(s3.port)
+    yield proxy
+    proxy.close()

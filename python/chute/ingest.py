@@ -122,7 +122,7 @@ def ingest_classification(
     label_params = dict(label_params or {})
     image_params.setdefault("sample_compression", compression)
 
-    ds = empty(dest, overwrite=overwrite, **dataset_kwargs)
+    ds = empty(dest, overwrite=overwrite, creds=dest_creds, **dataset_kwargs)
     result = IngestSummary()
     rng = random.Random(seed)
     total = sum(len(items) for _, items in plans.values())

@@ -1,6 +1,9 @@
 #include "chute/remote/write_lock.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <ctime>
 #include <random>
@@ -41,6 +44,13 @@ bool read_holder(const Storage& s, Holder& h) {
   return true;
 }
 
+// A holder that was a process of this machine and is gone (a killed writer): its lock is stale
+// before it expires.
+bool dead_on_this_host(const Holder& h) {
+  if (h.host != hostname() || h.pid <= 0) return false;
+  return ::kill(static_cast<pid_t>(h.pid), 0) != 0 && errno == ESRCH;
+}
+
 [[noreturn]] void locked(const Storage& s, const Holder& h) {
   int64_t left = h.expires - static_cast<int64_t>(std::time(nullptr));
   throw LockedError("dataset '" + s.url() + "' is open for writing in another process (pid " + std::to_string(h.pid) +
@@ -56,7 +66,8 @@ WriteLock::WriteLock(std::shared_ptr<const Storage> storage, std::chrono::second
   std::mt19937_64 rng{std::random_device{}()};
   owner_ = std::to_string(rng()) + "-" + std::to_string(::getpid());
   Holder h;
-  if (read_holder(*storage_, h) && h.owner != owner_ && h.expires > static_cast<int64_t>(std::time(nullptr)))
+  if (read_holder(*storage_, h) && h.owner != owner_ && h.expires > static_cast<int64_t>(std::time(nullptr)) &&
+      !dead_on_this_host(h))
     locked(*storage_, h);
   storage_->write(kKey, body());
   if (!read_holder(*storage_, h) || h.owner != owner_) locked(*storage_, h);

@@ -2,7 +2,8 @@
 // The single-writer lock of a dataset in an object store, where there is no flock: an object
 // ".chute_lock" holding {"owner", "pid", "host", "expires"} that the writer refreshes every
 // `refresh` seconds on its own thread and deletes when it closes. A second writer is refused
-// while the object names another owner and has not expired; a writer that stalled past the
+// while the object names another owner and has not expired (or names a process of this machine
+// that is gone: a killed writer's lock is taken over at once); a writer that stalled past the
 // expiry and was replaced finds out at its next flush (check()), before it publishes anything.
 // Two writers starting within the same round trip are told apart by reading the object back
 // after writing it: the last PUT wins and the other gets LockedError.
