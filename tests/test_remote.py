@@ -15,7 +15,7 @@ from conftest import jpeg_bytes
 import chute
 from chute import ops
 from chute._internal.handle import dataset_handle
-from chute.errors import DatasetLockedError, DatasetNotFoundError
+from chute.errors import DatasetNotFoundError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -104,14 +104,15 @@ def test_loader_gives_the_same_batches_as_from_local_disk(s3, bucket, tmp_path, 
     local = chute.empty(str(tmp_path / "l"))
     fill(local, photos, n=60)
 
-    def run(ds):
-        loader = (ds.dataloader().batch(8).shuffle().seed(7)
+    def run(ds, shuffle=False):
+        loader = (ds.dataloader().batch(8).shuffle(shuffle).seed(7)
                   .transform({"images": ops.Compose([ops.Resize((32, 32)), ops.RandomHorizontalFlip()]),
                               "labels": None, "text": None, "vec": None})
                   .numpy(num_threads=2))
         return [b for b in loader]
 
-    a, b = run(local), run(chute.load(url, read_only=True, creds=s3.creds()))
+    back = chute.load(url, read_only=True, creds=s3.creds())
+    a, b = run(local), run(back)
     assert len(a) == len(b) == 8
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x["index"], y["index"])
@@ -120,6 +121,16 @@ def test_loader_gives_the_same_batches_as_from_local_disk(s3, bucket, tmp_path, 
         assert list(x["text"]) == list(y["text"])
         for u, v in zip(x["vec"], y["vec"]):
             np.testing.assert_array_equal(u, v)
+    # shuffled: chunk-local in an object store, still every row once and a pure function of the seed
+    s1, s2 = run(back, True), run(back, True)
+    order = np.concatenate([x["index"] for x in s1])
+    assert sorted(order.tolist()) == list(range(60)) and order.tolist() != list(range(60))
+    np.testing.assert_array_equal(order, np.concatenate([x["index"] for x in s2]))
+    by_row = {int(i): img for x in a for i, img in zip(x["index"], x["images"])}
+    for x in s1:
+        for i, img in zip(x["index"], x["images"]):
+            if i % 5 == 0:  # RandomHorizontalFlip draws per (seed, epoch, row): the same row, the same image
+                np.testing.assert_array_equal(img, by_row[int(i)])
 
 
 def test_query_on_a_remote_dataset(s3, bucket, photos):
@@ -328,3 +339,62 @@ def test_multipart_uploads_above_the_threshold(s3, bucket):
     ds.blob.append(data)
     back = chute.load(url, read_only=True, creds=s3.creds())
     np.testing.assert_array_equal(back.blob[0].numpy(), data)
+
+
+def test_shuffled_remote_epochs_read_each_chunk_once_and_resume(s3, bucket):
+    url = f"s3://{bucket}/economy"
+    ds = chute.empty(url, creds=s3.creds())
+    ds.create_tensor("x", dtype="int64", max_chunk_size=8_000)   # 500 rows a chunk, 40 chunks
+    ds.create_tensor("labels", htype="class_label", class_names=[str(k) for k in range(10)])
+    with ds:
+        ds.x.extend(np.arange(20_000))
+        ds.labels.extend((np.arange(20_000) // 2_000).astype(np.uint32))  # sorted by class, as an ingest without shuffle
+    back = chute.load(url, read_only=True, creds=s3.creds())
+    chunks = len(dataset_handle(back).core.tensor("x").chunk_ends())
+    core = dataset_handle(back).core
+    chute._core.reset_storage_stats(core)
+    loader = back.dataloader().batch(100).shuffle(buffer_size=1).seed(11).numpy(num_threads=2)
+    seen = []
+    for k, b in enumerate(loader):
+        np.testing.assert_array_equal(b["x"].ravel(), b["index"])
+        seen.append(b["index"])
+        if k == 49:
+            state = loader.state_dict()
+    gets = chute._core.storage_stats(core)["gets"]
+    order = np.concatenate(seen)
+    assert sorted(order.tolist()) == list(range(20_000))
+    assert gets <= chunks + 4 + 4, f"{gets} GETs for {chunks} + 4 chunks"   # x and labels chunks, once each
+    assert len(set(order[:1000] // 2_000)) >= 2, "the first batches come from one class only"
+    # resumable: a new loader from the state of batch 50 gives the rest of the epoch
+    again = back.dataloader().batch(100).shuffle(buffer_size=1).seed(11).numpy(num_threads=2)
+    again.load_state_dict(state)
+    rest = np.concatenate([b["index"] for b in again])
+    np.testing.assert_array_equal(rest, order[5_000:])
+
+
+def test_the_disk_cache_makes_the_second_epoch_local(s3, bucket, tmp_path, monkeypatch, photos):
+    monkeypatch.setenv("CHUTE_CACHE_DIR", str(tmp_path / "cache"))
+    url = f"s3://{bucket}/cached"
+    ds = chute.empty(url, creds=s3.creds())
+    fill(ds, photos, n=30)
+
+    def epoch():  # a new open each time: its memory cache is empty, the disk cache is not
+        back = chute.load(url, read_only=True, creds=s3.creds(), local_cache_size=64)
+        core = dataset_handle(back).core
+        chute._core.reset_storage_stats(core)
+        out = [b for b in back.dataloader().batch(10).numpy(num_threads=2, tensors=["images", "labels"])]
+        return out, chute._core.storage_stats(core)
+
+    first, s1 = epoch()
+    second, s2 = epoch()
+    assert s1["gets"] > 0 and s2["gets"] == 0 and s2["cache_hits"] > 0
+    for a, b in zip(first, second):
+        for u, v in zip(a["images"], b["images"]):
+            np.testing.assert_array_equal(u, v)
+    cached = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert cached and all("/chunks/" in str(p) for p in cached)
+    # a small bound keeps the folder small
+    tiny = chute.load(url, read_only=True, creds=s3.creds(), local_cache_size=1)
+    tiny.images.numpy(aslist=True)
+    total = sum(p.stat().st_size for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert total <= 1 << 20

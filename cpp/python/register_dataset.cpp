@@ -129,6 +129,8 @@ void register_dataset(py::module_& m) {
       .def_property_readonly("is_bytes_htype", [](const Tensor& t) { return t.is_bytes_htype(); })
       .def_property_readonly("writable", &Tensor::writable)
       .def("meta_json", &Tensor::meta_json)
+      .def("reserve_cache", &Tensor::reserve_cache, py::arg("bytes"),
+           "Lets the dataset's chunk cache hold at least `bytes` (never shrinks it).")
       .def("info_json", [](const Tensor& t) { return t.info().dump(); })
       .def(
           "set_info_json", [](Tensor& t, const std::string& s) { t.set_info(parse_user_json(s, "tensor info")); },

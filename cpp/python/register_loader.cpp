@@ -85,8 +85,18 @@ void register_loader(py::module_& m) {
   m.def(
       "plan_order",
       [](const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& row_array, bool shuffle, uint64_t seed,
-         uint64_t epoch, uint32_t rank, uint32_t world, bool drop_last, uint64_t consumed) {
-        PlanSpec spec{shuffle, seed, epoch, rank, world, drop_last};
+         uint64_t epoch, uint32_t rank, uint32_t world, bool drop_last, uint64_t consumed,
+         std::vector<uint64_t> chunk_ends, uint64_t buffer_rows, uint32_t interleave) {
+        PlanSpec spec;
+        spec.shuffle = shuffle;
+        spec.seed = seed;
+        spec.epoch = epoch;
+        spec.rank = rank;
+        spec.world = world;
+        spec.drop_last = drop_last;
+        spec.chunk_ends = std::move(chunk_ends);
+        spec.buffer_rows = buffer_rows;
+        spec.interleave = interleave;
         std::vector<uint64_t> share;
         uint64_t total = 0;
         {
@@ -99,15 +109,17 @@ void register_loader(py::module_& m) {
         return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(share.size()), share.data()), total);
       },
       py::arg("rows"), py::arg("shuffle"), py::arg("seed"), py::arg("epoch"), py::arg("rank"), py::arg("world"),
-      py::arg("drop_last"), py::arg("consumed"),
+      py::arg("drop_last"), py::arg("consumed"), py::arg("chunk_ends") = std::vector<uint64_t>(),
+      py::arg("buffer_rows") = 0, py::arg("interleave") = 32,
       "This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), "
-      "after `consumed` global samples, and the global order's length.");
+      "after `consumed` global samples, and the global order's length. With `chunk_ends` (an object "
+      "store's dataset) the shuffle is chunk-local through a buffer of `buffer_rows`.");
 
   py::class_<Loader, std::shared_ptr<Loader>>(m, "Loader")
       .def(py::init([](std::vector<LoaderTensor> columns,
                        const py::array_t<uint64_t, py::array::c_style | py::array::forcecast>& order, size_t batch_size,
                        bool drop_last, size_t num_threads, size_t prefetch, bool ignore_errors, uint64_t seed,
-                       uint64_t epoch) {
+                       uint64_t epoch, size_t readahead) {
              LoaderOptions o;
              o.batch_size = batch_size;
              o.drop_last = drop_last;
@@ -116,12 +128,13 @@ void register_loader(py::module_& m) {
              o.ignore_errors = ignore_errors;
              o.seed = seed;
              o.epoch = epoch;
+             o.readahead = readahead;
              std::vector<uint64_t> rows = to_vector(order);
              py::gil_scoped_release release;
              return std::make_shared<Loader>(std::move(columns), std::move(rows), o);
            }),
            py::arg("columns"), py::arg("order"), py::arg("batch_size"), py::arg("drop_last"), py::arg("num_threads"),
-           py::arg("prefetch"), py::arg("ignore_errors"), py::arg("seed"), py::arg("epoch"))
+           py::arg("prefetch"), py::arg("ignore_errors"), py::arg("seed"), py::arg("epoch"), py::arg("readahead") = 0)
       .def_property_readonly("num_batches", &Loader::num_batches)
       .def_property_readonly("num_threads", &Loader::num_threads)
       .def_property_readonly("skipped_total", &Loader::skipped_total)

@@ -26,6 +26,8 @@ void register_remote(py::module_& m) {
       .def_readwrite("max_in_flight", &S3Options::max_in_flight, "requests in flight at most")
       .def_readwrite("multipart_threshold", &S3Options::multipart_threshold, "bytes above which uploads are multipart")
       .def_readwrite("multipart_part_size", &S3Options::multipart_part_size, "bytes per part (5 MB at least)")
+      .def_readwrite("cache_dir", &S3Options::cache_dir, "local folder of the chunk cache")
+      .def_readwrite("cache_bytes", &S3Options::cache_bytes, "bound of the chunk cache on disk (0: none)")
       .def_property(
           "connect_timeout_ms", [](const S3Options& o) { return o.http.connect_timeout_ms; },
           [](S3Options& o, long v) { o.http.connect_timeout_ms = v; })
@@ -52,6 +54,7 @@ void register_remote(py::module_& m) {
         out["retries"] = st.retries;
         out["bytes_in"] = st.bytes_in;
         out["bytes_out"] = st.bytes_out;
+        out["cache_hits"] = s3->cache_hits();
         return out;
       },
       py::arg("dataset"), "HTTP counters of an s3:// dataset's storage ({} for a local one).");

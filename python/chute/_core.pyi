@@ -73,6 +73,22 @@ class S3Options:
     def backoff_base_ms(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
+    def cache_bytes(self) -> int:
+        """
+        bound of the chunk cache on disk (0: none)
+        """
+    @cache_bytes.setter
+    def cache_bytes(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def cache_dir(self) -> str:
+        """
+        local folder of the chunk cache
+        """
+    @cache_dir.setter
+    def cache_dir(self, arg0: str) -> None:
+        ...
+    @property
     def connect_timeout_ms(self) -> int:
         ...
     @connect_timeout_ms.setter
@@ -191,6 +207,10 @@ class Tensor:
     def read_batch(self, indices: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], num_threads: typing.SupportsInt | typing.SupportsIndex = 0, aslist: bool = False, packed: bool = False) -> typing.Any:
         """
         Decodes the samples on the engine's threads with the GIL released. One stacked array when every shape is equal (and aslist is False), else a list of arrays; with packed=True the list's arrays are views of one buffer holding every sample back to back (each keeps the whole batch alive).
+        """
+    def reserve_cache(self, bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+        """
+        Lets the dataset's chunk cache hold at least `bytes` (never shrinks it).
         """
     def restore_state(self, state: TensorState) -> None:
         ...
@@ -412,7 +432,7 @@ class LoaderColumn:
     def name(self) -> str:
         ...
 class Loader:
-    def __init__(self, columns: collections.abc.Sequence[LoaderColumn], order: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], batch_size: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, num_threads: typing.SupportsInt | typing.SupportsIndex, prefetch: typing.SupportsInt | typing.SupportsIndex, ignore_errors: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex) -> None:
+    def __init__(self, columns: collections.abc.Sequence[LoaderColumn], order: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], batch_size: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, num_threads: typing.SupportsInt | typing.SupportsIndex, prefetch: typing.SupportsInt | typing.SupportsIndex, ignore_errors: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, readahead: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
     def close(self) -> None:
         ...
@@ -453,9 +473,9 @@ def open_segment(root: str, spec: str, remote: S3Options = ...) -> Tensor:
     """
     A segment (see Tensor.make_segment) of the tensor `spec` names, in the dataset folder `root`: for a worker process, which cannot open the dataset for writing.
     """
-def plan_order(rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], shuffle: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, rank: typing.SupportsInt | typing.SupportsIndex, world: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, consumed: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], int]:
+def plan_order(rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], shuffle: bool, seed: typing.SupportsInt | typing.SupportsIndex, epoch: typing.SupportsInt | typing.SupportsIndex, rank: typing.SupportsInt | typing.SupportsIndex, world: typing.SupportsInt | typing.SupportsIndex, drop_last: bool, consumed: typing.SupportsInt | typing.SupportsIndex, chunk_ends: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], buffer_rows: typing.SupportsInt | typing.SupportsIndex = 0, interleave: typing.SupportsInt | typing.SupportsIndex = 32) -> tuple[numpy.typing.NDArray[numpy.uint64], int]:
     """
-    This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), after `consumed` global samples, and the global order's length.
+    This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), after `consumed` global samples, and the global order's length. With `chunk_ends` (an object store's dataset) the shuffle is chunk-local through a buffer of `buffer_rows`.
     """
 def release_shared_pool() -> None:
     """

@@ -116,6 +116,14 @@ class Tensor {
   /// the sample. Returns false for a tiled sample (use read()).
   bool fetch(uint64_t index, std::string& bytes, Shape& shape) const;
   bool is_tiled(uint64_t index) const;
+  /// True when the tensor lives in an object store: reads fetch whole chunks, ahead of need.
+  bool remote() const { return storage_->is_remote(); }
+  /// Starts reading the chunk that holds `index` in the background (an object store's GET), unless
+  /// it is cached or already on its way; a later read of that chunk waits for it. Never throws:
+  /// a failed read is the error of the sample that needs the chunk.
+  void prefetch(uint64_t index) const;
+  /// Lets the dataset's chunk cache hold at least `bytes` (a remote loader's shuffle buffer).
+  void reserve_cache(size_t bytes) const { cache_->reserve(bytes); }
   /// Whole-tensor columns for queries (columns.h), read in one pass over the chunks and kept
   /// until the tensor grows. number_column: rows that are each one uncompressed number;
   /// bytes_column: text/json rows; shape_column: every row's shape from chunk headers, when all

@@ -32,6 +32,46 @@ std::shared_ptr<const Chunk> Tensor::load_chunk(uint64_t id) const {
   });
 }
 
+void Tensor::prefetch(uint64_t index) const {
+  uint64_t id;
+  {
+    std::shared_lock lock(mu_);
+    if (index >= meta_.length() || tiles_.find(index)) return;
+    auto loc = chunk_ids_.locate(index);
+    id = chunk_ids_.rows()[loc.first_row].first;
+    if (open_ && id == open_id_) return;
+  }
+  std::string key = chunk_key(id);
+  std::string what = "tensor '" + name_ + "' chunk " + chunk_name(id);
+  Compression compression = meta_.chunk_compression();
+  auto storage = storage_;
+  try {
+    cache_->load_async(key, [&](ChunkCache::Complete done) {
+      storage->read_async(key, [done, what, compression](std::string bytes, std::exception_ptr error) {
+        if (error) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const NotFoundError& e) {
+            done(nullptr, std::make_exception_ptr(NotFoundError(what + ": " + e.what())));
+          } catch (const IoError& e) {
+            done(nullptr, std::make_exception_ptr(IoError(what + ": " + e.what())));
+          } catch (...) {
+            done(nullptr, std::current_exception());
+          }
+          return;
+        }
+        try {
+          done(std::make_shared<const Chunk>(Chunk::parse(std::move(bytes), compression, what)), nullptr);
+        } catch (...) {
+          done(nullptr, std::current_exception());
+        }
+      });
+    });
+  } catch (...) {
+    // a prefetch is only a hint; the read that needs the chunk reports what went wrong
+  }
+}
+
 std::shared_ptr<const Chunk> Tensor::load_chunk_index(uint64_t id) const {
   std::string key = chunk_key(id);
   return cache_->get_or_load(key + "#index", [&] {
@@ -114,7 +154,8 @@ bool Tensor::fetch_now(uint64_t index, std::string& bytes, Shape& shape) const {
   if (tiles_.find(index)) return false;
   auto loc = chunk_ids_.locate(index);
   uint64_t id = chunk_ids_.rows()[loc.first_row].first;
-  if ((open_ && id == open_id_) || meta_.chunk_compression() != Compression::None) {
+  // Object stores: whole chunks (one GET serves every sample of the chunk the plan reads next).
+  if ((open_ && id == open_id_) || meta_.chunk_compression() != Compression::None || storage_->is_remote()) {
     auto chunk = load_chunk(id);
     shape = chunk->shape(loc.local_index);
     bytes.assign(chunk->bytes(loc.local_index));

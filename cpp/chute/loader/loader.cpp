@@ -63,6 +63,15 @@ Loader::Loader(std::vector<LoaderTensor> tensors, std::vector<uint64_t> order, L
       out_dtype_.push_back(dt);
     }
   }
+  bool any_remote = false;
+  for (const auto& t : tensors_) any_remote = any_remote || t.tensor->remote();
+  if (!any_remote) opt_.readahead = 0;
+  if (opt_.readahead) {
+    // The first window's chunks are requested before any worker starts: the first batch waits
+    // for one round trip, not one per chunk.
+    readahead_ = std::min<uint64_t>(limit_, opt_.readahead);
+    read_ahead(0, readahead_);
+  }
   // Enough recycled batch buffers for the batches in flight and the ones the consumer still holds.
   pool_ = std::make_shared<BufferPool>((opt_.prefetch_batches + 4) * tensors_.size());
   size_t threads = opt_.num_threads ? opt_.num_threads : std::max(1u, std::thread::hardware_concurrency());
@@ -150,6 +159,7 @@ void Loader::work() {
     while (true) {
       uint64_t b;
       size_t pos;
+      uint64_t ahead_from = 0, ahead_to = 0;
       {
         std::unique_lock<std::mutex> lock(mu_);
         work_cv_.wait(lock, [&] {
@@ -161,7 +171,13 @@ void Loader::work() {
         pos = static_cast<size_t>(next_sample_ % opt_.batch_size);
         ++next_sample_;
         slot_locked(b);  // buffers exist before any worker writes into them
+        if (opt_.readahead && readahead_ < limit_ && readahead_ < next_sample_ + opt_.readahead / 2) {
+          ahead_from = std::max(readahead_, next_sample_);
+          ahead_to = std::min<uint64_t>(limit_, next_sample_ + opt_.readahead);
+          readahead_ = ahead_to;
+        }
       }
+      if (ahead_to > ahead_from) read_ahead(ahead_from, ahead_to);
       process(b, pos);
     }
   } catch (...) {
@@ -171,6 +187,13 @@ void Loader::work() {
     if (!fatal_) fatal_ = std::current_exception();
     ready_cv_.notify_all();
     work_cv_.notify_all();
+  }
+}
+
+void Loader::read_ahead(uint64_t from, uint64_t to) const {
+  for (const auto& t : tensors_) {
+    if (!t.tensor->remote()) continue;
+    for (uint64_t i = from; i < to; ++i) t.tensor->prefetch(order_[i]);
   }
 }
 

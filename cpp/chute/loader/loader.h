@@ -49,6 +49,7 @@ struct LoaderOptions {
   bool ignore_errors = false;
   uint64_t seed = 0;
   uint64_t epoch = 0;
+  size_t readahead = 0;  // samples of the plan whose chunks are read ahead (remote tensors; 0: none)
 };
 
 using SharedBytes = std::shared_ptr<ByteVector>;
@@ -119,7 +120,9 @@ class Loader {
   std::condition_variable work_cv_, ready_cv_;
   std::map<uint64_t, Slot> slots_;
   uint64_t next_sample_ = 0;  // flattened position in order_ of the next sample to take
-  uint64_t delivered_ = 0;    // batches handed to the consumer
+  uint64_t readahead_ = 0;    // position in order_ up to which chunks were requested
+  void read_ahead(uint64_t from, uint64_t to) const;
+  uint64_t delivered_ = 0;  // batches handed to the consumer
   bool stopping_ = false;
   std::exception_ptr fatal_;    // a worker's error outside any sample; next() rethrows it
   std::thread::id consumer_{};  // the thread of the first next()

@@ -13,12 +13,23 @@ struct PlanSpec {
   uint32_t rank = 0;
   uint32_t world = 1;
   bool drop_last = false;  // DDP: truncate to a multiple of world instead of padding
+  /// Object stores: the end row (exclusive) of each chunk of the tensor the plan reads most. When
+  /// set, a shuffle is chunk-local (buffered_order) instead of a full permutation.
+  std::vector<uint64_t> chunk_ends;
+  uint64_t buffer_rows = 0;  // rows the shuffle buffer holds
+  uint32_t interleave = 32;  // chunks read side by side
 };
 
 /// The global order of an epoch: `rows` permuted (Fisher-Yates on a counter-based generator)
 /// when shuffling, then padded by wrapping around (or truncated when drop_last) to a multiple of
 /// `world`, as torch's DistributedSampler does.
 std::vector<uint64_t> global_order(const std::vector<uint64_t>& rows, const PlanSpec& spec);
+
+/// A shuffle that reads each chunk once: rows grouped by chunk, the chunks permuted, their rows
+/// interleaved `interleave` chunks at a time and streamed through a buffer of `buffer_rows` from
+/// which every output row is drawn at random. The buffer fills at half the input rate (one row out
+/// for every two in until it is full), so the first batch waits for a few chunks, not the buffer.
+std::vector<uint64_t> buffered_order(const std::vector<uint64_t>& rows, const PlanSpec& spec);
 
 /// This rank's share of the global order after `consumed` global samples have been used:
 /// order[consumed + rank], order[consumed + rank + world], ... Since ranks take strided slices,

@@ -146,6 +146,13 @@ S3Storage::S3Storage(const std::string& url, S3Options options) : loc_(parse_s3_
   opt_.http.max_in_flight = std::max<size_t>(1, opt_.max_in_flight);
   if (opt_.multipart_part_size < (uint64_t(5) << 20))
     throw InvalidArgument("multipart part size must be at least 5 MB (S3's minimum)");
+  if (opt_.cache_bytes > 0 && !opt_.cache_dir.empty())
+    disk_ = std::make_shared<DiskCache>(opt_.cache_dir, opt_.cache_bytes);
+}
+
+DiskCache* S3Storage::disk_for(std::string_view key) const {
+  if (!disk_ || key.find("/chunks/") == std::string_view::npos || is_temp_name(key)) return nullptr;
+  return disk_.get();
 }
 
 std::shared_ptr<HttpClient> S3Storage::client() const {
@@ -272,6 +279,9 @@ std::string S3Storage::read(std::string_view key) const {
     });
     if (r.ok()) return std::move(r.body);
   }
+  DiskCache* disk = disk_for(key);
+  if (disk)
+    if (auto hit = disk->get(std::string(key))) return std::move(*hit);
   auto factory = request("GET", object_of(key));
   auto r = send([factory] {
     auto req = factory();
@@ -279,10 +289,18 @@ std::string S3Storage::read(std::string_view key) const {
     return req;
   });
   if (!r.ok()) fail(shown(key), r);
+  if (disk) disk->put(std::string(key), r.body);
   return std::move(r.body);
 }
 
 void S3Storage::read_async(std::string_view key, ReadDone done) const {
+  DiskCache* disk = disk_for(key);
+  if (disk) {
+    if (auto hit = disk->get(std::string(key))) {
+      done(std::move(*hit), nullptr);
+      return;
+    }
+  }
   auto factory = request("GET", object_of(key));
   std::string what = shown(key);
   client()->submit(
@@ -291,8 +309,9 @@ void S3Storage::read_async(std::string_view key, ReadDone done) const {
         req.verify_md5_etag = true;
         return req;
       },
-      [this, what, done = std::move(done)](HttpResponse r) {
+      [this, what, disk, k = std::string(key), done = std::move(done)](HttpResponse r) {
         if (r.ok()) {
+          if (disk) disk->put(k, r.body);
           done(std::move(r.body), nullptr);
           return;
         }
@@ -309,6 +328,8 @@ void S3Storage::read_range_into(std::string_view key, uint64_t offset, uint64_t 
     out.clear();
     return;
   }
+  if (DiskCache* disk = disk_for(key))
+    if (disk->get_range(std::string(key), offset, length, out)) return;
   std::string range = "Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1);
   auto factory = request("GET", object_of(key), {}, {}, {range});
   auto r = send([factory, length] {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "chute/remote/disk_cache.h"
 #include "chute/remote/http_client.h"
 #include "chute/remote/sigv4.h"
 #include "chute/storage/storage.h"
@@ -26,6 +27,8 @@ struct S3Options {
   uint64_t multipart_threshold = uint64_t(64) << 20;
   uint64_t multipart_part_size = uint64_t(16) << 20;
   HttpOptions http;
+  std::string cache_dir;     // a local folder for this dataset's chunk files (with cache_bytes > 0)
+  uint64_t cache_bytes = 0;  // bound of that folder (LRU); 0: no disk cache
 };
 
 struct S3Url {
@@ -67,6 +70,8 @@ class S3Storage final : public Storage {
   void check_bucket() const;
   HttpStats stats() const;
   void reset_stats() const;
+  /// Reads the disk cache served (0 without one).
+  uint64_t cache_hits() const { return disk_ ? disk_->hits() : 0; }
 
  private:
   struct Target {
@@ -90,6 +95,9 @@ class S3Storage final : public Storage {
   S3Options opt_;
   std::string scheme_, endpoint_host_;  // "http"/"https" and "host[:port]"
   bool path_style_ = true;
+  /// The disk cache for `key` (chunk files only), or null.
+  DiskCache* disk_for(std::string_view key) const;
+  std::shared_ptr<DiskCache> disk_;
   mutable std::mutex client_mu_;
   mutable std::shared_ptr<HttpClient> client_;
   mutable pid_t client_pid_ = 0;

@@ -1,8 +1,12 @@
 #include "chute/storage/chunk_cache.h"
 
+#include <algorithm>
+
 namespace chute {
 
 std::shared_ptr<const Chunk> ChunkCache::get_or_load(const std::string& key, const std::function<Chunk()>& load) {
+  std::shared_ptr<std::promise<std::shared_ptr<const Chunk>>> mine;
+  std::shared_future<std::shared_ptr<const Chunk>> theirs;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = map_.find(key);
@@ -10,10 +14,64 @@ std::shared_ptr<const Chunk> ChunkCache::get_or_load(const std::string& key, con
       lru_.splice(lru_.begin(), lru_, it->second.lru);
       return it->second.chunk;
     }
+    theirs = begin_locked(key, mine);
   }
-  auto chunk = std::make_shared<const Chunk>(load());
-  put(key, chunk);
+  if (!mine) return theirs.get();  // another load of this key is on its way: wait for it
+  std::shared_ptr<const Chunk> chunk;
+  try {
+    chunk = std::make_shared<const Chunk>(load());
+  } catch (...) {
+    end(key, mine, nullptr, std::current_exception());
+    throw;
+  }
+  end(key, mine, chunk, nullptr);
   return chunk;
+}
+
+std::shared_future<std::shared_ptr<const Chunk>> ChunkCache::begin_locked(
+    const std::string& key, std::shared_ptr<std::promise<std::shared_ptr<const Chunk>>>& p) {
+  auto it = loading_.find(key);
+  if (it != loading_.end()) return it->second;
+  p = std::make_shared<std::promise<std::shared_ptr<const Chunk>>>();
+  auto f = p->get_future().share();
+  loading_[key] = f;
+  return f;
+}
+
+void ChunkCache::end(const std::string& key, const std::shared_ptr<std::promise<std::shared_ptr<const Chunk>>>& p,
+                     std::shared_ptr<const Chunk> chunk, std::exception_ptr error) {
+  if (chunk) put(key, chunk);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    loading_.erase(key);  // a failed load is tried afresh by the next reader
+  }
+  if (error)
+    p->set_exception(error);
+  else
+    p->set_value(std::move(chunk));
+}
+
+bool ChunkCache::load_async(const std::string& key, const std::function<void(Complete)>& start) {
+  std::shared_ptr<std::promise<std::shared_ptr<const Chunk>>> mine;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (map_.count(key)) return false;
+    begin_locked(key, mine);
+  }
+  if (!mine) return false;
+  try {
+    start([this, key, mine](std::shared_ptr<const Chunk> chunk, std::exception_ptr error) {
+      end(key, mine, std::move(chunk), error);
+    });
+  } catch (...) {
+    end(key, mine, nullptr, std::current_exception());
+  }
+  return true;
+}
+
+void ChunkCache::reserve(size_t capacity_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  capacity_ = std::max(capacity_, capacity_bytes);
 }
 
 void ChunkCache::put(const std::string& key, std::shared_ptr<const Chunk> chunk) {

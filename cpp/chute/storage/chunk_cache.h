@@ -1,9 +1,12 @@
 #pragma once
 // A byte-bounded LRU of parsed chunks, shared by the tensors of a dataset.
-// Thread-safety: all methods may be called concurrently. Loading happens outside the lock, so
-// two threads that miss on the same key may both parse it; the first insert wins.
+// Thread-safety: all methods may be called concurrently. Loading happens outside the lock; a key
+// is loaded once at a time (single flight): a thread that misses on a key another thread or a
+// background read is loading waits for that load (an object store's GET is too dear to repeat).
 #include <cstddef>
+#include <exception>
 #include <functional>
+#include <future>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -19,6 +22,13 @@ class ChunkCache {
   explicit ChunkCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
   std::shared_ptr<const Chunk> get_or_load(const std::string& key, const std::function<Chunk()>& load);
+  /// A load that finishes later (a background read): `start` is called, outside the lock, only
+  /// when the key is neither cached nor being loaded, with the function that completes the load
+  /// (a chunk, or the error that waiters get). Returns whether it started one.
+  using Complete = std::function<void(std::shared_ptr<const Chunk>, std::exception_ptr)>;
+  bool load_async(const std::string& key, const std::function<void(Complete)>& start);
+  /// Bytes the cache may hold; growing it never evicts.
+  void reserve(size_t capacity_bytes);
   void put(const std::string& key, std::shared_ptr<const Chunk> chunk);
   /// The cached chunk or nullptr; never loads.
   std::shared_ptr<const Chunk> peek(const std::string& key);
@@ -32,7 +42,12 @@ class ChunkCache {
     std::list<std::string>::iterator lru;
     size_t bytes;
   };
+  std::shared_future<std::shared_ptr<const Chunk>> begin_locked(
+      const std::string& key, std::shared_ptr<std::promise<std::shared_ptr<const Chunk>>>& p);
+  void end(const std::string& key, const std::shared_ptr<std::promise<std::shared_ptr<const Chunk>>>& p,
+           std::shared_ptr<const Chunk> chunk, std::exception_ptr error);
   mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_future<std::shared_ptr<const Chunk>>> loading_;
   std::unordered_map<std::string, Entry> map_;
   std::list<std::string> lru_;  // front = most recent
   size_t capacity_;

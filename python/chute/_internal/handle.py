@@ -23,19 +23,22 @@ class DatasetHandle:
     gives readers snapshots; the `with ds:` depth changes under a lock, so blocks on several
     threads publish once, when the last one exits."""
 
-    __slots__ = ("core", "creds", "_depth", "_lock")
+    __slots__ = ("core", "creds", "local_cache_size", "_depth", "_lock")
 
-    def __init__(self, core: _core.Dataset, creds: dict | None = None):
+    def __init__(self, core: _core.Dataset, creds: dict | None = None, local_cache_size: int = 0):
         self.core = core
         # What the dataset was opened with, for workers that open its segments (never shown).
         self.creds = creds
+        self.local_cache_size = local_cache_size
         self._depth = 0  # > 0 inside `with ds:`; writes are published when it returns to 0
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | os.PathLike, read_only: bool, creds: dict | None = None) -> DatasetHandle:
+    def open(cls, path: str | os.PathLike, read_only: bool, creds: dict | None = None,
+             local_cache_size: int = 0) -> DatasetHandle:
         p = os.fspath(path)
-        return cls(_core.Dataset.open(p, read_only, storage_options(p, creds)), creds)
+        return cls(_core.Dataset.open(p, read_only, storage_options(p, creds, local_cache_size)), creds,
+                   local_cache_size)
 
     @classmethod
     def create(cls, path: str | os.PathLike, overwrite: bool, creds: dict | None = None) -> DatasetHandle:

@@ -47,13 +47,16 @@ def empty(path, overwrite: bool = False, creds: dict | None = None, **kwargs) ->
         raise
 
 
-def load(path, read_only: bool | None = None, creds: dict | None = None, **kwargs) -> Dataset:
+def load(path, read_only: bool | None = None, creds: dict | None = None, local_cache_size: int = 0,
+         **kwargs) -> Dataset:
     """Opens an existing dataset. read_only=None opens it for writing when the folder is writable and
     no other process writes it, else read-only (with a warning when another process holds the lock);
-    read_only=False raises DatasetLockedError (naming the holder's pid) in that case."""
+    read_only=False raises DatasetLockedError (naming the holder's pid) in that case. For an
+    s3:// dataset, `local_cache_size` (MB) keeps the chunks it reads in a cache on local disk
+    ($CHUTE_CACHE_DIR, default ~/.cache/chute), so later epochs read them from there."""
     p = _path(path)
     if is_remote(p):
-        return _load_remote(p, read_only, creds)
+        return _load_remote(p, read_only, creds, local_cache_size)
     if not exists(p):
         if os.path.isdir(p):
             raise DatasetNotFoundError(f"'{p}' is not a dataset: it has no dataset_meta.json")
@@ -71,16 +74,16 @@ def load(path, read_only: bool | None = None, creds: dict | None = None, **kwarg
     return _open(p, bool(read_only))
 
 
-def _load_remote(p: str, read_only: bool | None, creds: dict | None) -> Dataset:
+def _load_remote(p: str, read_only: bool | None, creds: dict | None, cache: int) -> Dataset:
     if not exists(p, creds):  # a missing bucket, refused credentials or no endpoint raise here
         raise DatasetNotFoundError(f"no dataset at '{p}' (no dataset_meta.json under that prefix)")
     if read_only is None:
         try:
-            return _open(p, False, creds)
+            return _open(p, False, creds, cache)
         except DatasetLockedError as e:
             warnings.warn(f"{e}; opening it read-only", stacklevel=3)
-            return _open(p, True, creds)
-    return _open(p, bool(read_only), creds)
+            return _open(p, True, creds, cache)
+    return _open(p, bool(read_only), creds, cache)
 
 
 def dataset(path, read_only: bool | None = None, overwrite: bool = False, creds: dict | None = None,
@@ -113,5 +116,5 @@ def delete(path, force: bool = False, large_ok: bool = False, creds: dict | None
     _core.Dataset.remove(p, "it was deleted by chute.delete", storage_options(p, creds))
 
 
-def _open(path: str, read_only: bool, creds: dict | None = None) -> Dataset:
-    return Dataset(DatasetHandle.open(path, read_only, creds))
+def _open(path: str, read_only: bool, creds: dict | None = None, local_cache_size: int = 0) -> Dataset:
+    return Dataset(DatasetHandle.open(path, read_only, creds, local_cache_size))

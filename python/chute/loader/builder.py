@@ -11,6 +11,7 @@ num_workers=0, else in worker processes fed through shared memory, in the same o
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 from chute import _core
 from chute import random as chute_random
 from chute._internal.checks import check_int
-from chute._internal.handle import dataset_handle
+from chute._internal.handle import dataset_handle, tensor_core
 from chute._internal.sampling import draw_weighted, sample_by_tql
 from chute.errors import TensorDoesNotExistError
 from chute.loader.run import Run
@@ -66,8 +67,10 @@ class DataLoader:
         return self._replace("batch", batch_size=batch_size, drop_last=bool(drop_last))
 
     def shuffle(self, shuffle: bool = True, buffer_size: int = 2048) -> DataLoader:
-        """Shuffles with a full permutation of the rows each epoch (buffer_size, in MB, is accepted
-        for Deep Lake compatibility: chute's shuffle needs 8 bytes per row, no sample buffer)."""
+        """Shuffles each epoch (a pure function of seed and epoch, resumable). On local disk: a full
+        permutation of the rows (buffer_size is not used). In an object store: chunk-local, so each
+        chunk is one GET: the chunks permuted, their rows drawn at random from a buffer of
+        `buffer_size` MB of chunks, as Deep Lake's loader does."""
         return self._replace("shuffle", shuffle=bool(shuffle), buffer_size=buffer_size)
 
     def transform(self, transform: Callable | dict | None = None, **kwargs) -> DataLoader:
@@ -225,9 +228,35 @@ class DataLoader:
             return self._plan_cache[1]
         rows = self._rows(epoch)
         share, total = _core.plan_order(rows, self._cfg["shuffle"], self._seed(), epoch, rank, world,
-                                        bool(self._cfg["drop_last"]) and world > 1, consumed)
+                                        bool(self._cfg["drop_last"]) and world > 1, consumed,
+                                        **self._remote_shuffle())
         self._plan_cache = (key, (share, total, world))
         return share, total, world
+
+    def _remote_shuffle(self) -> dict:
+        """An object store's shuffle: chunk-local through a buffer of `buffer_size` MB (whole chunks
+        of the tensor with the most chunks, counted at its target fill, max_chunk_size / 2); local
+        datasets get a full permutation."""
+        if not (self._cfg["shuffle"] and dataset_handle(self._dataset).core.is_remote):
+            return {}
+        cores = [tensor_core(self._dataset[n]) for n in self._tensor_names()]
+        ends, core = max(((c.chunk_ends(), c) for c in cores), key=lambda e: len(e[0]))
+        if len(ends) == 0:
+            return {}
+        meta = json.loads(core.meta_json())
+        chunk_bytes = (meta.get("max_chunk_size") or (16 << 20)) // 2
+        rows_per_chunk = max(1, ends[-1] // len(ends))
+        buffer_chunks = max(1, int(self._cfg["buffer_size"]) * (1 << 20) // max(1, chunk_bytes))
+        # the chunks of the buffer and of the read-ahead window stay cached until they are used
+        core.reserve_cache((buffer_chunks + 64) * chunk_bytes * 2)
+        return {"chunk_ends": list(ends), "buffer_rows": buffer_chunks * rows_per_chunk,
+                "interleave": min(32, buffer_chunks)}
+
+    def remote_readahead(self) -> int:
+        """Samples of the plan whose chunks an object store's loader requests ahead (0 locally)."""
+        if not dataset_handle(self._dataset).core.is_remote:
+            return 0
+        return max(1024, 8 * self._cfg["batch_size"] * max(1, int(self._cfg.get("prefetch_factor") or 2)))
 
     def __len__(self) -> int:
         epoch = self._state["epoch"]

@@ -120,7 +120,7 @@ class Run:
                     dl._pool = self.pool
         try:
             self.engine = _core.Loader(columns, share, cfg["batch_size"], cfg["drop_last"], threads, prefetch,
-                                       cfg["ignore_errors"], dl._seed(), self.epoch)
+                                       cfg["ignore_errors"], dl._seed(), self.epoch, dl.remote_readahead())
         except BaseException:
             if self.pool is not None and self.pool is not dl._pool:
                 self.pool.close()

@@ -96,7 +96,23 @@ def s3_options(creds: Mapping[str, Any] | None = None) -> _core.S3Options:
     return o
 
 
-def storage_options(path: str, creds: Mapping[str, Any] | None = None) -> _core.S3Options:
-    """s3_options(creds) for an object-store path; defaults (nothing read) for a local one, where
+def cache_dir(path: str) -> str:
+    """Where the chunk cache of the object-store dataset `path` lives: $CHUTE_CACHE_DIR (default
+    ~/.cache/chute) / s3 / bucket / prefix."""
+    base = os.environ.get("CHUTE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "chute")
+    return os.path.join(base, "s3", *[p for p in str(path)[len("s3://"):].split("/") if p])
+
+
+def storage_options(path: str, creds: Mapping[str, Any] | None = None, local_cache_size: int = 0) -> _core.S3Options:
+    """s3_options(creds) for an object-store path, with a chunk cache of `local_cache_size` MB on
+    local disk (Deep Lake 3's argument; 0: none); defaults (nothing read) for a local path, where
     creds are ignored as Deep Lake 3 ignores them."""
-    return s3_options(creds) if is_remote(path) else _core.S3Options()
+    if not is_remote(path):
+        return _core.S3Options()
+    o = s3_options(creds)
+    if local_cache_size:
+        if not isinstance(local_cache_size, int) or isinstance(local_cache_size, bool) or local_cache_size < 0:
+            raise ValueError(f"local_cache_size is in MB and must be a positive int, not {local_cache_size!r}")
+        o.cache_dir = cache_dir(path)
+        o.cache_bytes = local_cache_size << 20
+    return o
