@@ -398,3 +398,23 @@ def test_the_disk_cache_makes_the_second_epoch_local(s3, bucket, tmp_path, monke
     tiny.images.numpy(aslist=True)
     total = sum(p.stat().st_size for p in (tmp_path / "cache").rglob("*") if p.is_file())
     assert total <= 1 << 20
+
+
+def test_chute_bench_reads_an_s3_dataset(s3, bucket, photos):
+    import json
+    import shutil
+
+    url = f"s3://{bucket}/bench"
+    ds = chute.empty(url, creds=s3.creds())
+    ds.create_tensor("images", htype="image", sample_compression="jpeg")
+    ds.images.extend([p[:200, :200] for p in photos] * 3)
+    exe = shutil.which("chute-bench", path=os.path.dirname(sys.executable))
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=s3.access_key, AWS_SECRET_ACCESS_KEY=s3.secret_key,
+               AWS_ENDPOINT_URL=s3.endpoint)
+    r = subprocess.run([exe, url, "-t", "2", "--rrc", "64"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["samples"] == 12 and out["samples_per_s"] > 0
+    r = subprocess.run([exe, url], env=dict(env, AWS_SECRET_ACCESS_KEY="nope"), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "access denied" in r.stderr and "nope" not in r.stderr

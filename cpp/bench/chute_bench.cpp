@@ -19,7 +19,10 @@
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || argc % 2 != 0) {
-    std::fprintf(stderr, "usage: %s DATASET [--tensor NAME] [-n N] [-t THREADS] [--repeat R] [--rrc SIZE]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s DATASET (a folder, or s3://bucket/prefix with the AWS_* variables) [--tensor NAME] [-n N] "
+                 "[-t THREADS] [--repeat R] [--rrc SIZE]\n",
+                 argv[0]);
     return 2;
   }
   std::string path = argv[1], tensor = "images";
@@ -44,7 +47,8 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    auto ds = chute::Dataset::open(path, true);
+    // s3://bucket/prefix: credentials and endpoint from the AWS_* variables
+    auto ds = chute::Dataset::open(path, true, chute::remote::s3_options_from_environment());
     auto t = ds->tensor(tensor);
     if (n == 0 || n > t->length()) n = t->length();
     chute::ThreadPool pool(threads > 0 ? threads - 1 : 0);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <set>
 
 #include "chute/core/error.h"
@@ -94,6 +95,21 @@ bool valid_bucket(const std::string& b) {
 }  // namespace
 
 bool is_s3_url(const std::string& path) { return path.rfind("s3://", 0) == 0; }
+
+S3Options s3_options_from_environment() {
+  auto env = [](std::initializer_list<const char*> names) {
+    for (const char* n : names)
+      if (const char* v = std::getenv(n); v && *v) return std::string(v);
+    return std::string();
+  };
+  S3Options o;
+  o.creds.access_key = env({"AWS_ACCESS_KEY_ID"});
+  o.creds.secret_key = env({"AWS_SECRET_ACCESS_KEY"});
+  o.creds.session_token = env({"AWS_SESSION_TOKEN"});
+  o.region = env({"AWS_REGION", "AWS_DEFAULT_REGION"});
+  o.endpoint_url = env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
+  return o;
+}
 
 S3Url parse_s3_url(const std::string& url) {
   if (!is_s3_url(url)) throw InvalidArgument("'" + url + "' is not an s3:// URL");

@@ -31,6 +31,11 @@ struct S3Options {
   uint64_t cache_bytes = 0;  // bound of that folder (LRU); 0: no disk cache
 };
 
+/// Credentials, region and endpoint from the AWS_* environment variables (AWS_ACCESS_KEY_ID,
+/// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION or AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3
+/// or AWS_ENDPOINT_URL), for C++ programs (chute-bench); Python also reads ~/.aws profiles.
+S3Options s3_options_from_environment();
+
 struct S3Url {
   std::string bucket;
   std::string prefix;  // no leading or trailing '/'
