@@ -227,3 +227,31 @@ class FaultProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def main(argv=None) -> None:
+    """`python tests/s3_server.py moto` starts a server and prints "endpoint access_key secret_key";
+    `python tests/s3_server.py proxy UPSTREAM_PORT LATENCY_MS` starts a proxy in this process and
+    prints its endpoint. Both run until stdin closes (benchmarks keep them out of their own process)."""
+    import argparse
+
+    p = argparse.ArgumentParser()
+    p.add_argument("what", choices=["moto", "proxy"])
+    p.add_argument("upstream", nargs="?", type=int)
+    p.add_argument("latency_ms", nargs="?", type=float, default=0.0)
+    a = p.parse_args(argv)
+    if a.what == "moto":
+        server = MotoServer()
+        print(server.endpoint, server.access_key, server.secret_key, server.proc.pid, flush=True)
+        sys.stdin.read()
+        server.close()
+    else:
+        proxy = FaultProxy(a.upstream)
+        proxy.faults.set(latency_ms=a.latency_ms)
+        print(proxy.endpoint, flush=True)
+        sys.stdin.read()
+        proxy.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -418,3 +418,68 @@ def test_chute_bench_reads_an_s3_dataset(s3, bucket, photos):
     r = subprocess.run([exe, url], env=dict(env, AWS_SECRET_ACCESS_KEY="nope"), capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 1 and "access denied" in r.stderr and "nope" not in r.stderr
+
+
+def test_a_writer_whose_lock_was_taken_publishes_nothing(s3, bucket):
+    import json as _json
+
+    url = f"s3://{bucket}/takeover"
+    ds = chute.empty(url, creds=s3.creds())
+    ds.create_tensor("x", dtype="int32")
+    ds.x.append(1)
+    # another writer took the lock over (as after this one stalled past the expiry)
+    s3.s3.put_object(Bucket=bucket, Key="takeover/.chute_lock", Body=_json.dumps(
+        {"owner": "someone-else", "pid": 1, "host": "elsewhere", "expires": int(time.time()) + 300}).encode())
+    with pytest.raises(chute.errors.DatasetLockedError, match="pid 1 on elsewhere"):
+        with ds:
+            ds.x.append(2)
+    assert chute.load(url, read_only=True, creds=s3.creds()).x.numpy().ravel().tolist() == [1]
+
+
+def test_temporary_credentials_and_virtual_hosted_addressing(s3, bucket):
+    import json as _json
+
+    import boto3
+
+    def client(name):
+        return boto3.client(name, endpoint_url=s3.endpoint, aws_access_key_id=s3.access_key,
+                            aws_secret_access_key=s3.secret_key, region_name="us-east-1")
+
+    anyone = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                      "Action": "sts:AssumeRole"}]}
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    role = client("iam").create_role(RoleName="chute-session", AssumeRolePolicyDocument=_json.dumps(anyone))
+    client("iam").put_role_policy(RoleName="chute-session", PolicyName="all", PolicyDocument=_json.dumps(everything))
+    tmp = client("sts").assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="chute-test")["Credentials"]
+    assert tmp["AccessKeyId"].startswith("ASIA")  # temporary: refused without its session token
+    creds = {"aws_access_key_id": tmp["AccessKeyId"], "aws_secret_access_key": tmp["SecretAccessKey"],
+             "aws_session_token": tmp["SessionToken"], "endpoint_url": s3.endpoint}
+    url = f"s3://{bucket}/session"
+    ds = chute.empty(url, creds=creds)
+    ds.create_tensor("x", dtype="int32")
+    ds.x.extend(np.arange(5, dtype=np.int32))
+    with pytest.raises(OSError, match="access denied"):
+        chute.load(url, read_only=True, creds={k: v for k, v in creds.items() if k != "aws_session_token"})
+    # virtual-hosted: the bucket in the host name (curl resolves *.localhost to the loopback address)
+    port = s3.endpoint.rsplit(":", 1)[1]
+    vh = dict(s3.creds(f"http://localhost:{port}"), addressing_style="virtual")
+    assert chute.load(url, read_only=True, creds=vh).x.numpy().ravel().tolist() == list(range(5))
+
+
+def test_dropping_a_dataset_with_reads_in_flight_returns_at_once(s3, s3_proxy, bucket, photos):
+    import gc
+
+    url = f"s3://{bucket}/drop"
+    ds = chute.empty(url, creds=s3.creds())
+    fill(ds, photos, n=40)
+    s3_proxy.faults.set(latency_ms=200)
+    try:
+        back = chute.load(url, read_only=True, creds=s3.creds(s3_proxy.endpoint))
+        it = iter(back.dataloader().batch(2).shuffle(buffer_size=1).numpy(num_threads=2, tensors=["images", "vec"]))
+        next(it)  # the read-ahead has more chunks on their way
+        t = time.time()
+        del it, back
+        gc.collect()
+        assert time.time() - t < 5
+    finally:
+        s3_proxy.faults.set()

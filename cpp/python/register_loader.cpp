@@ -110,7 +110,7 @@ void register_loader(py::module_& m) {
       },
       py::arg("rows"), py::arg("shuffle"), py::arg("seed"), py::arg("epoch"), py::arg("rank"), py::arg("world"),
       py::arg("drop_last"), py::arg("consumed"), py::arg("chunk_ends") = std::vector<uint64_t>(),
-      py::arg("buffer_rows") = 0, py::arg("interleave") = 32,
+      py::arg("buffer_rows") = 0, py::arg("interleave") = 8,
       "This rank's share of an epoch's global order (shuffled, padded or truncated to the world size), "
       "after `consumed` global samples, and the global order's length. With `chunk_ends` (an object "
       "store's dataset) the shuffle is chunk-local through a buffer of `buffer_rows`.");

@@ -191,10 +191,11 @@ void Loader::work() {
 }
 
 void Loader::read_ahead(uint64_t from, uint64_t to) const {
-  for (const auto& t : tensors_) {
-    if (!t.tensor->remote()) continue;
-    for (uint64_t i = from; i < to; ++i) t.tensor->prefetch(order_[i]);
-  }
+  // Position by position, every tensor at each: requests go out in the order the plan needs them
+  // (the labels' one chunk right after the first image chunk, not behind all of them).
+  for (uint64_t i = from; i < to; ++i)
+    for (const auto& t : tensors_)
+      if (t.tensor->remote()) t.tensor->prefetch(order_[i]);
 }
 
 void Loader::process(uint64_t b, size_t pos) {

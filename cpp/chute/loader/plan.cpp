@@ -47,6 +47,7 @@ std::vector<uint64_t> buffered_order(const std::vector<uint64_t>& rows, const Pl
   for (size_t i = groups.size(); i > 1; --i) std::swap(groups[i - 1], groups[rng.below(i)]);
   size_t capacity = static_cast<size_t>(std::max<uint64_t>(1, spec.buffer_rows));
   size_t width = std::max<uint32_t>(1, spec.interleave);
+  uint64_t ratio = std::max<uint32_t>(1, spec.fill_ratio);
   std::vector<uint64_t> out, buffer;
   out.reserve(rows.size());
   buffer.reserve(std::min(capacity, rows.size()) + 1);
@@ -54,7 +55,7 @@ std::vector<uint64_t> buffered_order(const std::vector<uint64_t>& rows, const Pl
   auto take = [&](uint64_t r) {
     buffer.push_back(r);
     ++seen;
-    size_t target = static_cast<size_t>(std::min<uint64_t>(capacity, std::max<uint64_t>(1, seen / 2)));
+    size_t target = static_cast<size_t>(std::min<uint64_t>(capacity, std::max<uint64_t>(1, seen - seen / ratio)));
     while (buffer.size() > target) {
       size_t j = static_cast<size_t>(rng.below(buffer.size()));
       out.push_back(buffer[j]);

@@ -17,7 +17,8 @@ struct PlanSpec {
   /// set, a shuffle is chunk-local (buffered_order) instead of a full permutation.
   std::vector<uint64_t> chunk_ends;
   uint64_t buffer_rows = 0;  // rows the shuffle buffer holds
-  uint32_t interleave = 32;  // chunks read side by side
+  uint32_t interleave = 8;   // chunks read side by side
+  uint32_t fill_ratio = 8;   // rows the buffer takes for each row it gives, until it is full
 };
 
 /// The global order of an epoch: `rows` permuted (Fisher-Yates on a counter-based generator)
@@ -27,8 +28,9 @@ std::vector<uint64_t> global_order(const std::vector<uint64_t>& rows, const Plan
 
 /// A shuffle that reads each chunk once: rows grouped by chunk, the chunks permuted, their rows
 /// interleaved `interleave` chunks at a time and streamed through a buffer of `buffer_rows` from
-/// which every output row is drawn at random. The buffer fills at half the input rate (one row out
-/// for every two in until it is full), so the first batch waits for a few chunks, not the buffer.
+/// which every output row is drawn at random. Until it is full the buffer gives one row for every
+/// `fill_ratio` it takes: the first batch waits for a few chunks, not for the whole buffer, and
+/// the first thousand rows still come from fill_ratio thousand.
 std::vector<uint64_t> buffered_order(const std::vector<uint64_t>& rows, const PlanSpec& spec);
 
 /// This rank's share of the global order after `consumed` global samples have been used:

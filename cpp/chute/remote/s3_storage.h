@@ -23,7 +23,9 @@ struct S3Options {
   std::string region;               // empty: us-east-1
   std::string endpoint_url;         // empty: https://s3.<region>.amazonaws.com
   std::string addressing = "auto";  // "path", "virtual", or "auto" (path-style with an endpoint_url)
-  size_t max_in_flight = 32;
+  // Requests at once. Eight 8 MB chunk GETs keep a link busy through 100 ms of latency; more only
+  // split the bandwidth, so the chunk the loader needs next arrives later.
+  size_t max_in_flight = 8;
   uint64_t multipart_threshold = uint64_t(64) << 20;
   uint64_t multipart_part_size = uint64_t(16) << 20;
   HttpOptions http;

@@ -1,6 +1,7 @@
 #include "chute/storage/chunk_cache.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace chute {
 
@@ -60,8 +61,14 @@ bool ChunkCache::load_async(const std::string& key, const std::function<void(Com
   }
   if (!mine) return false;
   try {
-    start([this, key, mine](std::shared_ptr<const Chunk> chunk, std::exception_ptr error) {
-      end(key, mine, std::move(chunk), error);
+    std::weak_ptr<ChunkCache> self = weak_from_this();
+    start([self, key, mine](std::shared_ptr<const Chunk> chunk, std::exception_ptr error) {
+      if (auto cache = self.lock()) {
+        cache->end(key, mine, std::move(chunk), error);
+      } else {
+        // nobody can be waiting: the waiters hold the cache
+        mine->set_exception(error ? error : std::make_exception_ptr(std::runtime_error("chunk cache closed")));
+      }
     });
   } catch (...) {
     end(key, mine, nullptr, std::current_exception());

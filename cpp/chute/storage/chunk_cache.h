@@ -17,14 +17,16 @@
 
 namespace chute {
 
-class ChunkCache {
+class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
  public:
   explicit ChunkCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
   std::shared_ptr<const Chunk> get_or_load(const std::string& key, const std::function<Chunk()>& load);
   /// A load that finishes later (a background read): `start` is called, outside the lock, only
   /// when the key is neither cached nor being loaded, with the function that completes the load
-  /// (a chunk, or the error that waiters get). Returns whether it started one.
+  /// (a chunk, or the error that waiters get). Returns whether it started one. The completion may
+  /// run after the cache is gone (a dataset dropped with reads in flight): it then does nothing.
+  /// The cache must be owned by a shared_ptr.
   using Complete = std::function<void(std::shared_ptr<const Chunk>, std::exception_ptr)>;
   bool load_async(const std::string& key, const std::function<void(Complete)>& start);
   /// Bytes the cache may hold; growing it never evicts.

@@ -250,7 +250,7 @@ class DataLoader:
         # the chunks of the buffer and of the read-ahead window stay cached until they are used
         core.reserve_cache((buffer_chunks + 64) * chunk_bytes * 2)
         return {"chunk_ends": list(ends), "buffer_rows": buffer_chunks * rows_per_chunk,
-                "interleave": min(32, buffer_chunks)}
+                "interleave": min(8, buffer_chunks)}
 
     def remote_readahead(self) -> int:
         """Samples of the plan whose chunks an object store's loader requests ahead (0 locally)."""

@@ -25,13 +25,14 @@ _source_class = None
 
 
 def read(path, tensors: Sequence[str] | None = None, decode: bool = True,
-         override_num_blocks: int | None = None, ray_remote_args: dict | None = None):
+         override_num_blocks: int | None = None, ray_remote_args: dict | None = None, creds: dict | None = None):
     """The dataset at `path` (its `tensors`, default all) as a `ray.data.Dataset` of rows
     {tensor: value}, in row order (`ray.data.DataContext.get_current().execution_options.preserve_order`
     keeps that order through later operations). `ray_remote_args` go to the read tasks
-    (`{"scheduling_strategy": "SPREAD"}`, `num_cpus`, ...)."""
+    (`{"scheduling_strategy": "SPREAD"}`, `num_cpus`, ...). `path` may be s3://bucket/prefix, with `creds`
+    as chute.load takes them (they travel to the read tasks)."""
     ray = ray_module()
-    source = _datasource_class()(str(path), list(tensors) if tensors is not None else None, bool(decode))
+    source = _datasource_class()(str(path), list(tensors) if tensors is not None else None, bool(decode), creds)
     if override_num_blocks is None:
         # One read task per chunk. Left to Ray, the block count would come from its minimum of 200
         # blocks, and a dataset of fewer chunks would have each task's output cut into blocks of a
@@ -54,18 +55,18 @@ def _datasource_class():
     return _source_class
 
 
-def _rebuild(path: str, tensors, decode: bool):
-    return _datasource_class()(path, tensors, decode)
+def _rebuild(path: str, tensors, decode: bool, creds: dict | None = None):
+    return _datasource_class()(path, tensors, decode, creds)
 
 
 def _reduce(self):
-    return (_rebuild, (self.path, self.tensors, self.decode))
+    return (_rebuild, (self.path, self.tensors, self.decode, self.creds))
 
 
-def _init(self, path: str, tensors: list[str] | None, decode: bool) -> None:
+def _init(self, path: str, tensors: list[str] | None, decode: bool, creds: dict | None = None) -> None:
     ray_module().data.Datasource.__init__(self)
-    self.path, self.decode = path, decode
-    ds = load(path, read_only=True)
+    self.path, self.decode, self.creds = path, decode, creds
+    ds = load(path, read_only=True, creds=creds)
     have = ds.tensors
     names = list(have) if tensors is None else tensors
     missing = [n for n in names if n not in have]
@@ -105,15 +106,15 @@ def _read_tasks(self, parallelism: int, per_task_row_limit: int | None = None, d
     for start, stop in groups:
         meta = ray.data.block.BlockMetadata(num_rows=stop - start, size_bytes=self.row_bytes * (stop - start),
                                             input_files=None, exec_stats=None)
-        tasks.append(ray.data.ReadTask(_reader(self.path, self.tensors, self.decode, start, stop), meta,
+        tasks.append(ray.data.ReadTask(_reader(self.path, self.tensors, self.decode, start, stop, self.creds), meta,
                                        per_task_row_limit=per_task_row_limit))
     return tasks
 
 
-def _reader(path: str, tensors: list[str], decode: bool, start: int, stop: int):
+def _reader(path: str, tensors: list[str], decode: bool, start: int, stop: int, creds: dict | None = None):
     def read_fn() -> Iterator:
         ray = ray_module()
-        ds = load(path, read_only=True)
+        ds = load(path, read_only=True, creds=creds)
         for a in range(start, stop, ROWS_PER_BLOCK):
             b = min(stop, a + ROWS_PER_BLOCK)
             batch = {name: _column(ds[name], a, b, decode) for name in tensors}

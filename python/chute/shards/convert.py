@@ -157,8 +157,8 @@ def open_dataset(ds: Any, tensors: Sequence[str] | None) -> tuple[Dataset, list[
     return ds, names
 
 
-def read_rows(path: str, group: str, names: list[str], start: int, stop: int) -> dict:
-    ds = load(path, read_only=True)
+def read_rows(path: str, group: str, names: list[str], start: int, stop: int, creds: dict | None = None) -> dict:
+    ds = load(path, read_only=True, creds=creds)
     if group:
         ds = ds[group]
     out = {}

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from chute._internal.handle import dataset_handle
 from chute.shards import convert, structure
 from chute.shards.backend import LocalBackend, RayBackend, ShardTransformError, current, ray_module
 
@@ -296,7 +297,8 @@ class XShards:
         ranges = convert.dataset_ranges(ds, names, n)
         if not ranges:
             raise ValueError(f"XShards.from_dataset: dataset '{ds.path}' has no rows in {names}")
-        tasks = [(convert.read_rows, (ds.path, ds.group_name, names, a, b)) for a, b in ranges]
+        creds = dataset_handle(ds).creds  # an s3:// dataset's workers open it with the same creds
+        tasks = [(convert.read_rows, (ds.path, ds.group_name, names, a, b, creds)) for a, b in ranges]
         return cls(backend.run(tasks, "from_dataset"), backend)
 
     def to_ray_dataset(self) -> Any:
