@@ -217,6 +217,9 @@ class FaultProxy:
         class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             daemon_threads = True
             allow_reuse_address = True
+            # socketserver's default backlog is 5: a client opening 8 connections at once had one
+            # SYN dropped and retried a second later (a 1 s first batch that was the proxy's)
+            request_queue_size = 128
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
