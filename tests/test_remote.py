@@ -74,6 +74,12 @@ def test_every_htype_round_trips_and_matches_a_local_copy(s3, bucket, tmp_path, 
     back = chute.load(url, read_only=True, creds=s3.creds())
     assert back.read_only and len(back) == 40
     assert list(back.tensors) == list(local.tensors)
+    core = dataset_handle(back).core
+    chute._core.reset_storage_stats(core)
+    np.testing.assert_array_equal(np.concatenate([a.ravel() for a in back.vec.numpy(aslist=True)]),
+                                  np.concatenate([a.ravel() for a in local.vec.numpy(aslist=True)]))
+    chunks = len(set(core.tensor("vec").chunk_ends()))
+    assert chute._core.storage_stats(core)["gets"] == chunks, "one GET per chunk for a whole-tensor read"
     same(local, back)
     assert back.labels.info.class_names == ["a", "b", "c"]
     # the objects are Deep Lake 3's files, under the prefix
@@ -240,7 +246,7 @@ def test_faults_are_retried_and_the_loader_output_is_unchanged(s3, s3_proxy, buc
         return [b for b in loader]
 
     clean = run()
-    for faults in ({"latency_ms": 20}, {"drop_every": 4}, {"slowdown_every": 3}, {"truncate_every": 3},
+    for faults in ({"latency_ms": 20}, {"latency_ms": 100}, {"drop_every": 4}, {"slowdown_every": 3}, {"truncate_every": 3},
                    {"drop_every": 7, "slowdown_every": 5, "truncate_every": 3, "latency_ms": 5}):
         s3_proxy.faults.set(**faults)
         try:

@@ -20,6 +20,9 @@ py::object read_batch(const Tensor& t, const std::vector<uint64_t>& indices, siz
   auto pool = get_shared_pool(num_threads);
   {
     py::gil_scoped_release release;
+    // An object store: every chunk the rows need on its way at once (one GET each), in row order.
+    if (t.remote())
+      for (uint64_t i : indices) t.prefetch(i);
     pool->parallel_for(
         n,
         [&](size_t i) {

@@ -189,7 +189,7 @@ Shape Tensor::shape_now(uint64_t index) const {
   // does): a shape never needs the samples' bytes.
   if ((open_ && id == open_id_) || meta_.chunk_compression() != Compression::None)
     return load_chunk(id)->shape(loc.local_index);
-  if (auto full = cache_->peek(chunk_key(id))) return full->shape(loc.local_index);
+  if (auto full = cache_->peek(chunk_key(id), storage_->is_remote())) return full->shape(loc.local_index);
   return load_chunk_index(id)->shape(loc.local_index);
 }
 

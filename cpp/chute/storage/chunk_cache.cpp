@@ -91,12 +91,24 @@ void ChunkCache::put(const std::string& key, std::shared_ptr<const Chunk> chunk)
   evict_locked();
 }
 
-std::shared_ptr<const Chunk> ChunkCache::peek(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
-  return it->second.chunk;
+std::shared_ptr<const Chunk> ChunkCache::peek(const std::string& key, bool wait_loading) {
+  std::shared_future<std::shared_ptr<const Chunk>> loading;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(key);
+    if (it != map_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return it->second.chunk;
+    }
+    auto l = loading_.find(key);
+    if (!wait_loading || l == loading_.end()) return nullptr;
+    loading = l->second;
+  }
+  try {
+    return loading.get();
+  } catch (...) {
+    return nullptr;  // the caller reads it its own way, and reports that read's error
+  }
 }
 
 void ChunkCache::erase(const std::string& key) {

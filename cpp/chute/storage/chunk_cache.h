@@ -32,8 +32,9 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
   /// Bytes the cache may hold; growing it never evicts.
   void reserve(size_t capacity_bytes);
   void put(const std::string& key, std::shared_ptr<const Chunk> chunk);
-  /// The cached chunk or nullptr; never loads.
-  std::shared_ptr<const Chunk> peek(const std::string& key);
+  /// The cached chunk or nullptr; never loads. With `wait_loading`, a chunk on its way (a
+  /// background read) is waited for instead of reported missing.
+  std::shared_ptr<const Chunk> peek(const std::string& key, bool wait_loading = false);
   void erase(const std::string& key);
   size_t size_bytes() const;
 

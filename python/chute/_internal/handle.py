@@ -14,8 +14,8 @@ import threading
 from typing import Any, Protocol
 
 from chute import _core
+from chute._internal.storage import storage_options
 from chute.errors import ReadOnlyModeError
-from chute.remote import storage_options
 
 
 class DatasetHandle:
