@@ -364,11 +364,10 @@ def chute_expected(rows: dict) -> dict:
     return out
 
 
-@pytest.fixture(scope="module")
-def chute_written(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("chute") / "ds")
+def write_chute_dataset(path: str, creds: dict | None = None) -> SimpleNamespace:
+    """chute writes every CHUTE_TENSORS tensor (one append, one row per tensor, then extends) to `path`."""
     rows = chute_rows()
-    ds = chute.empty(path, overwrite=True)
+    ds = chute.empty(path, overwrite=True, creds=creds)
     with ds:
         for name, kw in CHUTE_TENSORS.items():
             ds.create_tensor(name, **kw)
@@ -379,9 +378,14 @@ def chute_written(tmp_path_factory):
             ds[name].extend(vals[2:])
     ds.flush()
     del ds
-    back = chute.load(path, read_only=True)
+    back = chute.load(path, read_only=True, creds=creds)
     jpg = back.jpg.numpy(aslist=True)
     return SimpleNamespace(path=path, rows=rows, expected=chute_expected(rows), jpg_decoded=jpg)
+
+
+@pytest.fixture(scope="module")
+def chute_written(tmp_path_factory):
+    return write_chute_dataset(str(tmp_path_factory.mktemp("chute") / "ds"))
 
 
 @pytest.fixture(scope="module")

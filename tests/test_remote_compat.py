@@ -14,12 +14,11 @@ from test_compat_deeplake3 import (  # noqa: F401  (oracle_python is a fixture)
     assert_arrays_equal,
     assert_values_equal,
     check_oracle,
-    chute_expected,
-    chute_rows,
     dl3_expected_values,
     load_pickle,
     oracle_python,
     run_oracle,
+    write_chute_dataset,
 )
 
 import chute
@@ -38,25 +37,12 @@ def both_ways(oracle_python, s3, buckets, tmp_path_factory):  # noqa: F811
     (one oracle process for both)."""
     d = tmp_path_factory.mktemp("remote_compat")
     by_chute = f"s3://{buckets.name}/by-chute"
-    rows = chute_rows()
-    ds = chute.empty(by_chute, creds=s3.creds())
-    with ds:
-        for name, kw in CHUTE_TENSORS.items():
-            ds.create_tensor(name, **kw)
-        ds.append({name: vals[0] for name, vals in rows.items()})
-    for name, vals in rows.items():
-        ds[name].append(vals[1])
-        if len(vals) > 2:
-            ds[name].extend(vals[2:])
-    ds.flush()
-    del ds
-    jpg = chute.load(by_chute, read_only=True, creds=s3.creds()).jpg.numpy(aslist=True)
+    written = write_chute_dataset(by_chute, creds=s3.creds())
     creds = json.dumps({k: v for k, v in s3.creds().items() if k != "aws_region"})
     by_dl3 = f"s3://{buckets.name}/by-deeplake"
     errors = run_oracle(oracle_python, ("dl3_s3", "write", by_dl3, d / "expected.pkl", creds),
                         ("dl3_s3", "read", by_chute, d / "read.pkl", creds))
-    return SimpleNamespace(errors=errors, dir=d, by_dl3=by_dl3, rows=rows, expected=chute_expected(rows),
-                           jpg=jpg)
+    return SimpleNamespace(errors=errors, dir=d, by_dl3=by_dl3, expected=written.expected, jpg=written.jpg_decoded)
 
 
 def test_deeplake_writes_to_s3_and_chute_reads_it(s3, both_ways):
