@@ -18,7 +18,7 @@ struct PlanSpec {
   std::vector<uint64_t> chunk_ends;
   uint64_t buffer_rows = 0;  // rows the shuffle buffer holds
   uint32_t interleave = 8;   // chunks read side by side
-  uint32_t fill_ratio = 8;   // rows the buffer takes for each row it gives, until it is full
+  uint32_t fill_ratio = 16;  // rows the buffer takes for each row it gives, until it is full
 };
 
 /// The global order of an epoch: `rows` permuted (Fisher-Yates on a counter-based generator)
