@@ -489,3 +489,32 @@ def test_dropping_a_dataset_with_reads_in_flight_returns_at_once(s3, s3_proxy, b
         assert time.time() - t < 5
     finally:
         s3_proxy.faults.set()
+
+
+def test_readers_opening_during_flushes_see_whole_flushes(s3, bucket):
+    """A writer flushes in a loop (crash_writer.py); readers open the dataset again and again meanwhile.
+    Every open sees all tensors at the same length (never half of a flush) with the right content."""
+    url = f"s3://{bucket}/busy"
+    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               AWS_ACCESS_KEY_ID=s3.access_key, AWS_SECRET_ACCESS_KEY=s3.secret_key, AWS_ENDPOINT_URL=s3.endpoint)
+    from crash_writer import row
+
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "crash_writer.py"), url, "2"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().startswith("start")
+        opened, lengths = 0, set()
+        deadline = time.time() + 20
+        while time.time() < deadline and (opened < 15 or len(lengths) < 3):
+            ds = chute.load(url, read_only=True, creds=s3.creds())
+            sizes = {name: len(ds[name]) for name in ds.tensors}
+            assert len(set(sizes.values())) == 1, f"half a flush: {sizes}"
+            n = len(ds)
+            if n:
+                np.testing.assert_array_equal(ds.vec[n - 1].numpy(), row(n - 1)["vec"])
+            lengths.add(n)
+            opened += 1
+        assert len(lengths) >= 3, f"the writer did not get far enough to test anything ({lengths})"
+    finally:
+        proc.kill()
+        proc.wait()

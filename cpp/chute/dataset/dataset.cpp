@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <random>
 #include <set>
+#include <thread>
 
 #include "chute/core/error.h"
 #include "chute/format/encoders.h"
@@ -345,33 +348,50 @@ std::shared_ptr<Dataset> Dataset::open_remote(const std::string& path, bool read
 }
 
 void Dataset::load_remote_snapshot() {
-  std::string before;
-  for (int attempt = 0;; ++attempt) {
+  // The journal names the flush it belongs to, while it publishes and after (emptied). A reader
+  // that finds a flush publishing reads its new files through the temp names (each temp is
+  // deleted only after every copy is done, so a missing temp means its target is new). The load
+  // is a snapshot when the journal still names the same flush at the end; otherwise a flush began
+  // meanwhile: start over, after a short randomized pause that lets it finish.
+  auto flush_of = [&](const std::string& text) -> std::string {
+    if (text.empty()) return "none";
+    nlohmann::json j = checked_journal(text, path_ + "/" + kJournal);
+    return j.contains("flush") && j["flush"].is_string() ? j["flush"].get<std::string>() : text;
+  };
+  auto read_journal = [&]() -> std::string {
     try {
-      before = storage_->read(kJournal);
+      return storage_->read(kJournal);
     } catch (const NotFoundError&) {
-      before.clear();
+      return {};
     }
+  };
+  std::mt19937_64 rng{std::random_device{}()};
+  for (int attempt = 0;; ++attempt) {
+    std::string before = read_journal();
+    std::map<std::string, std::string> redirects;
     if (!before.empty()) {
       nlohmann::json j = checked_journal(before, path_ + "/" + kJournal);
-      std::map<std::string, std::string> redirects;
       for (const auto& r : j["renames"]) redirects[r[1].get<std::string>()] = r[0].get<std::string>();
-      storage_->redirect_reads(std::move(redirects));
     }
+    storage_->redirect_reads(std::move(redirects));
     meta_ = nlohmann::json();
     info_ = nlohmann::json::object();
     tensors_.clear();
-    load();
-    std::string after;
+    bool loaded = true;
     try {
-      after = storage_->read(kJournal);
-    } catch (const NotFoundError&) {
-      after.clear();
+      load();
+    } catch (const Error&) {
+      // Half of a flush that began meanwhile looks like a broken dataset (a tensor's meta newer
+      // than its index): an error only when no flush began.
+      if (flush_of(read_journal()) == flush_of(before)) throw;
+      loaded = false;
     }
-    if (after == before) return;
-    if (attempt == 20)
-      throw IoError("dataset '" + path_ +
-                    "' kept changing while it was opened (a writer flushes faster than it reads)");
+    if (loaded && flush_of(read_journal()) == flush_of(before)) return;
+    if (attempt == 60)
+      throw IoError("dataset '" + path_ + "' kept changing while it was opened (" + std::to_string(attempt) +
+                    " flushes began during the open); open it again once its writer pauses");
+    auto pause = std::chrono::milliseconds(std::min<int64_t>(200, int64_t(1) << std::min(attempt, 8)));
+    std::this_thread::sleep_for(pause * std::uniform_real_distribution<double>(0.5, 1.5)(rng));
   }
 }
 
@@ -477,12 +497,13 @@ void Dataset::replay_journal(const nlohmann::json& j) {
   }
   for (const auto& k : j["obsolete"]) storage_->remove(k.get<std::string>());
   if (storage_->is_remote()) {
-    // Kept, emptied, and different each time: a reader that saw it change reads the metas again.
+    // Kept, emptied, still naming its flush: a reader that saw the name change reads the metas again.
     static std::atomic<uint64_t> flushes{0};
-    nlohmann::json done = {{"renames", nlohmann::json::array()},
-                           {"obsolete", nlohmann::json::array()},
-                           {"published", std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr)) + "-" +
-                                             std::to_string(flushes++)}};
+    nlohmann::json done = {
+        {"renames", nlohmann::json::array()},
+        {"obsolete", nlohmann::json::array()},
+        {"flush", j.contains("flush") ? j["flush"]
+                                      : nlohmann::json(std::to_string(::getpid()) + "-" + std::to_string(flushes++))}};
     storage_->write(kJournal, done.dump());
     return;
   }
@@ -699,7 +720,11 @@ void Dataset::flush() {
   for (auto& [key, content] : batch.files) renames.push_back({storage_->write_temp(key, content), key});
   // 2. The journal: once it exists the flush is decided and will be finished by whoever opens next.
   //    Readers wait (publish lock) until the renames are done, so none sees half of them.
-  nlohmann::json journal = {{"renames", renames}, {"obsolete", batch.obsolete}};
+  // The flush's name: readers of an object store compare it before and after they read the metas.
+  static std::atomic<uint64_t> flush_counter{0};
+  std::string flush_id = std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr)) + "-" +
+                         std::to_string(flush_counter++) + "-" + std::to_string(std::random_device{}() % 1000000);
+  nlohmann::json journal = {{"renames", renames}, {"obsolete", batch.obsolete}, {"flush", flush_id}};
   if (remote_lock_) remote_lock_->check();  // a writer that lost its lock publishes nothing
   {
     PublishLock publishing(lock_fd_, F_WRLCK);
