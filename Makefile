@@ -18,6 +18,7 @@ bench:
 	.venv-bench/bin/python bench/bench_query.py
 	.venv/bin/python bench/bench_transform.py
 	.venv/bin/python bench/bench_ray.py
+	.venv-bench/bin/python bench/bench_remote.py
 
 clean:
 	rm -rf build .venv
