@@ -65,8 +65,8 @@ def ray_session():
 
 @pytest.fixture(scope="session")
 def s3():
-    """One S3-compatible server (moto, IAM signatures checked) for the whole session."""
-    pytest.importorskip("moto")
+    """One S3-compatible server (moto, IAM signatures checked) for the whole session. moto comes with
+    the test extras: a missing moto is an error, not a skip."""
     from s3_server import MotoServer
 
     server = MotoServer()
