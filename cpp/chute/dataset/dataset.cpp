@@ -1,4 +1,5 @@
 #include "chute/dataset/dataset.h"
+#include "chute/dataset/dataset_internal.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -23,12 +24,23 @@
 namespace fs = std::filesystem;
 
 namespace chute {
+namespace dataset_detail {
+
+// Datasets open for writing in this process, by canonical path (or URL): a second writable open
+// shares the first object (a second object would keep its own, diverging copy of the indexes).
+std::mutex g_writers_mu;
+std::map<std::string, std::weak_ptr<Dataset>>& writers() {
+  static std::map<std::string, std::weak_ptr<Dataset>> m;
+  return m;
+}
+
+}  // namespace dataset_detail
+
+using namespace dataset_detail;
+
 namespace {
 
-constexpr const char* kDatasetMeta = "dataset_meta.json";
-constexpr const char* kVersionInfo = "version_control_info.json";
 constexpr const char* kDatasetInfo = "dataset_info.json";
-constexpr const char* kJournal = ".chute_journal";
 constexpr const char* kLock = ".chute_lock";
 constexpr const char* kFirstCommit = "firstdbf9474d461a19e9333c2fd19b46115348f";
 constexpr size_t kDefaultCacheBytes = size_t(512) << 20;
@@ -41,7 +53,9 @@ nlohmann::json parse_json(const std::string& text, const std::string& what) {
   }
 }
 
-nlohmann::json initial_meta() {
+}  // namespace
+
+nlohmann::json dataset_detail::initial_meta() {
   return {{"allow_delete", true},
           {"default_index", nlohmann::json::array({{{"start", nullptr}, {"step", nullptr}, {"stop", nullptr}}})},
           {"groups", nlohmann::json::array()},
@@ -51,7 +65,7 @@ nlohmann::json initial_meta() {
           {"version", kFormatVersion}};
 }
 
-nlohmann::json initial_version_info() {
+nlohmann::json dataset_detail::initial_version_info() {
   return {{"commits",
            {{kFirstCommit,
              {{"branch", "main"},
@@ -65,13 +79,7 @@ nlohmann::json initial_version_info() {
           {"branches", {{"main", kFirstCommit}}}};
 }
 
-// Datasets open for writing in this process, by canonical path: a second writable open shares the
-// first object (a second object would keep its own, diverging copy of the indexes).
-std::mutex g_writers_mu;
-std::map<std::string, std::weak_ptr<Dataset>>& writers() {
-  static std::map<std::string, std::weak_ptr<Dataset>> m;
-  return m;
-}
+namespace {
 
 std::string canonical(const std::string& path) {
   std::error_code ec;
@@ -137,10 +145,12 @@ bool is_chunk_key(const std::string& key) {
   return at != std::string::npos && at > 0 && is_chunk_name(key.substr(at + 8)) && is_valid_name(key.substr(0, at));
 }
 
+}  // namespace
+
 // The journal of a flush, checked before any of it is used: every rename moves a temp file of
 // chute's onto the file it stands for, every obsolete entry is a chunk file. Anything else (paths
 // outside the dataset, absolute paths, user files) is a FormatError and nothing is touched.
-nlohmann::json checked_journal(const std::string& text, const std::string& what) {
+nlohmann::json dataset_detail::checked_journal(const std::string& text, const std::string& what) {
   nlohmann::json j = parse_json(text, what);
   auto bad = [&](const std::string& why) -> void {
     throw FormatError(what + ": corrupt journal (" + why + "); nothing was changed");
@@ -160,6 +170,8 @@ nlohmann::json checked_journal(const std::string& text, const std::string& what)
   }
   return j;
 }
+
+namespace {
 
 // fcntl open-file-description lock on one byte of .chute_lock: a writer holds it for writing while
 // it publishes a flush, readers hold it for reading while they read the metas, so a reader never
@@ -315,103 +327,8 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only, 
   return ds;
 }
 
-std::shared_ptr<Dataset> Dataset::open_remote(const std::string& path, bool read_only, const remote::S3Options& opts) {
-  auto storage = open_storage(path, opts);
-  std::string url = storage->url();
-  static_cast<const remote::S3Storage&>(*storage).check_bucket();
-  if (!storage->exists(kDatasetMeta)) {
-    if (storage->list("").empty())
-      throw NotFoundError("no dataset at '" + url + "': nothing is stored under that prefix");
-    throw IoError("'" + url + "' is not a Deep Lake dataset: it has no " + std::string(kDatasetMeta));
-  }
-  std::unique_lock<std::mutex> writers_lock(g_writers_mu, std::defer_lock);
-  if (!read_only) {
-    writers_lock.lock();
-    auto it = writers().find(url);
-    if (it != writers().end())
-      if (auto live = it->second.lock()) return live;
-  }
-  std::shared_ptr<Dataset> ds(new Dataset(url, read_only, storage));
-  if (read_only) {
-    ds->load_remote_snapshot();
-    return ds;
-  }
-  ds->remote_lock_ = std::make_unique<remote::WriteLock>(storage);
-  ds->recover_journal();
-  ds->load();
-  for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
-  for (const auto& f : ds->storage_->list("")) {
-    if (is_temp_name(f) && ds->storage_->remove(f)) ++ds->orphans_collected_;
-  }
-  writers()[url] = ds;
-  return ds;
-}
-
-void Dataset::load_remote_snapshot() {
-  // The journal names the flush it belongs to, while it publishes and after (emptied). A reader
-  // that finds a flush publishing reads its new files through the temp names (each temp is
-  // deleted only after every copy is done, so a missing temp means its target is new). The load
-  // is a snapshot when the journal still names the same flush at the end; otherwise a flush began
-  // meanwhile: start over, after a short randomized pause that lets it finish.
-  auto flush_of = [&](const std::string& text) -> std::string {
-    if (text.empty()) return "none";
-    nlohmann::json j = checked_journal(text, path_ + "/" + kJournal);
-    return j.contains("flush") && j["flush"].is_string() ? j["flush"].get<std::string>() : text;
-  };
-  auto read_journal = [&]() -> std::string {
-    try {
-      return storage_->read(kJournal);
-    } catch (const NotFoundError&) {
-      return {};
-    }
-  };
-  std::mt19937_64 rng{std::random_device{}()};
-  for (int attempt = 0;; ++attempt) {
-    std::string before = read_journal();
-    std::map<std::string, std::string> redirects;
-    if (!before.empty()) {
-      nlohmann::json j = checked_journal(before, path_ + "/" + kJournal);
-      for (const auto& r : j["renames"]) redirects[r[1].get<std::string>()] = r[0].get<std::string>();
-    }
-    storage_->redirect_reads(std::move(redirects));
-    meta_ = nlohmann::json();
-    info_ = nlohmann::json::object();
-    tensors_.clear();
-    bool loaded = true;
-    try {
-      load();
-    } catch (const Error&) {
-      // Half of a flush that began meanwhile looks like a broken dataset (a tensor's meta newer
-      // than its index): an error only when no flush began.
-      if (flush_of(read_journal()) == flush_of(before)) throw;
-      loaded = false;
-    }
-    if (loaded && flush_of(read_journal()) == flush_of(before)) return;
-    if (attempt == 60)
-      throw IoError("dataset '" + path_ + "' kept changing while it was opened (" + std::to_string(attempt) +
-                    " flushes began during the open); open it again once its writer pauses");
-    auto pause = std::chrono::milliseconds(std::min<int64_t>(200, int64_t(1) << std::min(attempt, 8)));
-    std::this_thread::sleep_for(pause * std::uniform_real_distribution<double>(0.5, 1.5)(rng));
-  }
-}
-
 std::shared_ptr<Dataset> Dataset::create(const std::string& path, bool overwrite, const remote::S3Options& remote) {
-  if (is_remote_path(path)) {
-    auto storage = open_storage(path, remote);
-    static_cast<const remote::S3Storage&>(*storage).check_bucket();
-    if (storage->exists(kDatasetMeta)) {
-      if (!overwrite)
-        throw InvalidArgument("a dataset already exists at '" + storage->url() +
-                              "'; pass overwrite=True to replace it");
-      Dataset::remove(path, "it was replaced by chute.empty(overwrite=True)", remote);
-    } else if (!storage->list("").empty()) {
-      throw InvalidArgument("'" + storage->url() +
-                            "' holds objects and is not a dataset; refusing to create a dataset under that prefix");
-    }
-    storage->write(kVersionInfo, initial_version_info().dump());
-    storage->write(kDatasetMeta, initial_meta().dump());
-    return open(path, false, remote);
-  }
+  if (is_remote_path(path)) return create_remote(path, overwrite, remote);
   std::error_code ec;
   if (exists(path)) {
     if (!overwrite)

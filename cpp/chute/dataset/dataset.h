@@ -91,6 +91,8 @@ class Dataset {
  private:
   Dataset(std::string path, bool read_only, std::shared_ptr<Storage> storage);
   static std::shared_ptr<Dataset> open_remote(const std::string& path, bool read_only, const remote::S3Options& opts);
+  static std::shared_ptr<Dataset> create_remote(const std::string& path, bool overwrite,
+                                                const remote::S3Options& remote);
   /// Reads the journal and the metas until the journal did not change meanwhile (a writer
   /// published in between): an object store has no lock a reader could wait on.
   void load_remote_snapshot();
