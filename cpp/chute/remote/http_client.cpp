@@ -176,7 +176,6 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 void HttpClient::start(std::unique_ptr<Pending> p) {
-  p->upload = UploadCursor{&p->req.body, 0, 0};
   try {
     p->req = p->make();
   } catch (const std::exception& e) {

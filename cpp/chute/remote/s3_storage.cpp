@@ -257,7 +257,6 @@ void S3Storage::fail(const std::string& what, const HttpResponse& r) const {
 }
 
 void S3Storage::check_bucket() const {
-  Target t = target("");
   auto r = send(request("HEAD", ""));
   if (r.ok()) return;
   if (r.status == 404)
@@ -389,7 +388,7 @@ void S3Storage::put(std::string_view key, std::vector<std::string_view> parts) c
   uint64_t size = 0;
   for (auto p : parts) size += p.size();
   if (size > opt_.multipart_threshold) {
-    put_multipart(key, parts, size);
+    put_multipart(key, parts);
     return;
   }
   std::vector<std::string> headers = {"Content-MD5: " + md5_base64(parts)};
@@ -397,7 +396,7 @@ void S3Storage::put(std::string_view key, std::vector<std::string_view> parts) c
   if (!r.ok()) fail(shown(key) + " (upload)", r);
 }
 
-void S3Storage::put_multipart(std::string_view key, const std::vector<std::string_view>& parts, uint64_t size) const {
+void S3Storage::put_multipart(std::string_view key, const std::vector<std::string_view>& parts) const {
   std::string object = object_of(key), what = shown(key) + " (multipart upload)";
   auto r = send(request("POST", object, {{"uploads", ""}}));
   if (!r.ok()) fail(what, r);
@@ -422,7 +421,6 @@ void S3Storage::put_multipart(std::string_view key, const std::vector<std::strin
     }
   }
   if (cur_size > 0 || pieces.empty()) pieces.push_back(std::move(cur));
-  (void)size;
   std::mutex mu;
   std::condition_variable cv;
   size_t left = pieces.size();

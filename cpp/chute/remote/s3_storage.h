@@ -93,7 +93,7 @@ class S3Storage final : public Storage {
   HttpResponse send(HttpClient::Factory make) const;
   [[noreturn]] void fail(const std::string& what, const HttpResponse& r) const;
   void put(std::string_view key, std::vector<std::string_view> parts) const;
-  void put_multipart(std::string_view key, const std::vector<std::string_view>& parts, uint64_t size) const;
+  void put_multipart(std::string_view key, const std::vector<std::string_view>& parts) const;
   std::vector<std::string> list_all(const std::string& object_prefix) const;
   std::shared_ptr<HttpClient> client() const;
 
