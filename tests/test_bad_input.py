@@ -152,9 +152,20 @@ def test_dataset_meta_not_json(ds):
         chute.load(ds.path, read_only=True)
 
 
-def test_version_control_is_refused(ds):
-    os.makedirs(os.path.join(ds.path, "versions", "abc"))
-    with pytest.raises(chute.FormatError, match="version control is not supported"):
+def test_version_info_not_json_is_named(ds):
+    with open(os.path.join(ds.path, "version_control_info.json"), "w") as f:
+        f.write("{not json")
+    with pytest.raises(chute.FormatError, match="version_control_info.json"):
+        chute.load(ds.path, read_only=True)
+
+
+def test_a_branch_naming_a_missing_commit_is_named(ds):
+    with open(os.path.join(ds.path, "version_control_info.json")) as f:
+        vc = json.load(f)
+    vc["branches"]["ghost"] = "0" * 40
+    with open(os.path.join(ds.path, "version_control_info.json"), "w") as f:
+        json.dump(vc, f)
+    with pytest.raises(chute.FormatError, match="branch 'ghost'"):
         chute.load(ds.path, read_only=True)
 
 

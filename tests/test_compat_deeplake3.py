@@ -8,7 +8,7 @@ through the oracle scripts in tests/oracle/, and values cross over as pickles.
 3. appends across both: deeplake appends to a chute-written dataset (chute reads it all back), and chute
    appends to a deeplake-written one (hidden _id/_shape/_info tensors kept in step; deeplake then loads it
    with check_integrity=True, appends more itself, and reads everything).
-4. datasets with more than one commit are refused by chute.load with a message about version control.
+4. a chute-written dataset deeplake committed on (and appended to) reads at both commits in chute.
 
 Also: chute's appends must keep deeplake's commit_diff in step, and 'zstd' (which chute accepts but Deep Lake 3
 does not know) must be refused or readable by deeplake.
@@ -698,7 +698,8 @@ def test_chute_appended_tiles_in_dl3_dataset(chute_appended_to_dl3):
 
 
 # ======================================================================================================================
-# 4. more than one commit: refused
+# 4. deeplake committed on a chute-written dataset: chute reads both commits (tests/test_version_compat.py has the
+#    branched histories)
 
 
 @pytest.fixture(scope="module")
@@ -713,30 +714,17 @@ def committed(chute_side_oracle):
     return path
 
 
-def _assert_refused(path) -> None:
-    for read_only in (True, False):
-        with pytest.raises(chute.ChuteError, match=r"(?i)version control"):
-            chute.load(str(path), read_only=read_only)
-
-
-def test_two_commits_refused(committed):
-    _assert_refused(committed)
-
-
-def test_versions_folder_refused(committed, chute_written, tmp_path):
-    path = tmp_path / "ds"
-    shutil.copytree(committed, path)
-    shutil.copy(Path(chute_written.path) / "version_control_info.json", path / "version_control_info.json")
-    vc = json.loads((path / "version_control_info.json").read_text())
-    assert len(vc["commits"]) == 1
-    _assert_refused(path)
-
-
-def test_two_commit_version_info_refused(committed, tmp_path):
-    path = tmp_path / "ds"
-    shutil.copytree(committed, path)
-    shutil.rmtree(path / "versions")
-    _assert_refused(path)
+@pytest.mark.parametrize("name", list(CHUTE_TENSORS))
+def test_dl3_commit_on_chute_dataset_reads_at_both_commits(committed, chute_side_oracle, name):
+    out = load_pickle(chute_side_oracle.dir / "commit_out.pkl")
+    htype = CHUTE_META[name][0]
+    head = chute.load(str(committed), read_only=True)
+    first = chute.load(f"{committed}@firstdbf9474d461a19e9333c2fd19b46115348f", read_only=True)
+    assert head.commit_id == "firstdbf9474d461a19e9333c2fd19b46115348f" and head.branch == "main"
+    assert_values_equal(htype, chute_values(head[name]), out["tensors"][name]["values"], f"{name} at the head")
+    assert_values_equal(htype, chute_values(first[name]), out["before"]["tensors"][name]["values"], f"{name} at FIRST")
+    if name == "text":
+        assert len(head[name]) == len(first[name]) + 1
 
 
 # ======================================================================================================================

@@ -23,7 +23,9 @@ SCHEDULERS = ["serial", "threaded", "processed"]
 
 
 def _chunk_files(ds_path: str, tensor: str) -> set[str]:
-    return set(os.listdir(Path(ds_path) / tensor / "chunks"))
+    """The tensor's chunk files in every commit's folder (checkpoints are commits)."""
+    folders = [Path(ds_path)] + sorted((Path(ds_path) / "versions").glob("*"))
+    return {f for d in folders if (d / tensor / "chunks").is_dir() for f in os.listdir(d / tensor / "chunks")}
 
 
 def _make_source(path, n=40, size=24, max_chunk_size=None):
@@ -187,9 +189,22 @@ def test_a_killed_parent_leaves_the_last_checkpoint_and_its_chunks_are_collected
         proc.wait(timeout=30)
     time.sleep(0.5)  # the orphaned workers notice the parent is gone, or are killed below
     subprocess.run(["pkill", "-9", "-f", "from test_transform import slow_copy"], check=False)
-    after = chute.load(str(path))  # writable: collects what the killed writers left
+    # writable: collects what the killed writers left (forked workers share the parent's lock until they are gone)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            after = chute.load(str(path), read_only=False)
+            break
+        except chute.DatasetLockedError:
+            assert time.monotonic() < deadline, "the killed writer's workers still hold the lock"
+            time.sleep(0.1)
     n = len(after)
     assert n >= 2007 and (n - 7) % 2000 == 0, n  # the start, or a checkpoint: never in between
+    # every checkpoint is a commit (Deep Lake's auto-commits), the last one at the rows the head has
+    msgs = [c["message"] for c in after.commits]
+    assert msgs and all(m.startswith("Auto-commit during chute.compute of slow_copy after ") for m in msgs), msgs
+    last = round(float(msgs[0].split(" after ")[1].split("%")[0]) * 1000)  # inputs done at the last checkpoint
+    assert n - 7 - last in (0, 2000), (n, msgs[0])  # killed in a window, or between its flush and the next commit
     xs = after.x.numpy()
     np.testing.assert_array_equal(xs[:7], 0)
     np.testing.assert_array_equal(xs[7:, 0], np.arange(n - 7))

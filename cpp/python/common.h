@@ -51,5 +51,7 @@ void register_loader(py::module_& m);
 void register_codec(py::module_& m);
 void register_transform(py::module_& m);
 void register_remote(py::module_& m);
+/// Version control methods of Dataset and the updates of Tensor (after register_dataset).
+void register_version(py::module_& m);
 
 }  // namespace chute::python

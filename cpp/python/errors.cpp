@@ -18,6 +18,9 @@ PyObject* g_query_error = nullptr;
 PyObject* g_locked_error = nullptr;
 PyObject* g_invalid_name = nullptr;
 PyObject* g_resource_error = nullptr;
+PyObject* g_version_error = nullptr;
+PyObject* g_checkout_error = nullptr;
+PyObject* g_empty_commit_error = nullptr;
 
 PyObject* make_exception(py::module_& m, const char* name, std::vector<PyObject*> bases, const char* doc) {
   py::tuple t(bases.size());
@@ -68,6 +71,14 @@ void register_errors(py::module_& m) {
   g_resource_error = make_exception(m, "ResourceError", {g_chute_error, PyExc_MemoryError},
                                     "Memory or threads the engine needed could not be had, or a size is over its cap.");
 
+  g_version_error = make_exception(m, "VersionControlError", {g_chute_error, PyExc_ValueError},
+                                   "Version control refused an operation (branch clash, deleting the checked-out "
+                                   "branch, a write at a commit that is not a branch head).");
+  g_checkout_error = make_exception(m, "CheckoutError", {g_version_error},
+                                    "An address that names no branch or commit, or a branch that already exists.");
+  g_empty_commit_error =
+      make_exception(m, "EmptyCommitError", {g_version_error}, "commit() of a head without changes.");
+
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -92,6 +103,11 @@ void register_errors(py::module_& m) {
       set_error(g_invalid_argument, e.what());
     } catch (const chute::ResourceError& e) {
       set_error(g_resource_error, e.what());
+    } catch (const chute::VersionError& e) {
+      PyObject* cls = e.kind() == chute::VersionError::Kind::Checkout      ? g_checkout_error
+                      : e.kind() == chute::VersionError::Kind::EmptyCommit ? g_empty_commit_error
+                                                                           : g_version_error;
+      set_error(cls, e.what());
     } catch (const chute::KeyError& e) {
       set_error(g_key_error, e.what());
     } catch (const chute::Error& e) {

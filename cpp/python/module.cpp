@@ -7,6 +7,7 @@ PYBIND11_MODULE(_core, m) {
   register_errors(m);
   register_remote(m);
   register_dataset(m);
+  register_version(m);
   register_query(m);
   register_loader(m);
   register_codec(m);

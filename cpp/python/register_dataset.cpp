@@ -234,7 +234,9 @@ void register_dataset(py::module_& m) {
 
   py::class_<Dataset, std::shared_ptr<Dataset>>(m, "Dataset")
       .def_static("open", &Dataset::open, py::arg("path"), py::arg("read_only"),
-                  py::arg("remote") = remote::S3Options(), py::call_guard<py::gil_scoped_release>())
+                  py::arg("remote") = remote::S3Options(), py::arg("address") = "",
+                  py::call_guard<py::gil_scoped_release>(),
+                  "Opens a dataset at a branch's head or a commit (`address`; '' for main).")
       .def_static("create", &Dataset::create, py::arg("path"), py::arg("overwrite"),
                   py::arg("remote") = remote::S3Options(), py::call_guard<py::gil_scoped_release>())
       .def_static("exists", &Dataset::exists, py::arg("path"), py::arg("remote") = remote::S3Options(),

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'S3Options', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'TensorState', 'copy_rows', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'open_segment', 'plan_order', 'release_shared_pool', 'reset_storage_stats', 'storage_stats', 'tql_functions', 'weighted_draw']
+__all__: list[str] = ['CheckoutError', 'ChuteError', 'Dataset', 'DatasetLockedError', 'DecodeError', 'EmptyCommitError', 'FormatError', 'ImageOp', 'InvalidArgument', 'InvalidTensorNameError', 'IoError', 'Loader', 'LoaderColumn', 'OpKind', 'QueryError', 'ResourceError', 'S3Options', 'Tensor', 'TensorDoesNotExistError', 'TensorSpec', 'TensorState', 'VersionControlError', 'copy_rows', 'decode_image', 'encode_image', 'image_shape', 'is_bytes_htype', 'open_segment', 'plan_order', 'release_shared_pool', 'reset_storage_stats', 'storage_stats', 'tql_functions', 'weighted_draw']
 class ChuteError(Exception):
     """
     Base class of chute's errors.
@@ -46,6 +46,18 @@ class InvalidTensorNameError(InvalidArgument):
 class ResourceError(ChuteError, MemoryError):
     """
     Memory or threads the engine needed could not be had, or a size is over its cap.
+    """
+class VersionControlError(ChuteError, ValueError):
+    """
+    Version control refused an operation (branch clash, deleting the checked-out branch, a write at a commit that is not a branch head).
+    """
+class CheckoutError(VersionControlError):
+    """
+    An address that names no branch or commit, or a branch that already exists.
+    """
+class EmptyCommitError(VersionControlError):
+    """
+    commit() of a head without changes.
     """
 class S3Options:
     """
@@ -230,6 +242,12 @@ class Tensor:
         ...
     def tobytes(self, index: typing.SupportsInt | typing.SupportsIndex) -> bytes:
         ...
+    def update_array(self, index: typing.SupportsInt | typing.SupportsIndex, array: numpy.ndarray) -> None:
+        ...
+    def update_bytes(self, index: typing.SupportsInt | typing.SupportsIndex, data: bytes, shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
+    def update_compressed(self, index: typing.SupportsInt | typing.SupportsIndex, data: bytes, compression: str) -> None:
+        ...
     @property
     def chunk_compression(self) -> str:
         ...
@@ -268,8 +286,10 @@ class Dataset:
     def exists(path: str, remote: S3Options = ...) -> bool:
         ...
     @staticmethod
-    def open(path: str, read_only: bool, remote: S3Options = ...) -> Dataset:
-        ...
+    def open(path: str, read_only: bool, remote: S3Options = ..., address: str = '') -> Dataset:
+        """
+        Opens a dataset at a branch's head or a commit (`address`; '' for main).
+        """
     @staticmethod
     def remove(path: str, why: str, remote: S3Options = ...) -> None:
         """
@@ -278,9 +298,17 @@ class Dataset:
     @staticmethod
     def validate_name(name: str) -> None:
         ...
+    def checkout(self, address: str, create: bool = False) -> str:
+        """
+        Switches to a branch or commit; create=True makes a branch.
+        """
     def collect_orphans(self) -> int:
         """
         Removes chunk and temp files that no index names (what a failed transform wrote).
+        """
+    def commit(self, message: str | None = None, allow_empty: bool = False, checkpoint: bool = False, samples_processed: typing.SupportsInt | typing.SupportsIndex = 0) -> str:
+        """
+        Freezes the head as a commit (returns its id) and starts a new head on the branch.
         """
     def create_group(self, name: str) -> None:
         ...
@@ -288,6 +316,8 @@ class Dataset:
         """
         Creates a tensor from a TensorSpec (published by the next flush).
         """
+    def delete_branch(self, name: str) -> None:
+        ...
     def detach(self, why: str) -> None:
         """
         Refuses every later write through this handle with `why`.
@@ -302,6 +332,10 @@ class Dataset:
         ...
     def info_json(self) -> str:
         ...
+    def node_changes(self, id: str) -> str:
+        """
+        JSON of what commit `id` changed (its commit_diff and dataset_diff files).
+        """
     @typing.overload
     def query(self, tql: str, rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, row_by_row: bool = False) -> numpy.ndarray:
         """
@@ -312,14 +346,32 @@ class Dataset:
         """
         The rows (of `rows`, which the query sees as its table) a TQL query selects, in result order.
         """
+    def reset(self, force: bool = False) -> bool:
+        """
+        Drops the head's uncommitted changes; False when there were none.
+        """
     def set_info_json(self, info: str) -> None:
         ...
     def tensor(self, name: str) -> Tensor:
         ...
     def tensor_names(self) -> list[str]:
         ...
+    def version_info_json(self) -> str:
+        ...
+    @property
+    def at_head(self) -> bool:
+        ...
+    @property
+    def branch(self) -> str:
+        ...
+    @property
+    def commit_id(self) -> typing.Any:
+        ...
     @property
     def dirty(self) -> bool:
+        ...
+    @property
+    def has_head_changes(self) -> bool:
         ...
     @property
     def is_remote(self) -> bool:
@@ -329,6 +381,9 @@ class Dataset:
         ...
     @property
     def path(self) -> str:
+        ...
+    @property
+    def pending_commit_id(self) -> str:
         ...
     @property
     def read_only(self) -> bool:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from chute._core import (  # noqa: F401  (re-exported)
+    CheckoutError,
     ChuteError,
     DatasetLockedError,
     DecodeError,
+    EmptyCommitError,
     FormatError,
     InvalidArgument,
     InvalidTensorNameError,
@@ -12,6 +14,7 @@ from chute._core import (  # noqa: F401  (re-exported)
     QueryError,
     ResourceError,
     TensorDoesNotExistError,
+    VersionControlError,
 )
 
 
@@ -49,6 +52,15 @@ class SampleAppendError(ChuteError, ValueError):
     def __init__(self, tensor: str, message: str, index: int | None = None):
         where = f"tensor '{tensor}'" + (f", sample {index} of the call" if index is not None else "")
         super().__init__(f"{where}: {message}")
+        self.tensor = tensor
+        self.index = index
+
+
+class SampleUpdateError(ChuteError, ValueError):
+    """Updating a sample failed; names the tensor and the row."""
+
+    def __init__(self, tensor: str, message: str, index: int | None = None):
+        super().__init__(f"tensor '{tensor}', row {index}: {message}")
         self.tensor = tensor
         self.index = index
 

@@ -82,6 +82,19 @@ class QueryError : public Error {
   int line_, column_;
 };
 
+/// Version control refused an operation: an address that names no branch or commit (Checkout), a
+/// commit with nothing to commit (EmptyCommit), or another misuse (a branch name clash, deleting
+/// the checked-out branch, writing at a commit that is not a branch head).
+class VersionError : public Error {
+ public:
+  enum class Kind { Checkout, EmptyCommit, Other };
+  VersionError(const std::string& msg, Kind kind = Kind::Other) : Error(msg), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
 namespace detail {
 [[noreturn]] void fail_check(const char* file, int line, const char* cond, const std::string& msg);
 }  // namespace detail

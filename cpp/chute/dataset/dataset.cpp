@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -40,20 +41,18 @@ using namespace dataset_detail;
 
 namespace {
 
-constexpr const char* kDatasetInfo = "dataset_info.json";
 constexpr const char* kLock = ".chute_lock";
-constexpr const char* kFirstCommit = "firstdbf9474d461a19e9333c2fd19b46115348f";
-constexpr size_t kDefaultCacheBytes = size_t(512) << 20;
+using version::kFirstCommit;
 
-nlohmann::json parse_json(const std::string& text, const std::string& what) {
+}  // namespace
+
+nlohmann::json dataset_detail::parse_json(const std::string& text, const std::string& what) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(what + " is not valid JSON (" + e.what() + ")");
   }
 }
-
-}  // namespace
 
 nlohmann::json dataset_detail::initial_meta() {
   return {{"allow_delete", true},
@@ -85,11 +84,6 @@ std::string canonical(const std::string& path) {
   std::error_code ec;
   auto p = fs::weakly_canonical(path, ec);
   return ec ? path : p.string();
-}
-
-bool is_string_list(const nlohmann::json& j) {
-  if (!j.is_array()) return false;
-  return std::all_of(j.begin(), j.end(), [](const nlohmann::json& v) { return v.is_string(); });
 }
 
 // Names at a dataset's root that belong to chute or Deep Lake 3, never to a tensor or group.
@@ -129,18 +123,32 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// A file a flush may publish: a root meta, or one of a tensor's meta and index files.
-bool is_publishable(const std::string& key) {
-  if (key == kDatasetMeta || key == kDatasetInfo || key == kVersionInfo) return true;
+// "versions/<id>/" at the start of a key: its length, else 0.
+size_t node_prefix(const std::string& key) {
+  if (key.rfind("versions/", 0) != 0) return 0;
+  auto slash = key.find('/', 9);
+  if (slash == std::string::npos || slash == 9) return 0;
+  for (size_t i = 9; i < slash; ++i)
+    if (!std::isalnum(static_cast<unsigned char>(key[i])) && key[i] != '_' && key[i] != '-') return 0;
+  return slash + 1;
+}
+
+// A file a flush may publish: a node's meta or diff, or one of a tensor's meta and index files,
+// at the root or in a node's folder.
+bool is_publishable(const std::string& full) {
+  if (full == kVersionInfo) return true;
+  std::string key = full.substr(node_prefix(full));
+  if (key == kDatasetMeta || key == kDatasetInfo || key == "commit_info.json" || key == "dataset_diff") return true;
   for (const char* suffix : {"/tensor_meta.json", "/tensor_info.json", "/commit_diff", "/chunks_index/unsharded",
-                             "/tiles_index/unsharded"}) {
+                             "/tiles_index/unsharded", "/chunk_set"}) {
     if (ends_with(key, suffix)) return is_valid_name(key.substr(0, key.size() - std::strlen(suffix)));
   }
   return false;
 }
 
 // A chunk file a flush may delete: "<tensor key>/chunks/<hex id>".
-bool is_chunk_key(const std::string& key) {
+bool is_chunk_key(const std::string& full) {
+  std::string key = full.substr(node_prefix(full));
   auto at = key.rfind("/chunks/");
   return at != std::string::npos && at > 0 && is_chunk_name(key.substr(at + 8)) && is_valid_name(key.substr(0, at));
 }
@@ -288,8 +296,9 @@ bool Dataset::exists(const std::string& path, const remote::S3Options& remote) {
   return fs::is_regular_file(fs::path(path) / kDatasetMeta, ec);
 }
 
-std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only, const remote::S3Options& remote) {
-  if (is_remote_path(path)) return open_remote(path, read_only, remote);
+std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only, const remote::S3Options& remote,
+                                       const std::string& address) {
+  if (is_remote_path(path)) return open_remote(path, read_only, remote, address);
   std::error_code ec;
   if (!fs::is_directory(path, ec)) throw IoError("no dataset at '" + path + "': the folder does not exist");
   if (!exists(path)) throw IoError("'" + path + "' is not a Deep Lake dataset: it has no " + kDatasetMeta);
@@ -298,7 +307,10 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only, 
     writers_lock.lock();
     auto it = writers().find(canonical(path));
     if (it != writers().end())
-      if (auto live = it->second.lock()) return live;
+      if (auto live = it->second.lock()) {
+        if (!address.empty()) live->checkout(address, false);
+        return live;
+      }
   }
   std::shared_ptr<Dataset> ds(new Dataset(path, read_only, std::make_shared<LocalStorage>(path)));
   std::string lock_path = (fs::path(path) / kLock).string();
@@ -308,7 +320,7 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only, 
     {
       PublishLock reading(fd, F_RDLCK);
       ds->recover_journal();
-      ds->load();
+      ds->load(address);
     }
     if (fd >= 0) ::close(fd);
     return ds;
@@ -318,8 +330,10 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only, 
     PublishLock publishing(ds->lock_fd_, F_WRLCK);
     ds->recover_journal();
   }
-  ds->load();
-  for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
+  ds->load(address);
+  ds->collect_orphan_nodes();
+  if (ds->at_head())
+    for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
   for (const auto& f : ds->storage_->list("")) {
     if (is_temp_name(f) && ds->storage_->remove(f)) ++ds->orphans_collected_;
   }
@@ -428,57 +442,6 @@ void Dataset::replay_journal(const nlohmann::json& j) {
   storage_->sync_folder("");
 }
 
-void Dataset::load() {
-  std::string what = path_ + "/" + kDatasetMeta;
-  meta_ = parse_json(storage_->read(kDatasetMeta), what);
-  if (!meta_.is_object()) throw FormatError(what + ": expected a JSON object");
-  if (!meta_.contains("tensors")) throw FormatError(what + ": it has no 'tensors' list");
-  for (const char* k : {"tensors", "groups", "hidden_tensors"}) {
-    if (meta_.contains(k) && !is_string_list(meta_[k]))
-      throw FormatError(what + ": '" + k + "' must be a list of strings");
-    if (!meta_.contains(k)) meta_[k] = nlohmann::json::array();
-  }
-  if (meta_.contains("tensor_names") && !meta_["tensor_names"].is_object())
-    throw FormatError(what + ": 'tensor_names' must be an object");
-  if (!storage_->list("versions").empty())
-    throw FormatError("dataset '" + path_ +
-                      "' has more than one commit (a versions/ folder); version control is not supported yet");
-  if (storage_->exists(kVersionInfo)) {
-    auto vc = parse_json(storage_->read(kVersionInfo), path_ + "/" + kVersionInfo);
-    if (vc.is_object() && vc.contains("commits") && vc["commits"].is_object() && vc["commits"].size() > 1)
-      throw FormatError("dataset '" + path_ + "' has " + std::to_string(vc["commits"].size()) +
-                        " commits; version control is not supported yet");
-  }
-  if (storage_->exists(kDatasetInfo)) info_ = parse_json(storage_->read(kDatasetInfo), path_ + "/" + kDatasetInfo);
-
-  std::map<std::string, std::string> key_to_name;
-  if (meta_.contains("tensor_names"))
-    for (auto it = meta_["tensor_names"].begin(); it != meta_["tensor_names"].end(); ++it) {
-      if (!it.value().is_string()) throw FormatError(what + ": tensor_names['" + it.key() + "'] must be a string");
-      key_to_name[it.value().get<std::string>()] = it.key();
-    }
-  for (const auto& k : meta_["tensors"]) {
-    std::string key = k.get<std::string>();
-    std::string name = key_to_name.count(key) ? key_to_name[key] : key;
-    try {
-      validate_name(key);
-      validate_name(name);
-    } catch (const InvalidArgument& e) {
-      throw FormatError(what + ": " + e.what());
-    }
-    tensors_[name] = std::make_shared<Tensor>(storage_, cache_, name, key, !read_only_);
-  }
-  for (auto& [name, t] : tensors_) {
-    const auto& links = t->meta().json().value("links", nlohmann::json::object());
-    if (!links.is_object()) continue;
-    for (auto it = links.begin(); it != links.end(); ++it) {
-      auto target = tensors_.find(it.key());
-      if (target == tensors_.end()) continue;  // Deep Lake tolerates a missing companion; so do we
-      t->add_link(target->second, it.value().value("extend", std::string()));
-    }
-  }
-}
-
 std::vector<std::string> Dataset::tensor_names() const {
   std::shared_lock lock(mu_);
   return tensor_names_locked();
@@ -537,6 +500,13 @@ void Dataset::check_writable() const {
   if (!detached_.empty()) throw InvalidArgument(detached_);
   if (read_only_)
     throw InvalidArgument("dataset '" + path_ + "' is open read-only; load it with read_only=False to write");
+  if (!at_head_locked()) throw VersionError(not_at_head_message());
+}
+
+std::string Dataset::not_at_head_message() const {
+  return "dataset '" + path_ + "' is checked out at commit '" + node_ + "' (branch '" + vc_.node(node_).branch +
+         "'), which is not a branch head; checkout a branch, or make one here with checkout(name, create=True), "
+         "to write";
 }
 
 void Dataset::create_group(const std::string& name) {
@@ -585,8 +555,9 @@ std::shared_ptr<Tensor> Dataset::create_tensor(const TensorSpec& spec) {
                                      sample_compression, chunk_compression, spec.max_chunk_size, spec.tiling_threshold,
                                      spec.meta_extra);
   if (slash != std::string::npos) create_group_locked(name.substr(0, slash));
-  storage_->remove_all(name);  // leftovers of a tensor that was never published
-  auto t = Tensor::create(storage_, cache_, name, name, std::move(meta), spec.info);
+  node_storage_->remove_all(name);  // leftovers of a tensor that was never published
+  auto t = Tensor::create(node_storage_, cache_, name, name, std::move(meta), spec.info);
+  node_storage_->add_tensor(name);
   tensors_[name] = t;
   meta_["tensors"].push_back(name);
   meta_["tensor_names"][name] = name;
@@ -602,11 +573,14 @@ void Dataset::set_info(nlohmann::json info) {
   info_ = std::move(info);
   info_dirty_ = true;
   meta_dirty_ = true;
+  ds_diff_.info_updated = true;
+  ds_diff_dirty_ = true;
 }
 
 size_t Dataset::collect_orphans() {
   std::unique_lock lock(mu_);
   check_writable();
+  collect_orphan_nodes();
   size_t n = 0;
   for (auto& [name, t] : tensors_) n += t->collect_orphans();
   return n;
@@ -622,8 +596,12 @@ void Dataset::flush() {
   std::unique_lock lock(mu_);
   if (read_only_) return;
   if (!detached_.empty()) throw InvalidArgument(detached_);
-  bool any =
-      meta_dirty_ || std::any_of(tensors_.begin(), tensors_.end(), [](const auto& kv) { return kv.second->dirty(); });
+  flush_locked();
+}
+
+void Dataset::flush_locked() {
+  bool any = meta_dirty_ || ds_diff_dirty_ ||
+             std::any_of(tensors_.begin(), tensors_.end(), [](const auto& kv) { return kv.second->dirty(); });
   if (!any) return;
   FlushBatch batch;
   for (auto& [name, t] : tensors_) t->stage(batch);
@@ -632,27 +610,40 @@ void Dataset::flush() {
     // Written whenever it was set, {} included, and whenever it has content (Deep Lake's files).
     if (info_dirty_ || !info_.empty()) batch.files.emplace_back(kDatasetInfo, info_.dump());
   }
+  if (ds_diff_dirty_) batch.files.emplace_back("dataset_diff", ds_diff_.serialize());
+  // The chunk_sets name every chunk the staged indexes name in this node's folder.
+  auto sets = node_storage_->pending_chunk_sets();
+  for (const auto& p : sets) batch.files.emplace_back(p.key, p.bytes);
+  std::vector<std::pair<std::string, std::string>> files;
+  for (auto& [key, content] : batch.files) files.emplace_back(node_storage_->root_key(key), std::move(content));
+  nlohmann::json obsolete = nlohmann::json::array();
+  for (const auto& k : batch.obsolete) obsolete.push_back(node_storage_->root_key(k));
+  publish_locked(files, obsolete);
+  node_storage_->chunk_sets_published(sets);
+  for (auto& [name, t] : tensors_) t->on_committed();
+  for (const auto& k : batch.obsolete) cache_->erase(k);
+  meta_dirty_ = false;
+  info_dirty_ = false;
+  ds_diff_dirty_ = false;
+}
+
+void Dataset::publish_locked(const std::vector<std::pair<std::string, std::string>>& files,
+                             const nlohmann::json& obsolete) {
   // 1. Every new file durable under a temporary name (chunks are already durable).
   nlohmann::json renames = nlohmann::json::array();
-  for (auto& [key, content] : batch.files) renames.push_back({storage_->write_temp(key, content), key});
+  for (const auto& [key, content] : files) renames.push_back({storage_->write_temp(key, content), key});
   // 2. The journal: once it exists the flush is decided and will be finished by whoever opens next.
   //    Readers wait (publish lock) until the renames are done, so none sees half of them.
   // The flush's name: readers of an object store compare it before and after they read the metas.
   static std::atomic<uint64_t> flush_counter{0};
   std::string flush_id = std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr)) + "-" +
                          std::to_string(flush_counter++) + "-" + std::to_string(std::random_device{}() % 1000000);
-  nlohmann::json journal = {{"renames", renames}, {"obsolete", batch.obsolete}, {"flush", flush_id}};
+  nlohmann::json journal = {{"renames", renames}, {"obsolete", obsolete}, {"flush", flush_id}};
   if (remote_lock_) remote_lock_->check();  // a writer that lost its lock publishes nothing
-  {
-    PublishLock publishing(lock_fd_, F_WRLCK);
-    storage_->rename(storage_->write_temp(kJournal, journal.dump()), kJournal);
-    // 3. Publish, then forget the journal.
-    replay_journal(journal);
-  }
-  for (auto& [name, t] : tensors_) t->on_committed();
-  for (const auto& k : batch.obsolete) cache_->erase(k);
-  meta_dirty_ = false;
-  info_dirty_ = false;
+  PublishLock publishing(lock_fd_, F_WRLCK);
+  storage_->rename(storage_->write_temp(kJournal, journal.dump()), kJournal);
+  // 3. Publish, then forget the journal.
+  replay_journal(journal);
 }
 
 }  // namespace chute

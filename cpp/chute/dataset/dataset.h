@@ -14,6 +14,7 @@
 // through Tensor, which has its own lock (appends exclusive, reads shared).
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@
 #include "chute/remote/open_storage.h"
 #include "chute/remote/write_lock.h"
 #include "chute/storage/chunk_cache.h"
+#include "chute/version/diffs.h"
+#include "chute/version/node_storage.h"
+#include "chute/version/version_info.h"
 
 namespace chute {
 
@@ -45,7 +49,9 @@ class Dataset {
  public:
   /// `path` is a folder or "s3://bucket/prefix"; `remote` holds the object store's credentials and
   /// endpoint (ignored for local paths).
-  static std::shared_ptr<Dataset> open(const std::string& path, bool read_only, const remote::S3Options& remote = {});
+  /// `address`: a branch or commit id to check out ("" for main, Deep Lake's "path@address").
+  static std::shared_ptr<Dataset> open(const std::string& path, bool read_only, const remote::S3Options& remote = {},
+                                       const std::string& address = "");
   /// overwrite=True replaces a dataset: refused (LockedError) while another process writes it; a
   /// writable handle of this process on it is detached first (its later writes raise).
   static std::shared_ptr<Dataset> create(const std::string& path, bool overwrite, const remote::S3Options& remote = {});
@@ -88,15 +94,58 @@ class Dataset {
   /// raise (the dataset was replaced or deleted). Idempotent.
   void detach(const std::string& why);
 
+  // ---- version control (Deep Lake 3's commits and branches; dataset_version.cpp) ----
+  /// Freezes the head as a commit and starts a new empty head on the same branch; returns the
+  /// frozen commit's id. VersionError(EmptyCommit) when the head has no changes, unless allow_empty.
+  std::string commit(const std::optional<std::string>& message, bool allow_empty, bool checkpoint = false,
+                     uint64_t samples_processed = 0);
+  /// Checks out a branch (its head) or a commit; create=true makes branch `address` from here.
+  /// Returns commit_id() afterwards. Tensors taken before are detached (reads go on; writes raise).
+  std::string checkout(const std::string& address, bool create);
+  /// Drops the head's uncommitted changes (a new empty head replaces it). Without commits, empties
+  /// the dataset. False when there was nothing to drop (and force is false).
+  bool reset(bool force);
+  void delete_branch(const std::string& name);
+  std::string branch() const;
+  /// The node being read or written (a branch head, or a commit).
+  std::string pending_commit_id() const;
+  /// The last commit: this node when it is one, else the head's parent; "" when there is none.
+  std::string commit_id() const;
+  bool has_head_changes() const;
+  /// True when this node is a branch head (it takes writes).
+  bool at_head() const;
+  /// version_control_info.json as loaded (commits and branches).
+  std::string version_info_json() const;
+  /// What node `id` changed (its commit_diff and dataset_diff files): {"dataset": {info_updated,
+  /// renamed, deleted}, "tensors": {name: commit diff}} for the node's visible tensors.
+  nlohmann::json node_changes(const std::string& id) const;
+
  private:
   Dataset(std::string path, bool read_only, std::shared_ptr<Storage> storage);
-  static std::shared_ptr<Dataset> open_remote(const std::string& path, bool read_only, const remote::S3Options& opts);
+  static std::shared_ptr<Dataset> open_remote(const std::string& path, bool read_only, const remote::S3Options& opts,
+                                              const std::string& address);
   static std::shared_ptr<Dataset> create_remote(const std::string& path, bool overwrite,
                                                 const remote::S3Options& remote);
   /// Reads the journal and the metas until the journal did not change meanwhile (a writer
   /// published in between): an object store has no lock a reader could wait on.
-  void load_remote_snapshot();
-  void load();
+  void load_remote_snapshot(const std::string& address);
+  std::string not_at_head_message() const;
+  /// Reads version_control_info.json and loads the node `address` names.
+  void load(const std::string& address = "");
+  /// Loads the metas and tensors of node `id` (tensors taken before are detached).
+  void load_node(const std::string& id);
+  /// Publishes crash-safely: `files` (root keys) under temp names, then a journal, then renames;
+  /// `obsolete` chunk files (root keys) are deleted after.
+  void publish_locked(const std::vector<std::pair<std::string, std::string>>& files, const nlohmann::json& obsolete);
+  void flush_locked();
+  bool has_head_changes_locked() const;
+  /// A new node folder `to` with the metas of node `from` (copies) and empty chunk_sets.
+  void copy_node_folder(const std::string& from, const std::string& to, const version::VersionInfo& vc);
+  std::string commit_locked(const std::optional<std::string>& message, bool checkpoint, uint64_t samples_processed);
+  bool at_head_locked() const;
+  std::string commit_id_locked() const;
+  /// Removes versions/ folders that no node of the commit tree names (a killed commit's).
+  void collect_orphan_nodes();
   /// Writer: finishes an unfinished flush (validating its journal first). Reader: reads through it.
   void recover_journal();
   void replay_journal(const nlohmann::json& journal);
@@ -107,7 +156,12 @@ class Dataset {
 
   std::string path_;
   bool read_only_;
-  std::shared_ptr<Storage> storage_;
+  std::shared_ptr<Storage> storage_;                    // the dataset's root
+  std::shared_ptr<version::NodeStorage> node_storage_;  // the checked-out node's view of it
+  version::VersionInfo vc_ = version::VersionInfo::fresh();
+  std::string node_ = version::kFirstCommit;
+  version::DatasetDiff ds_diff_;
+  bool ds_diff_dirty_ = false;
   std::shared_ptr<ChunkCache> cache_;
   nlohmann::json meta_;
   nlohmann::json info_ = nlohmann::json::object();

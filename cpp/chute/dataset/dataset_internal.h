@@ -1,5 +1,5 @@
 #pragma once
-// Private to dataset.cpp and dataset_remote.cpp: the root file names, the first metas, the journal
+// Private to dataset.cpp, dataset_remote.cpp and dataset_version.cpp: the root file names, the first metas, the journal
 // check and the registry of this process's writable datasets.
 #include <map>
 #include <memory>
@@ -15,6 +15,19 @@ namespace dataset_detail {
 constexpr const char* kDatasetMeta = "dataset_meta.json";
 constexpr const char* kVersionInfo = "version_control_info.json";
 constexpr const char* kJournal = ".chute_journal";
+constexpr const char* kDatasetInfo = "dataset_info.json";
+
+constexpr size_t kDefaultCacheBytes = size_t(512) << 20;
+
+inline bool is_string_list(const nlohmann::json& j) {
+  if (!j.is_array()) return false;
+  for (const auto& v : j)
+    if (!v.is_string()) return false;
+  return true;
+}
+
+/// The parsed file; FormatError naming `what` when it is not JSON.
+nlohmann::json parse_json(const std::string& text, const std::string& what);
 
 nlohmann::json initial_meta();
 nlohmann::json initial_version_info();

@@ -13,7 +13,8 @@ namespace chute {
 
 using namespace dataset_detail;
 
-std::shared_ptr<Dataset> Dataset::open_remote(const std::string& path, bool read_only, const remote::S3Options& opts) {
+std::shared_ptr<Dataset> Dataset::open_remote(const std::string& path, bool read_only, const remote::S3Options& opts,
+                                              const std::string& address) {
   auto storage = open_storage(path, opts);
   std::string url = storage->url();
   static_cast<const remote::S3Storage&>(*storage).check_bucket();
@@ -27,17 +28,22 @@ std::shared_ptr<Dataset> Dataset::open_remote(const std::string& path, bool read
     writers_lock.lock();
     auto it = writers().find(url);
     if (it != writers().end())
-      if (auto live = it->second.lock()) return live;
+      if (auto live = it->second.lock()) {
+        if (!address.empty()) live->checkout(address, false);
+        return live;
+      }
   }
   std::shared_ptr<Dataset> ds(new Dataset(url, read_only, storage));
   if (read_only) {
-    ds->load_remote_snapshot();
+    ds->load_remote_snapshot(address);
     return ds;
   }
   ds->remote_lock_ = std::make_unique<remote::WriteLock>(storage);
   ds->recover_journal();
-  ds->load();
-  for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
+  ds->load(address);
+  ds->collect_orphan_nodes();
+  if (ds->at_head())
+    for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
   for (const auto& f : ds->storage_->list("")) {
     if (is_temp_name(f) && ds->storage_->remove(f)) ++ds->orphans_collected_;
   }
@@ -45,7 +51,7 @@ std::shared_ptr<Dataset> Dataset::open_remote(const std::string& path, bool read
   return ds;
 }
 
-void Dataset::load_remote_snapshot() {
+void Dataset::load_remote_snapshot(const std::string& address) {
   // The journal names the flush it belongs to, while it publishes and after (emptied). A reader
   // that finds a flush publishing reads its new files through the temp names (each temp is
   // deleted only after every copy is done, so a missing temp means its target is new). The load
@@ -77,7 +83,9 @@ void Dataset::load_remote_snapshot() {
     tensors_.clear();
     bool loaded = true;
     try {
-      load();
+      load(address);
+    } catch (const VersionError&) {
+      throw;  // an unknown address is not half of a flush
     } catch (const Error&) {
       // Half of a flush that began meanwhile looks like a broken dataset (a tensor's meta newer
       // than its index): an error only when no flush began.

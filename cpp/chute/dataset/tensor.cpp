@@ -22,31 +22,6 @@ constexpr const char* kMeta = "/tensor_meta.json";
 constexpr const char* kInfo = "/tensor_info.json";
 constexpr const char* kCommitDiff = "/commit_diff";
 
-uint64_t get_be64(const std::string& b, size_t at) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(b[at + i]);
-  return v;
-}
-
-void put_be64(std::string& b, size_t at, uint64_t v) {
-  for (size_t i = 0; i < 8; ++i) b[at + 7 - i] = static_cast<char>(v >> (8 * i));
-}
-
-// Deep Lake's per-tensor commit_diff (big-endian): created, info_updated, data_transformed flags,
-// then the [start, end) range of samples added in this commit, then update/delete lists we keep.
-std::string updated_commit_diff(std::string diff, uint64_t length, bool info_changed, bool created) {
-  if (diff.size() < 19) {
-    diff.assign(36, '\0');
-    diff[0] = created ? 1 : 0;
-  }
-  uint64_t start = get_be64(diff, 3);
-  if (start > length) start = length;
-  put_be64(diff, 3, start);
-  put_be64(diff, 11, length);
-  if (info_changed) diff[1] = 1;
-  return diff;
-}
-
 }  // namespace
 
 Tensor::Tensor(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCache> cache, std::string name,
@@ -74,6 +49,11 @@ Tensor::Tensor(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCach
     had_tiles_file_ = true;
     tiles_ = TileEncoder::parse(storage_->read(key_ + kTileIndex), "tensor '" + name_ + "': " + key_ + kTileIndex);
   }
+  if (storage_->exists(key_ + kCommitDiff))
+    diff_ =
+        version::CommitDiff::parse(storage_->read(key_ + kCommitDiff), "tensor '" + name_ + "': " + key_ + kCommitDiff);
+  else
+    diff_ = version::CommitDiff::starting_at(meta_.length());
   if (chunk_ids_.num_samples() != meta_.length())
     throw FormatError("tensor '" + name_ + "': tensor_meta.json says " + std::to_string(meta_.length()) +
                       " samples, chunks_index says " + std::to_string(chunk_ids_.num_samples()));
@@ -91,8 +71,9 @@ std::shared_ptr<Tensor> Tensor::create(std::shared_ptr<const Storage> storage, s
   t->info_ = info.is_object() ? std::move(info) : nlohmann::json::object();
   t->dirty_ = true;
   ++t->changes_;
-  t->created_ = true;
-  t->info_changed_ = !t->info_.empty();
+  t->diff_ = version::CommitDiff::starting_at(0);
+  t->diff_.created = true;
+  t->diff_.info_updated = !t->info_.empty();
   return t;
 }
 
@@ -107,7 +88,7 @@ void Tensor::set_info(nlohmann::json info) {
   info_ = std::move(info);
   dirty_ = true;
   ++changes_;
-  info_changed_ = true;
+  diff_.info_updated = true;
 }
 
 TensorMeta Tensor::meta() const {
@@ -188,6 +169,11 @@ void Tensor::check_writable() const {
   if (!writable_)
     throw InvalidArgument("tensor '" + name_ +
                           "' belongs to a read-only dataset; open it with read_only=False to write");
+}
+
+void Tensor::retire_chunk_locked(uint64_t id) {
+  cache_->erase(chunk_key(id));
+  if (!storage_->frozen(chunk_key(id))) obsolete_.push_back(chunk_key(id));
 }
 
 void Tensor::add_link(std::shared_ptr<Tensor> target, std::string kind) {
@@ -331,6 +317,7 @@ void Tensor::reopen_last_locked(size_t incoming) {
   // Keep filling the last chunk if it has room (under a new id: a published file is never rewritten).
   const auto& last = chunk_ids_.rows().back();
   if (tiles_.find(last.second)) return;
+  if (storage_->frozen(chunk_key(last.first))) return;  // an older commit's chunk: start a new one
   auto c = load_chunk(last.first);
   if (c->data_size() + incoming <= meta_.min_chunk_size()) {
     open_ = std::make_shared<Chunk>(*c);
@@ -358,8 +345,7 @@ void Tensor::append_stored_locked(std::string_view stored, const Shape& shape, u
   } else if (open_on_disk_) {
     // The open chunk's file is named by the published index: move it to a new id.
     auto copy = std::make_shared<Chunk>(*open_);
-    obsolete_.push_back(chunk_key(open_id_));
-    cache_->erase(chunk_key(open_id_));
+    retire_chunk_locked(open_id_);
     open_ = std::move(copy);
     open_id_ = new_chunk_id();
     chunk_ids_.set_last_id(open_id_);
@@ -378,6 +364,17 @@ void Tensor::append_stored_locked(std::string_view stored, const Shape& shape, u
 
 void Tensor::append_tiled_locked(const uint8_t* data, const Shape& shape) {
   uint64_t index = meta_.length();
+  seal_open_locked();
+  TileLayout layout;
+  for (const auto& row : write_tiles_locked(data, shape, index, layout)) chunk_ids_.add_row(row.first, row.second);
+  tiles_.add(index, layout);
+  meta_.on_append(shape);
+  dirty_ = true;
+  ++changes_;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Tensor::write_tiles_locked(const uint8_t* data, const Shape& shape,
+                                                                      uint64_t index, TileLayout& layout) {
   DType dt = meta_.dtype();
   size_t item = dtype_size(dt);
   uint64_t threshold = static_cast<uint64_t>(meta_.tiling_threshold());
@@ -397,12 +394,12 @@ void Tensor::append_tiled_locked(const uint8_t* data, const Shape& shape) {
     if (best <= 1) break;
     tile[axis] = (tile[axis] + 1) / 2;
   }
-  seal_open_locked();
-  TileLayout layout{shape, tile};
+  layout = TileLayout{shape, tile};
   Shape grid = layout.grid();
   uint64_t ntiles = num_elements(grid);
   Shape pos(grid.size(), 0);
   std::vector<uint8_t> buf;
+  std::vector<std::pair<uint64_t, uint64_t>> rows;
   for (uint64_t t = 0; t < ntiles; ++t) {
     Shape origin(grid.size()), tshape(grid.size());
     for (size_t d = 0; d < grid.size(); ++d) {
@@ -417,16 +414,13 @@ void Tensor::append_tiled_locked(const uint8_t* data, const Shape& shape) {
     uint64_t id = new_chunk_id();
     storage_->write(chunk_key(id), c.serialize(meta_.chunk_compression()));
     unsynced_.push_back(chunk_key(id));
-    chunk_ids_.add_row(id, index);
+    rows.emplace_back(id, index);
     for (size_t d = grid.size(); d-- > 0;) {
       if (++pos[d] < grid[d]) break;
       pos[d] = 0;
     }
   }
-  tiles_.add(index, layout);
-  meta_.on_append(shape);
-  dirty_ = true;
-  ++changes_;
+  return rows;
 }
 
 void Tensor::stage(FlushBatch& batch) {
@@ -444,9 +438,9 @@ void Tensor::stage(FlushBatch& batch) {
   batch.files.emplace_back(key_ + kMeta, meta_.serialize());
   bool hidden = meta_.json().value("hidden", false);
   if (!hidden || !info_.empty() || storage_->exists(key_ + kInfo)) batch.files.emplace_back(key_ + kInfo, info_.dump());
-  std::string diff = storage_->exists(key_ + kCommitDiff) ? storage_->read(key_ + kCommitDiff) : std::string();
-  batch.files.emplace_back(key_ + kCommitDiff,
-                           updated_commit_diff(std::move(diff), meta_.length(), info_changed_, created_));
+  diff_.added_start = std::min(diff_.added_start, meta_.length());
+  diff_.added_end = meta_.length();
+  batch.files.emplace_back(key_ + kCommitDiff, diff_.serialize());
   batch.files.emplace_back(key_ + kChunkIndex, chunk_ids_.serialize());
   batch.files.emplace_back(key_ + kTileIndex, tiles_.serialize());
   for (auto& k : obsolete_) batch.obsolete.push_back(k);

@@ -25,6 +25,7 @@
 #include "chute/format/meta.h"
 #include "chute/storage/chunk_cache.h"
 #include "chute/storage/storage.h"
+#include "chute/version/diffs.h"
 
 namespace chute {
 
@@ -56,7 +57,8 @@ struct TensorState {
   TileEncoder tiles;
   std::shared_ptr<Chunk> open;  // shared: an append copies an open chunk someone else holds first
   uint64_t open_id = 0;
-  bool open_on_disk = false, open_dirty = false, reopened = false, dirty = false, info_changed = false;
+  bool open_on_disk = false, open_dirty = false, reopened = false, dirty = false;
+  version::CommitDiff diff;
   uint64_t changes = 0;
   std::vector<std::string> obsolete;
   std::vector<std::string> unsynced;
@@ -143,6 +145,12 @@ class Tensor {
   void append_compressed(std::string_view bytes, Compression given);
   /// Appends text/json/list bytes (UTF-8), stored with shape `shape`.
   void append_bytes(std::string_view bytes, const Shape& shape);
+  /// Replaces sample `index` (Deep Lake's `tensor[i] = x`), in the same forms as the appends. The
+  /// chunk holding it is rewritten under a new id (a chunk an older commit reads is never touched;
+  /// the old file of this node's chunk goes at the next flush). tensor_update.cpp.
+  void update_array(uint64_t index, const uint8_t* data, size_t nbytes, const Shape& shape, DType dtype);
+  void update_compressed(uint64_t index, std::string_view bytes, Compression given);
+  void update_bytes(uint64_t index, std::string_view bytes, const Shape& shape);
   /// Hidden companion tensors to keep in step (Deep Lake's "links").
   void add_link(std::shared_ptr<Tensor> target, std::string kind);
 
@@ -209,6 +217,17 @@ class Tensor {
   void write_chunk_locked(uint64_t id, const Chunk& chunk);
   void check_writable() const;
   void update_links(const Shape& shape);
+  /// After sample `index` changed to `shape`: the companions that follow shapes change too.
+  void update_links_at(uint64_t index, const Shape& shape);
+  /// Replaces sample `index` by `stored` (one stored sample) or, when `tiled_data` is set, by that
+  /// raw array tiled. Caller holds mu_ exclusively.
+  void replace_locked(uint64_t index, std::string_view stored, const Shape& shape, const uint8_t* tiled_data);
+  /// Writes the tiles of a raw array as new chunks; returns their rows (all with `index`).
+  std::vector<std::pair<uint64_t, uint64_t>> write_tiles_locked(const uint8_t* data, const Shape& shape, uint64_t index,
+                                                                TileLayout& layout);
+  /// A chunk this tensor stops naming: its file goes at the next flush, unless an older commit
+  /// owns it.
+  void retire_chunk_locked(uint64_t id);
   void decode_tiled(uint64_t index, const TileLayout& layout, uint8_t* out) const;
 
   std::shared_ptr<const Storage> storage_;
@@ -242,8 +261,7 @@ class Tensor {
   uint64_t changes_ = 0;  // mutations so far; a flush clears dirty_ only if none came after its stage()
   uint64_t staged_changes_ = 0;
   size_t staged_obsolete_ = 0;  // obsolete_ entries the staged flush deletes
-  bool created_ = false;        // created by this process (commit_diff "created" flag)
-  bool info_changed_ = false;
+  version::CommitDiff diff_;    // this node's changes to the tensor (its commit_diff file)
   std::vector<std::string> obsolete_;
   std::vector<std::string> unsynced_;    // chunk files written since the last stage(), not yet fsynced
   bool segment_ = false;                 // made by make_segment/open_segment: never staged

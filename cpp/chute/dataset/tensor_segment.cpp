@@ -9,6 +9,8 @@
 
 #include "chute/core/error.h"
 #include "chute/dataset/tensor.h"
+#include "chute/version/node_storage.h"
+#include "chute/version/version_info.h"
 
 namespace chute {
 
@@ -58,7 +60,10 @@ nlohmann::json Tensor::segment_spec() const {
   std::shared_lock lock(mu_);
   const auto& mn = meta_.json()["min_shape"];
   int64_t ndim = meta_.length() > 0 && mn.is_array() ? static_cast<int64_t>(mn.size()) : -1;
-  return {{"key", key_}, {"name", name_}, {"meta", meta_.json()}, {"info", info_}, {"ndim", ndim}};
+  // The node whose folder the segment's chunks go to (a worker process opens the dataset's root).
+  auto* node = dynamic_cast<const version::NodeStorage*>(storage_.get());
+  return {{"key", key_},   {"name", name_}, {"meta", meta_.json()},
+          {"info", info_}, {"ndim", ndim},  {"node", node ? node->node() : std::string(version::kFirstCommit)}};
 }
 
 std::shared_ptr<Tensor> Tensor::make_segment() const {
@@ -86,6 +91,12 @@ std::shared_ptr<Tensor> Tensor::open_segment(std::shared_ptr<const Storage> stor
     throw InvalidArgument(std::string("not a segment spec (") + e.what() + ")");
   }
   TensorMeta meta = TensorMeta::parse(spec.at("meta").dump(), "segment of tensor '" + name + "'");
+  std::string node = spec.value("node", std::string(version::kFirstCommit));
+  if (node != version::kFirstCommit) {
+    if (node.size() != 40 || node.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw InvalidArgument("segment spec: '" + node + "' is not a commit id");
+    storage = std::make_shared<version::NodeStorage>(std::move(storage), node, std::vector<std::string>{});
+  }
   if (!storage->exists(key + "/tensor_meta.json"))
     throw IoError("no tensor folder '" + key + "' in dataset '" + storage->url() + "'");
   auto cache = std::make_shared<ChunkCache>(size_t(64) << 20);
@@ -138,6 +149,7 @@ void Tensor::append_segment(const SegmentDesc& seg) {
         throw InvalidArgument("tensor '" + name_ + "' has dtype " + dtype_name(meta_.dtype()) +
                               ", the transform's samples are " + seg.dtype);
     }
+    for (const auto& r : seg.rows) storage_->adopt_chunk(chunk_key(r.first));  // written by a worker
     uint64_t base = meta_.length();
     uint64_t first = 0;  // local index of the first sample of rows[i]
     auto check_count = [&](size_t have, uint64_t want, uint64_t id) {
@@ -171,7 +183,7 @@ void Tensor::append_segment(const SegmentDesc& seg) {
           append_stored_locked(c.bytes(j), c.shape(j), meta_.max_chunk_size());
           if (!links_.empty()) link_shapes.push_back(c.shape(j));
         }
-        obsolete_.push_back(chunk_key(id));
+        retire_chunk_locked(id);
         if (open_->data_size() >= meta_.min_chunk_size()) seal_open_locked();
       } else {
         seal_open_locked();
@@ -214,7 +226,10 @@ void Tensor::clear() {
     if (segment_) throw InvalidArgument("tensor '" + name_ + "': a segment cannot be cleared");
     std::set<uint64_t> ids;
     for (const auto& r : chunk_ids_.rows()) ids.insert(r.first);
-    for (uint64_t id : ids) obsolete_.push_back(chunk_key(id));
+    for (uint64_t id : ids) retire_chunk_locked(id);
+    diff_.cleared = true;
+    diff_.added_start = diff_.added_end = 0;
+    diff_.updated.clear();
     chunk_ids_ = ChunkIdEncoder();
     tiles_ = TileEncoder();
     meta_.set_length(0);
@@ -246,7 +261,7 @@ std::shared_ptr<TensorState> Tensor::save_state() const {
     s->open_dirty = open_dirty_;
     s->reopened = reopened_;
     s->dirty = dirty_;
-    s->info_changed = info_changed_;
+    s->diff = diff_;
     s->changes = changes_;
     s->obsolete = obsolete_;
     s->unsynced = unsynced_;
@@ -268,7 +283,7 @@ void Tensor::restore_state(const TensorState& s) {
     open_dirty_ = s.open_dirty;
     reopened_ = s.reopened;
     dirty_ = s.dirty;
-    info_changed_ = s.info_changed;
+    diff_ = s.diff;
     changes_ = s.changes;
     obsolete_ = s.obsolete;
     unsynced_ = s.unsynced;

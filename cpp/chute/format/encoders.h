@@ -35,6 +35,12 @@ class ChunkIdEncoder {
   void set_last_index(uint64_t last_index) { rows_.back().second = last_index; }
   void set_last_id(uint64_t chunk_id) { rows_.back().first = chunk_id; }
   void truncate(size_t nrows) { rows_.resize(nrows); }
+  /// Rows [first, first + count) become `with` (an updated sample's chunks).
+  void replace_rows(size_t first, size_t count, const std::vector<std::pair<uint64_t, uint64_t>>& with) {
+    rows_.erase(rows_.begin() + static_cast<std::ptrdiff_t>(first),
+                rows_.begin() + static_cast<std::ptrdiff_t>(first + count));
+    rows_.insert(rows_.begin() + static_cast<std::ptrdiff_t>(first), with.begin(), with.end());
+  }
 
  private:
   std::vector<std::pair<uint64_t, uint64_t>> rows_;
@@ -54,6 +60,7 @@ class TileEncoder {
   bool empty() const { return entries_.empty(); }
   const TileLayout* find(uint64_t global) const;
   void add(uint64_t global, TileLayout layout) { entries_[global] = std::move(layout); }
+  void erase(uint64_t global) { entries_.erase(global); }
   const std::map<uint64_t, TileLayout>& entries() const { return entries_; }
 
  private:

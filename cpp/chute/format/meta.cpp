@@ -126,6 +126,16 @@ void TensorMeta::on_append(const Shape& shape) {
   json_["length"] = length() + 1;
 }
 
+void TensorMeta::on_update(const Shape& shape) {
+  auto& mn = json_["min_shape"];
+  auto& mx = json_["max_shape"];
+  if (!mn.is_array() || !mx.is_array() || mn.size() != shape.size() || mx.size() != shape.size()) return;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (mn[i].is_null() || mn[i].get<uint64_t>() > shape[i]) mn[i] = shape[i];
+    if (mx[i].is_null() || mx[i].get<uint64_t>() < shape[i]) mx[i] = shape[i];
+  }
+}
+
 TensorMeta TensorMeta::make(const std::string& name, const std::string& htype, const std::string& dtype,
                             const std::string& sample_compression, const std::string& chunk_compression,
                             int64_t max_chunk_size, int64_t tiling_threshold, const nlohmann::json& extra) {

@@ -45,6 +45,8 @@ class TensorMeta {
 
   /// Records one appended sample: length, min/max shape, and dtype for a tensor created without one.
   void on_append(const Shape& shape);
+  /// Records that a sample was replaced by one of `shape`: min/max shape widen to take it in.
+  void on_update(const Shape& shape);
   void set_dtype(DType d);
   void set_length(uint64_t n) { json_["length"] = n; }
 

@@ -27,6 +27,13 @@ class Storage {
   /// read-only open sees an unfinished flush's files without renaming anything.
   void redirect_reads(std::map<std::string, std::string> redirects) { redirects_ = std::move(redirects); }
 
+  /// True when the file belongs to an older commit of the dataset: it is never modified or
+  /// deleted through this storage (chute/version/node_storage.h).
+  virtual bool frozen(std::string_view /*key*/) const { return false; }
+  /// A chunk file another process wrote (a transform worker's segment) now belongs to this
+  /// storage's dataset, as if it had been written through it.
+  virtual void adopt_chunk(std::string_view /*key*/) const {}
+
   virtual bool exists(std::string_view key) const = 0;
   /// The whole file; NotFoundError or IoError naming the file.
   virtual std::string read(std::string_view key) const = 0;

@@ -35,9 +35,9 @@ class DatasetHandle:
 
     @classmethod
     def open(cls, path: str | os.PathLike, read_only: bool, creds: dict | None = None,
-             local_cache_size: int = 0) -> DatasetHandle:
+             local_cache_size: int = 0, address: str = "") -> DatasetHandle:
         p = os.fspath(path)
-        return cls(_core.Dataset.open(p, read_only, storage_options(p, creds, local_cache_size)), creds,
+        return cls(_core.Dataset.open(p, read_only, storage_options(p, creds, local_cache_size), address), creds,
                    local_cache_size)
 
     @classmethod
@@ -58,8 +58,13 @@ class DatasetHandle:
         return self.core.read_only
 
     def check_writable(self, tensor: str | None = None) -> None:
-        """ReadOnlyModeError (naming `tensor` when given) unless this open may write."""
+        """ReadOnlyModeError (naming `tensor` when given) unless this open may write;
+        VersionControlError when a commit that is not a branch head is checked out."""
         if not self.core.read_only:
+            if not self.core.at_head:
+                raise _core.VersionControlError(
+                    f"dataset '{self.path}' is checked out at commit '{self.core.pending_commit_id}', which is not a "
+                    f"branch head; checkout a branch, or make one here with checkout(name, create=True), to write")
             return
         if tensor is None:
             raise ReadOnlyModeError(f"dataset '{self.path}' is open read-only; load it with read_only=False to write")

@@ -54,36 +54,45 @@ def load(path, read_only: bool | None = None, creds: dict | None = None, local_c
     read_only=False raises DatasetLockedError (naming the holder's pid) in that case. For an
     s3:// dataset, `local_cache_size` (MB) keeps the chunks it reads in a cache on local disk
     ($CHUTE_CACHE_DIR, default ~/.cache/chute), so later epochs read them from there."""
-    p = _path(path)
+    p, address = split_address(_path(path))
     if is_remote(p):
-        return _load_remote(p, read_only, creds, local_cache_size)
+        return _load_remote(p, read_only, creds, local_cache_size, address)
     if not exists(p):
         if os.path.isdir(p):
             raise DatasetNotFoundError(f"'{p}' is not a dataset: it has no dataset_meta.json")
         raise DatasetNotFoundError(f"no dataset at '{p}'")
     if read_only is None:
         if not os.access(p, os.W_OK):
-            return _open(p, True)
+            return _open(p, True, address=address)
         try:
-            return _open(p, False)
+            return _open(p, False, address=address)
         except DatasetLockedError as e:
             # Deep Lake 3's behaviour: another writer holds the lock, so this process reads. Every
             # DDP rank loading the dataset its launcher is writing gets here.
             warnings.warn(f"{e}; opening it read-only", stacklevel=2)
-            return _open(p, True)
-    return _open(p, bool(read_only))
+            return _open(p, True, address=address)
+    return _open(p, bool(read_only), address=address)
 
 
-def _load_remote(p: str, read_only: bool | None, creds: dict | None, cache: int) -> Dataset:
+def split_address(path: str) -> tuple[str, str]:
+    """Deep Lake's "path@address" (a branch or commit id): the path and the address ("" for none).
+    Only the last '@' counts, and only when no '/' follows it, so "/home/a@b/ds" is a plain path."""
+    head, sep, tail = path.rpartition("@")
+    if not sep or not head or "/" in tail or not tail:
+        return path, ""
+    return head, tail
+
+
+def _load_remote(p: str, read_only: bool | None, creds: dict | None, cache: int, address: str = "") -> Dataset:
     if not exists(p, creds):  # a missing bucket, refused credentials or no endpoint raise here
         raise DatasetNotFoundError(f"no dataset at '{p}' (no dataset_meta.json under that prefix)")
     if read_only is None:
         try:
-            return _open(p, False, creds, cache)
+            return _open(p, False, creds, cache, address)
         except DatasetLockedError as e:
             warnings.warn(f"{e}; opening it read-only", stacklevel=3)
-            return _open(p, True, creds, cache)
-    return _open(p, bool(read_only), creds, cache)
+            return _open(p, True, creds, cache, address)
+    return _open(p, bool(read_only), creds, cache, address)
 
 
 def dataset(path, read_only: bool | None = None, overwrite: bool = False, creds: dict | None = None,
@@ -116,5 +125,6 @@ def delete(path, force: bool = False, large_ok: bool = False, creds: dict | None
     _core.Dataset.remove(p, "it was deleted by chute.delete", storage_options(p, creds))
 
 
-def _open(path: str, read_only: bool, creds: dict | None = None, local_cache_size: int = 0) -> Dataset:
-    return Dataset(DatasetHandle.open(path, read_only, creds, local_cache_size))
+def _open(path: str, read_only: bool, creds: dict | None = None, local_cache_size: int = 0,
+          address: str = "") -> Dataset:
+    return Dataset(DatasetHandle.open(path, read_only, creds, local_cache_size, address))

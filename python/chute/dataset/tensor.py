@@ -23,6 +23,7 @@ from chute.errors import (
     DynamicTensorNumpyError,
     FormatError,
     SampleAppendError,
+    SampleUpdateError,
     TensorDtypeMismatchError,
     TensorInvalidSampleShapeError,
 )
@@ -171,6 +172,28 @@ class Tensor:
 
     def __getitem__(self, item) -> Tensor:
         return Tensor(self._handle, self._core, self.key, self._index.compose(item, self._core.length))
+
+    def __setitem__(self, item, value) -> None:
+        """Deep Lake's update: `t[i] = x`, `t[2:5] = [a, b, c]`. Published like an append (at
+        once, or at the end of a `with ds:` block); a chunk an older commit reads is never changed."""
+        view = self[item]
+        rows = view._rows()
+        if view._index.scalar:
+            values = [value]
+        else:
+            values = list(value) if not isinstance(value, np.ndarray) else [v for v in value]
+            if len(values) != len(rows):
+                raise ValueError(f"tensor '{self.key}': {len(rows)} rows are updated with {len(values)} values")
+        self._handle.check_writable(self.key)
+        self.update_rows([int(r) for r in rows], values)
+        self._handle.flush_unless_batched()
+
+    def update_rows(self, rows: list[int], values: list) -> None:
+        """Replaces row rows[k] by values[k]; every value is checked and converted before any row
+        changes. The caller publishes the write."""
+        converted = [self._convert(v, k) for k, v in enumerate(values)]
+        for row, c in zip(rows, converted):
+            self._write(c, row, update=True)
 
     def __iter__(self):
         for i in range(len(self)):
@@ -449,16 +472,28 @@ class Tensor:
             return ("compressed", s.buffer, comp)
         return ("array", np.ascontiguousarray(s.array))
 
-    def _write(self, converted, k: int) -> None:
+    def _write(self, converted, k: int, update: bool = False) -> None:
+        """Appends a converted sample (k: its place in the call), or with update=True replaces row k."""
         kind = converted[0]
         try:
-            if kind == "array":
+            if update:
+                if kind == "array":
+                    self._core.update_array(k, converted[1])
+                elif kind == "compressed":
+                    self._core.update_compressed(k, converted[1], converted[2])
+                else:
+                    self._core.update_bytes(k, converted[1], list(converted[2]))
+            elif kind == "array":
                 self._core.append_array(converted[1])
             elif kind == "compressed":
                 self._core.append_compressed(converted[1], converted[2])
             else:
                 self._core.append_bytes(converted[1], list(converted[2]))
+        except _core.VersionControlError:
+            raise
         except _core.InvalidArgument as e:
+            if update:
+                raise SampleUpdateError(self.key, str(e), k) from None
             raise SampleAppendError(self.key, str(e), k) from None
         names = getattr(self, "_pending_names", None)
         if names is not None:

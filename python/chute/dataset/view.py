@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from chute import _core
+from chute import _core, version
 from chute import random as chute_random
 from chute._internal.encoding import is_bytes_htype, json_default
 from chute._internal.handle import DatasetHandle, tensor_core
@@ -362,6 +362,81 @@ class Dataset:
 
     def __exit__(self, *exc) -> None:
         self._root.end_batch()
+
+    def update(self, sample: dict) -> None:
+        """Deep Lake's `ds[i].update({"images": x, "labels": y})`: replaces one row's values in the
+        tensors named. Every value is checked and converted before any tensor changes."""
+        if not self._index.scalar:
+            raise ValueError("update() takes one row: ds[i].update({...}); for several rows assign ds.t[a:b] = values")
+        self._root.check_writable()
+        row = int(self._rows()[0])
+        tensors = {k: self[k] for k in sample}
+        converted = {k: tensors[k]._convert(v, 0) for k, v in sample.items()}
+        for k, c in converted.items():
+            tensors[k]._write(c, row, update=True)
+        self._root.flush_unless_batched()
+
+    # ---- version control (Deep Lake 3's commits and branches) ----
+    def commit(self, message: str | None = None, allow_empty: bool = False) -> str:
+        """Freezes the head as a commit and returns its id; writes go on in a new head. Raises
+        EmptyCommitError when nothing changed since the last commit (unless allow_empty)."""
+        self._root.check_writable()
+        return self._root.core.commit(message, allow_empty)
+
+    def checkout(self, address: str, create: bool = False) -> str | None:
+        """Switches to a branch (its head) or a commit; create=True makes branch `address` from
+        here (committing uncommitted changes first, as Deep Lake does). Returns commit_id."""
+        if create and self._root.read_only:
+            self._root.check_writable()  # ReadOnlyModeError
+        self._root.core.checkout(address, create)
+        return self.commit_id
+
+    def reset(self, force: bool = False) -> None:
+        """Drops the changes made since the last commit (all of the dataset when there is none)."""
+        self._root.check_writable()
+        if not self._root.core.reset(force):
+            print("There are no uncommitted changes on this branch.")
+
+    def delete_branch(self, name: str) -> None:
+        self._root.check_writable()
+        self._root.core.delete_branch(name)
+
+    @property
+    def branch(self) -> str:
+        return self._root.core.branch
+
+    @property
+    def branches(self) -> list[str]:
+        return version.branches(self._root.core)
+
+    @property
+    def commit_id(self) -> str | None:
+        """The last commit (the checked-out one, or the head's parent); None before the first."""
+        return self._root.core.commit_id
+
+    @property
+    def pending_commit_id(self) -> str:
+        """The node being read or written: a branch head, or a checked-out commit."""
+        return self._root.core.pending_commit_id
+
+    @property
+    def has_head_changes(self) -> bool:
+        return self._root.core.has_head_changes
+
+    @property
+    def commits(self) -> list[dict]:
+        return version.commits(self._root.core)
+
+    def get_commit_details(self, commit_id: str) -> dict:
+        return version.commit_details(self._root.core, commit_id)
+
+    def log(self) -> None:
+        print(version.log_text(self._root.core))
+
+    def diff(self, id_1: str | None = None, id_2: str | None = None, as_dict: bool = False):
+        if not self._root.read_only and self._root.core.at_head:
+            self._root.flush()
+        return version.diff(self._root.core, id_1, id_2, as_dict)
 
     # ---- information ----
     @property

@@ -119,9 +119,20 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
     done = 0  # inputs in published checkpoints
     skipped: list[int] = []
     bar = tqdm(total=total, desc=f"Evaluating {name}", disable=not progressbar, file=sys.stderr)
+    checkpoints = 0
     try:
         for start in range(0, total, window):
             stop = min(total, start + window)
+            if checkpoint_interval:
+                # Deep Lake's checkpoints: a commit before every window (the first too), so a failed
+                # run goes back to the last one; the last window stays uncommitted.
+                handle.core.commit(f"Auto-commit during chute.compute of {name} after "
+                                   f"{round(100 * start / max(total, 1), 2)}% progress", True, True, start)
+                checkpoints += 1
+                # the head moved: the new head's tensors, and segments that write into its folder
+                tensors = {k: t for k, t in target.tensors.items() if k in tensors}
+                cores = {k: tensor_core(t) for k, t in tensors.items()}
+                job.specs = {k: c.segment_spec() for k, c in cores.items()}
             # a few slices per worker, handed out in order as workers free up: uneven inputs do not
             # leave one worker finishing alone (the merge joins the slices' partial chunks)
             parts = 1 if scheduler == "serial" else workers * SLICES_PER_WORKER
@@ -146,9 +157,12 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
             states = {k: c.save_state() for k, c in cores.items()}
             done = stop
     except BaseException:
-        for k, c in cores.items():
-            c.restore_state(states[k])
-        handle.core.collect_orphans()
+        if checkpoints:
+            handle.core.reset(True)  # back to the last checkpoint commit, as Deep Lake does
+        else:
+            for k, c in cores.items():
+                c.restore_state(states[k])
+            handle.core.collect_orphans()
         raise
     finally:
         bar.close()
