@@ -2,7 +2,8 @@
 // loader machinery) and print samples/s and MB/s as one JSON line. With --rrc S each image also
 // goes through RandomResizedCrop(S) + RandomHorizontalFlip (the loader's fused ops): the ceiling
 // the streaming loader is measured against.
-// Usage: chute-bench DATASET [--tensor images] [-n N] [-t T] [--repeat R] [--rrc S]
+// Usage: chute-bench DATASET[@ADDRESS] [--tensor images] [-n N] [-t T] [--repeat R] [--rrc S]
+// (ADDRESS: a branch or commit id, Deep Lake's "path@address"; the JSON names the commit read.)
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -20,7 +21,8 @@
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || argc % 2 != 0) {
     std::fprintf(stderr,
-                 "usage: %s DATASET (a folder, or s3://bucket/prefix with the AWS_* variables) [--tensor NAME] [-n N] "
+                 "usage: %s DATASET[@BRANCH_OR_COMMIT] (a folder, or s3://bucket/prefix with the AWS_* variables) "
+                 "[--tensor NAME] [-n N] "
                  "[-t THREADS] [--repeat R] [--rrc SIZE]\n",
                  argv[0]);
     return 2;
@@ -48,7 +50,13 @@ int main(int argc, char** argv) {
   }
   try {
     // s3://bucket/prefix: credentials and endpoint from the AWS_* variables
-    auto ds = chute::Dataset::open(path, true, chute::remote::s3_options_from_environment());
+    std::string address;
+    if (auto at = path.rfind('@');
+        at != std::string::npos && at > 0 && at + 1 < path.size() && path.find('/', at) == std::string::npos) {
+      address = path.substr(at + 1);
+      path = path.substr(0, at);
+    }
+    auto ds = chute::Dataset::open(path, true, chute::remote::s3_options_from_environment(), address);
     auto t = ds->tensor(tensor);
     if (n == 0 || n > t->length()) n = t->length();
     chute::ThreadPool pool(threads > 0 ? threads - 1 : 0);
@@ -85,10 +93,10 @@ int main(int argc, char** argv) {
     }
     for (uint64_t i = 0; i < n; ++i) stored_bytes += t->stored_bytes(i).size();
     std::printf(
-        "{\"tensor\": \"%s\", \"samples\": %llu, \"threads\": %zu, \"rrc\": %u, \"seconds\": %.4f, "
+        "{\"tensor\": \"%s\", \"commit\": \"%s\", \"samples\": %llu, \"threads\": %zu, \"rrc\": %u, \"seconds\": %.4f, "
         "\"samples_per_s\": %.1f, \"stored_MB_per_s\": %.1f, \"decoded_MB_per_s\": %.1f}\n",
-        tensor.c_str(), (unsigned long long)n, threads, rrc, best, n / best, stored_bytes.load() / best / 1e6,
-        decoded_bytes.load() / best / 1e6);
+        tensor.c_str(), ds->pending_commit_id().c_str(), (unsigned long long)n, threads, rrc, best, n / best,
+        stored_bytes.load() / best / 1e6, decoded_bytes.load() / best / 1e6);
   } catch (const chute::Error& e) {
     std::fprintf(stderr, "chute-bench: %s\n", e.what());
     return 1;

@@ -42,17 +42,21 @@ from chute import (  # noqa: F401  (chute._core is the engine, exposed for power
     seq,  # noqa: F401  (chute.seq: SeqTools' lazy sequence views)
     shards,  # noqa: F401  (chute.shards: Orca's XShards)
     util,  # noqa: F401  (chute.util.exceptions: Deep Lake 3's import path)
+    version,  # noqa: F401  (chute.version: log and diff of the commit tree)
 )
 from chute.dataset import Dataset, Sample, Tensor, delete, empty, exists, like, load, read
 from chute.errors import (
     AllSamplesSkippedError,
+    CheckoutError,
     ChuteError,
     DatasetAlreadyExistsError,
     DatasetLockedError,
     DatasetNotFoundError,
     DecodeError,
     DynamicTensorNumpyError,
+    EmptyCommitError,
     FormatError,
+    InvalidArgument,
     InvalidInputDataError,
     InvalidOutputDatasetError,
     InvalidTensorNameError,
@@ -62,6 +66,7 @@ from chute.errors import (
     ReadOnlyModeError,
     ResourceError,
     SampleAppendError,
+    SampleUpdateError,
     TensorAlreadyExistsError,
     TensorDoesNotExistError,
     TensorDtypeMismatchError,
@@ -69,6 +74,7 @@ from chute.errors import (
     TensorMismatchError,
     TransformError,
     UnsupportedSchedulerError,
+    VersionControlError,
 )
 from chute.ingest import ingest_classification
 from chute.loader import DataLoader

@@ -191,9 +191,20 @@ class Tensor:
     def update_rows(self, rows: list[int], values: list) -> None:
         """Replaces row rows[k] by values[k]; every value is checked and converted before any row
         changes. The caller publishes the write."""
-        converted = [self._convert(v, k) for k, v in enumerate(values)]
+        converted = [self._convert_for_row(v, row) for row, v in zip(rows, values)]
         for row, c in zip(rows, converted):
             self._write(c, row, update=True)
+
+    def _convert_for_row(self, value, row: int):
+        """_convert, with errors naming the row updated (not a place in an append call)."""
+        try:
+            return self._convert(value, 0)
+        except SampleAppendError as e:
+            raise SampleUpdateError(self.key, str(e).replace(f"tensor '{self.key}', sample 0 of the call: ", ""),
+                                    row) from None
+        except (TensorDtypeMismatchError, TensorInvalidSampleShapeError, _core.DecodeError) as e:
+            text = str(e).replace(" (sample 0 of the call)", "").replace(", sample 0 of the call", "")
+            raise type(e)(f"{text} (row {row})") from None
 
     def __iter__(self):
         for i in range(len(self)):

@@ -371,7 +371,7 @@ class Dataset:
         self._root.check_writable()
         row = int(self._rows()[0])
         tensors = {k: self[k] for k in sample}
-        converted = {k: tensors[k]._convert(v, 0) for k, v in sample.items()}
+        converted = {k: tensors[k]._convert_for_row(v, row) for k, v in sample.items()}
         for k, c in converted.items():
             tensors[k]._write(c, row, update=True)
         self._root.flush_unless_batched()
