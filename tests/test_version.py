@@ -526,7 +526,7 @@ def two_commits(tmp_path, photos):
         for i in range(0, 40, 5):
             ds.labels[i] = 9
             ds.images[i] = photos[(i + 1) % 4][:16, :24]
-        for i in range(10):
+        for _ in range(10):
             ds.append({"images": photos[0][:32, :48], "labels": 7})
     ds.commit("new")
     return p, old

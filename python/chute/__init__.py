@@ -86,7 +86,8 @@ from chute.transform import compose, compute
 __version__ = "0.1.0"
 
 __all__ = [
-    "AllSamplesSkippedError", "ChuteError", "InvalidInputDataError", "InvalidOutputDatasetError",
+    "AllSamplesSkippedError", "CheckoutError", "ChuteError", "EmptyCommitError", "InvalidArgument", "SampleUpdateError",
+    "VersionControlError", "InvalidInputDataError", "InvalidOutputDatasetError",
     "InvalidTransformDataset", "TensorMismatchError", "UnsupportedSchedulerError", "compose", "compute", "DataLoader", "Dataset", "DatasetAlreadyExistsError", "DatasetLockedError", "DatasetNotFoundError",
     "DecodeError", "DynamicTensorNumpyError", "FormatError", "InvalidTensorNameError", "IoError", "QueryError",
     "ReadOnlyModeError", "ResourceError", "Sample",
