@@ -120,7 +120,7 @@ def write_chute_history(path: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def histories(oracle_python, tmp_path_factory):
+def histories(oracle_python, tmp_path_factory):  # noqa: F811
     d = tmp_path_factory.mktemp("vc")
     chute_ids = write_chute_history(str(d / "chute"))
     shutil.copytree(d / "chute", d / "cross")
@@ -242,7 +242,7 @@ def test_dl3_commits_on_top_of_a_chute_history(histories):
     assert chute.load(f"{p}@{c}", read_only=True).x[0].numpy().tolist() == [1, 2]
 
 
-def test_chute_commits_on_top_of_a_dl3_history(histories, dl3_written, oracle_python):
+def test_chute_commits_on_top_of_a_dl3_history(histories, dl3_written, oracle_python):  # noqa: F811
     d = histories.dir
     shutil.copytree(d / "dl3", d / "dl3_plus")
     p = str(d / "dl3_plus")
