@@ -518,3 +518,28 @@ def test_readers_opening_during_flushes_see_whole_flushes(s3, bucket):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_commits_branches_and_updates_in_an_object_store(s3, bucket):
+    """Version control on S3: the same layout and copy-on-write as on disk (no older commit's object is rewritten)."""
+    url = f"s3://{bucket}/vc"
+    ds = chute.empty(url, creds=s3.creds())
+    ds.create_tensor("x", dtype="int64", max_chunk_size=400)
+    ds.x.extend(np.arange(100))
+    first = ds.commit("first")
+    before = {k: s3.s3.head_object(Bucket=bucket, Key=k)["ETag"] for k in s3.keys(bucket, "vc/x/")}
+    ds.x[5] = -5
+    ds.x.extend(np.arange(100, 120))
+    second = ds.commit("second")
+    ds.checkout("alt", create=True)
+    ds.x[0] = -1
+    ds.commit("on alt")
+    ds.checkout("main")
+    assert {k: s3.s3.head_object(Bucket=bucket, Key=k)["ETag"] for k in s3.keys(bucket, "vc/x/")} == before
+    at = lambda a: chute.load(f"{url}@{a}", read_only=True, creds=s3.creds()).x.numpy().ravel().tolist()  # noqa: E731
+    assert at(first) == list(range(100))
+    assert at(second) == [*range(5), -5, *range(6, 120)]
+    assert at("alt")[:2] == [-1, 1] and at("main")[0] == 0
+    assert f"vc/versions/{second}/x/chunk_set" in s3.keys(bucket, "vc/versions/")
+    with pytest.raises(chute.CheckoutError, match="'nope'"):
+        chute.load(f"{url}@nope", read_only=True, creds=s3.creds())
