@@ -171,6 +171,35 @@ def test_diff(tmp_path):
     assert ds.diff(first, alt) is None  # printed
 
 
+def test_delete_tensor_is_in_the_diff_and_older_commits_keep_it(tmp_path):
+    p = str(tmp_path / "ds")
+    ds = chute.empty(p)
+    ds.create_tensor("x", dtype="int64")
+    ds.create_tensor("img", htype="image", sample_compression="png")
+    ds.x.extend(np.arange(3))
+    ds.img.extend(np.zeros((3, 4, 4, 3), dtype=np.uint8))
+    first = ds.commit("first")
+    ds.delete_tensor("img")
+    ds.create_tensor("tmp", dtype="int64")
+    ds.tmp.append(1)
+    ds.delete_tensor("tmp")  # created and deleted in the same commit: no trace in the diff
+    assert list(ds.tensors) == ["x"]
+    second = ds.commit("second")
+    d = ds.diff(first, second, as_dict=True)
+    assert d["dataset"][1][0]["deleted"] == ["img"]
+    assert "img" not in d["tensor"][1][0]
+    assert list(chute.load(p, read_only=True).tensors) == ["x"]
+    old = chute.load(f"{p}@{first}", read_only=True)
+    assert list(old.tensors) == ["x", "img"] and old.img[2].numpy().shape == (4, 4, 3)
+    assert not (Path(p) / "versions" / ds.pending_commit_id / "img").exists()
+    with pytest.raises(chute.TensorDoesNotExistError):
+        ds.delete_tensor("img")
+    # a deleted name can be created again
+    ds.create_tensor("img", dtype="uint8")
+    ds.img.append(np.ones(2, np.uint8))
+    assert values(chute.load(p, read_only=True).img) == [[1, 1]]
+
+
 # ======================================================================================================================
 # updates
 

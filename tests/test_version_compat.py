@@ -6,7 +6,7 @@ venv; the oracle scripts in tests/oracle/dl3_vc_*.py).
    one and a small image by one of another shape, uncommitted flushed heads). chute reads every node identically,
    and its commit tree, ds.commits and ds.diff() equal deeplake's.
 2. chute -> deeplake: chute makes such a history (updates of tiled samples both ways, a tensor added on a branch, a
-   branch from an old commit); deeplake reads every node identically with check_integrity=True, and its
+   branch from an old commit that deletes a tensor); deeplake reads every node identically with check_integrity=True, and its
    ds.commits, has_head_changes, commit ids and ds.diff() equal chute's.
 3. cross commits: deeplake commits (and branches) on top of the chute history, chute reads the result; chute
    commits (updates, appends, a branch) on top of the deeplake history, deeplake reads the result.
@@ -113,6 +113,7 @@ def write_chute_history(path: str) -> dict:
     ds.checkout(ids["first"])
     ds.checkout("old", create=True)
     ds.x[0] = np.array([5, 5], dtype=np.int32)
+    ds.delete_tensor("lbl")  # a deletion (dataset_diff) deeplake must see
     ids["old1"] = ds.commit("old fix")
     ds.checkout("main")
     ds.flush()
@@ -214,6 +215,7 @@ def test_chute_history_commits_and_diff_in_dl3(histories, chute_read_by_dl3):
     assert r["diff_first_head"] == plain(ds.diff(FIRST_COMMIT, ds.pending_commit_id, as_dict=True))
     head = r["diff_head"]["tensor"][0]
     assert head["x"]["data_updated"] == [3]  # chute's commit_diff of an update, as deeplake reads it
+    assert "lbl" not in r["nodes"][histories.chute_ids["old1"]]["values"]  # deleted on branch old
 
 
 # ======================================================================================================================

@@ -17,6 +17,8 @@ void register_version(py::module_& m) {
       .def("reset", &Dataset::reset, py::arg("force") = false, py::call_guard<py::gil_scoped_release>(),
            "Drops the head's uncommitted changes; False when there were none.")
       .def("delete_branch", &Dataset::delete_branch, py::arg("name"), py::call_guard<py::gil_scoped_release>())
+      .def("delete_tensor", &Dataset::delete_tensor, py::arg("name"), py::call_guard<py::gil_scoped_release>(),
+           "Removes a tensor and its hidden companions from the head (older commits keep it).")
       .def_property_readonly("branch", &Dataset::branch)
       .def_property_readonly("pending_commit_id", &Dataset::pending_commit_id)
       .def_property_readonly("commit_id",

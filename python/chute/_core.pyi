@@ -318,6 +318,10 @@ class Dataset:
         """
     def delete_branch(self, name: str) -> None:
         ...
+    def delete_tensor(self, name: str) -> None:
+        """
+        Removes a tensor and its hidden companions from the head (older commits keep it).
+        """
     def detach(self, why: str) -> None:
         """
         Refuses every later write through this handle with `why`.

@@ -80,6 +80,9 @@ class Dataset {
   /// Creates a tensor (published by the next flush). Throws InvalidNameError, InvalidArgument.
   std::shared_ptr<Tensor> create_tensor(const TensorSpec& spec);
   void create_group(const std::string& name);
+  /// Removes a tensor (and its hidden companions) from the checked-out head, at once: older commits
+  /// keep it. Deep Lake's dataset_diff records the deletion unless the tensor was created here.
+  void delete_tensor(const std::string& name);
   /// Publishes everything appended since the last flush, atomically.
   void flush();
   bool dirty() const;

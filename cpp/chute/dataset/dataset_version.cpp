@@ -338,6 +338,39 @@ void Dataset::delete_branch(const std::string& name) {
   for (const auto& id : nodes) storage_->remove_all(without_slash(VersionInfo::folder(id)));
 }
 
+void Dataset::delete_tensor(const std::string& name) {
+  std::unique_lock lock(mu_);
+  check_writable();
+  auto it = tensors_.find(name);
+  const auto& hidden = meta_["hidden_tensors"];
+  if (it == tensors_.end() || std::find(hidden.begin(), hidden.end(), name) != hidden.end())
+    throw KeyError("tensor '" + name + "' does not exist in dataset '" + path_ + "'");
+  std::vector<std::string> names{name};
+  for (const auto& l : it->second->link_names())
+    if (tensors_.count(l)) names.push_back(l);
+  if (!it->second->created_here()) {
+    ds_diff_.deleted.push_back(name);
+    ds_diff_dirty_ = true;
+  }
+  std::vector<std::string> keys;
+  for (const auto& n : names) {
+    auto t = tensors_.at(n);
+    keys.push_back(t->key());
+    t->detach("tensor '" + n + "' was deleted");
+    tensors_.erase(n);
+    auto drop = [&](nlohmann::json& list, const std::string& v) {
+      list.erase(std::remove(list.begin(), list.end(), v), list.end());
+    };
+    drop(meta_["tensors"], t->key());
+    drop(meta_["hidden_tensors"], t->key());
+    if (meta_.contains("tensor_names")) meta_["tensor_names"].erase(n);
+  }
+  meta_dirty_ = true;
+  flush_locked();
+  // Published: its files in this node's folder go (an older commit's chunks are in their own folders).
+  for (const auto& k : keys) node_storage_->remove_all(k);
+}
+
 void Dataset::collect_orphan_nodes() {
   if (!storage_->exists(kVersionInfo)) return;
   for (const auto& name : storage_->list("versions")) {

@@ -171,6 +171,17 @@ void Tensor::check_writable() const {
                           "' belongs to a read-only dataset; open it with read_only=False to write");
 }
 
+bool Tensor::created_here() const {
+  std::shared_lock lock(mu_);
+  return diff_.created;
+}
+
+std::vector<std::string> Tensor::link_names() const {
+  std::vector<std::string> out;
+  for (const auto& l : links_) out.push_back(l.target->name());
+  return out;
+}
+
 void Tensor::retire_chunk_locked(uint64_t id) {
   cache_->erase(chunk_key(id));
   if (!storage_->frozen(chunk_key(id))) obsolete_.push_back(chunk_key(id));

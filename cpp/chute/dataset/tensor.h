@@ -105,6 +105,10 @@ class Tensor {
   std::vector<uint64_t> chunk_ends() const;
   uint64_t chunk_bytes_on_disk() const;
   bool writable() const { return writable_; }
+  /// Created in the checked-out node (its commit_diff says so): deleting it leaves no trace there.
+  bool created_here() const;
+  /// The hidden companions Deep Lake keeps in step (_<t>_id, _<t>_shape, ...), by name.
+  std::vector<std::string> link_names() const;
 
   // ---- reading ----
   Shape shape(uint64_t index) const;

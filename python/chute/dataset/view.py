@@ -299,6 +299,15 @@ class Dataset:
         self._root.flush_unless_batched()
         return Tensor(self._root, core, name)
 
+    def delete_tensor(self, name: str, large_ok: bool = False) -> None:
+        """Removes a tensor (with its hidden companions) from the head, at once; older commits keep it
+        and `diff` records the deletion."""
+        self._root.check_writable()
+        full = self._full(name)
+        if not self._root.core.has_tensor(full) or name not in self.tensors:
+            raise TensorDoesNotExistError(f"tensor '{name}' does not exist in dataset '{self.path}'")
+        self._root.core.delete_tensor(full)
+
     def create_tensor_like(self, name: str, source: Tensor, unlink: bool = False) -> Tensor:
         m = source.meta
         info = json.loads(tensor_core(source).info_json())
