@@ -631,7 +631,13 @@ void Dataset::publish_locked(const std::vector<std::pair<std::string, std::strin
                              const nlohmann::json& obsolete) {
   // 1. Every new file durable under a temporary name (chunks are already durable).
   nlohmann::json renames = nlohmann::json::array();
-  for (const auto& [key, content] : files) renames.push_back({storage_->write_temp(key, content), key});
+  std::vector<std::string> temps;
+  for (const auto& [key, content] : files) {
+    temps.push_back(key + temp_suffix());
+    storage_->write(temps.back(), content);
+    renames.push_back({temps.back(), key});
+  }
+  storage_->sync_all(temps);
   // 2. The journal: once it exists the flush is decided and will be finished by whoever opens next.
   //    Readers wait (publish lock) until the renames are done, so none sees half of them.
   // The flush's name: readers of an object store compare it before and after they read the metas.

@@ -1,9 +1,8 @@
-// Deep Lake 3's version control on a Dataset: loading a node (a branch head or a commit), commit, checkout (and branch creation), reset,
-// delete_branch and what the log and diff read. Every change to the commit tree is published the
-// way a flush is: the new node's folder is written first (nothing names it yet), then
-// version_control_info.json and the commit_info.json files go through the journal in one step, so
-// a killed process leaves the dataset at its last commit or flush; folders no node names are
-// removed when the dataset is next opened for writing.
+// Deep Lake 3's version control on a Dataset: loading a node (a branch head or a commit), commit, checkout (and branch
+// creation), reset, delete_branch and what the log and diff read. Every change to the commit tree is published the way
+// a flush is: the new node's folder is written first (nothing names it yet), then version_control_info.json and the
+// commit_info.json files go through the journal in one step, so a killed process leaves the dataset at its last commit
+// or flush; folders no node names are removed when the dataset is next opened for writing.
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -199,8 +198,7 @@ void Dataset::copy_node_folder(const std::string& from, const std::string& to, c
   put(kDatasetInfo, storage_->exists(src + kDatasetInfo) ? storage_->read(src + kDatasetInfo) : "{}");
   put("commit_info.json", vc.commit_info(to));
   put(kDatasetMeta, storage_->read(src + kDatasetMeta));
-  for (const auto& k : written) storage_->sync(k);
-  storage_->sync_folder(without_slash(dst));
+  storage_->sync_all(written);
 }
 
 std::string Dataset::commit(const std::optional<std::string>& message, bool allow_empty, bool checkpoint,

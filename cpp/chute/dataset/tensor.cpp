@@ -443,6 +443,8 @@ void Tensor::stage(FlushBatch& batch) {
     open_dirty_ = false;
     open_on_disk_ = true;
   }
+  for (const auto& [id, chunk] : rewritten_) write_chunk_locked(id, *chunk);
+  rewritten_.clear();
   for (const auto& k : unsynced_) storage_->sync(k);
   if (!unsynced_.empty()) storage_->sync_folder(key_ + "/chunks");
   unsynced_.clear();

@@ -56,6 +56,7 @@ struct TensorState {
   ChunkIdEncoder ids;
   TileEncoder tiles;
   std::shared_ptr<Chunk> open;  // shared: an append copies an open chunk someone else holds first
+  std::map<uint64_t, std::shared_ptr<Chunk>> rewritten;
   uint64_t open_id = 0;
   bool open_on_disk = false, open_dirty = false, reopened = false, dirty = false;
   version::CommitDiff diff;
@@ -208,6 +209,8 @@ class Tensor {
   /// Sets the dtype of a tensor created without one; checks dtype and dimensionality of a new sample.
   void check_array_locked(DType dtype, const Shape& shape);
   std::shared_ptr<const Chunk> load_chunk(uint64_t id) const;
+  /// The open chunk or a chunk an update rebuilt, when `id` is one of them (not yet written).
+  std::shared_ptr<const Chunk> in_memory(uint64_t id) const;
   std::shared_ptr<const Chunk> load_chunk_index(uint64_t id) const;
   std::string what(uint64_t index) const;
   /// Appends one stored sample to the open chunk, sealing it first when the sample would take it past
@@ -257,6 +260,9 @@ class Tensor {
   // append must move it to a new id.
   std::shared_ptr<Chunk> open_;
   std::shared_ptr<Chunk> spare_;  // a sealed chunk's allocation, reused for the next one
+  // Chunks updates rebuilt under new ids since the last flush, written once by stage(): a second
+  // update of the same chunk changes it in memory instead of writing another copy.
+  std::map<uint64_t, std::shared_ptr<Chunk>> rewritten_;
   uint64_t open_id_ = 0;
   bool open_on_disk_ = false;
   bool open_dirty_ = false;

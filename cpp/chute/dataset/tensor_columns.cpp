@@ -121,7 +121,7 @@ std::shared_ptr<const ShapeColumn> Tensor::shape_column() const {
       size_t count = static_cast<size_t>(last + 1 - next);
       if (count == 0) continue;
       // The header is enough: shapes live in the chunk's tables, not in the sample data.
-      bool whole = (open_ && id == open_id_) || meta_.chunk_compression() != Compression::None;
+      bool whole = in_memory(id) || meta_.chunk_compression() != Compression::None;
       auto chunk = whole ? load_chunk(id) : load_chunk_index(id);
       for (size_t i = 0; i < count; ++i) {
         Shape s = chunk->shape(i);

@@ -15,8 +15,14 @@ using tensor_detail::copy_block;
 using tensor_detail::kChunkIndex;
 using tensor_detail::kTileIndex;
 
-std::shared_ptr<const Chunk> Tensor::load_chunk(uint64_t id) const {
+std::shared_ptr<const Chunk> Tensor::in_memory(uint64_t id) const {
   if (open_ && id == open_id_) return open_;
+  auto it = rewritten_.find(id);
+  return it == rewritten_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const Chunk> Tensor::load_chunk(uint64_t id) const {
+  if (auto c = in_memory(id)) return c;
   std::string key = chunk_key(id);
   return cache_->get_or_load(key, [&] {
     std::string what = "tensor '" + name_ + "' chunk " + chunk_name(id);
@@ -39,7 +45,7 @@ void Tensor::prefetch(uint64_t index) const {
     if (index >= meta_.length() || tiles_.find(index)) return;
     auto loc = chunk_ids_.locate(index);
     id = chunk_ids_.rows()[loc.first_row].first;
-    if (open_ && id == open_id_) return;
+    if (in_memory(id)) return;
   }
   std::string key = chunk_key(id);
   std::string what = "tensor '" + name_ + "' chunk " + chunk_name(id);
@@ -73,6 +79,7 @@ void Tensor::prefetch(uint64_t index) const {
 }
 
 std::shared_ptr<const Chunk> Tensor::load_chunk_index(uint64_t id) const {
+  if (auto c = in_memory(id)) return c;
   std::string key = chunk_key(id);
   return cache_->get_or_load(key + "#index", [&] {
     std::string what = "tensor '" + name_ + "' chunk " + chunk_name(id);
@@ -155,7 +162,7 @@ bool Tensor::fetch_now(uint64_t index, std::string& bytes, Shape& shape) const {
   auto loc = chunk_ids_.locate(index);
   uint64_t id = chunk_ids_.rows()[loc.first_row].first;
   // Object stores: whole chunks (one GET serves every sample of the chunk the plan reads next).
-  if ((open_ && id == open_id_) || meta_.chunk_compression() != Compression::None || storage_->is_remote()) {
+  if (in_memory(id) || meta_.chunk_compression() != Compression::None || storage_->is_remote()) {
     auto chunk = load_chunk(id);
     shape = chunk->shape(loc.local_index);
     bytes.assign(chunk->bytes(loc.local_index));
@@ -187,8 +194,7 @@ Shape Tensor::shape_now(uint64_t index) const {
   uint64_t id = chunk_ids_.rows()[loc.first_row].first;
   // From the chunk's header alone when the chunk is on disk and not chunk-compressed (as fetch()
   // does): a shape never needs the samples' bytes.
-  if ((open_ && id == open_id_) || meta_.chunk_compression() != Compression::None)
-    return load_chunk(id)->shape(loc.local_index);
+  if (in_memory(id) || meta_.chunk_compression() != Compression::None) return load_chunk(id)->shape(loc.local_index);
   if (auto full = cache_->peek(chunk_key(id), storage_->is_remote())) return full->shape(loc.local_index);
   return load_chunk_index(id)->shape(loc.local_index);
 }

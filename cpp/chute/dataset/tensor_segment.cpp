@@ -256,6 +256,7 @@ std::shared_ptr<TensorState> Tensor::save_state() const {
     s->ids = chunk_ids_;
     s->tiles = tiles_;
     s->open = open_;
+    s->rewritten = rewritten_;
     s->open_id = open_id_;
     s->open_on_disk = open_on_disk_;
     s->open_dirty = open_dirty_;
@@ -278,6 +279,7 @@ void Tensor::restore_state(const TensorState& s) {
     chunk_ids_ = s.ids;
     tiles_ = s.tiles;
     open_ = s.open;
+    rewritten_ = s.rewritten;
     open_id_ = s.open_id;
     open_on_disk_ = s.open_on_disk;
     open_dirty_ = s.open_dirty;

@@ -91,7 +91,9 @@ void Tensor::replace_locked(uint64_t index, std::string_view stored, const Shape
   bool in_open = open_ && !old_tiled && old_id == open_id_ && loc.first_row + 1 == chunk_ids_.num_chunks();
   if (in_open && !tiled_data) {
     // The chunk being filled: changed in memory (under a new id if its file is published).
-    auto c = std::make_shared<Chunk>(rebuilt(*open_, 0, open_->num_samples(), loc.local_index, stored, shape, true));
+    auto c = std::make_shared<Chunk>(*open_);
+    if (!c->overwrite(loc.local_index, stored, shape))
+      *c = rebuilt(*open_, 0, open_->num_samples(), loc.local_index, stored, shape, true);
     if (open_on_disk_) {
       retire_chunk_locked(open_id_);
       open_id_ = new_chunk_id();
@@ -100,12 +102,18 @@ void Tensor::replace_locked(uint64_t index, std::string_view stored, const Shape
     }
     open_ = std::move(c);
     open_dirty_ = true;
+  } else if (!old_tiled && !tiled_data && rewritten_.count(old_id)) {
+    // Rebuilt by an earlier update of this flush and not written yet: changed again in memory.
+    auto& c = rewritten_.at(old_id);
+    if (c.use_count() > 1) c = std::make_shared<Chunk>(*c);  // a reader holds it: change a copy
+    if (!c->overwrite(loc.local_index, stored, shape))
+      c = std::make_shared<Chunk>(rebuilt(*c, 0, c->num_samples(), loc.local_index, stored, shape, true));
   } else {
     if (in_open) seal_open_locked();
     std::vector<std::pair<uint64_t, uint64_t>> rows;
-    auto write_new = [&](const Chunk& c, uint64_t last) {
+    auto write_new = [&](Chunk c, uint64_t last) {
       uint64_t id = new_chunk_id();
-      write_chunk_locked(id, c);
+      rewritten_[id] = std::make_shared<Chunk>(std::move(c));  // written once, by the next flush
       rows.emplace_back(id, last);
     };
     auto write_sample = [&] {
@@ -127,7 +135,9 @@ void Tensor::replace_locked(uint64_t index, std::string_view stored, const Shape
       uint64_t last = chunk_ids_.rows()[loc.first_row].second;
       size_t n = old->num_samples(), local = loc.local_index;
       if (!tiled_data) {
-        write_new(rebuilt(*old, 0, n, local, stored, shape, true), last);
+        Chunk copy(*old);
+        if (!copy.overwrite(local, stored, shape)) copy = rebuilt(*old, 0, n, local, stored, shape, true);
+        write_new(std::move(copy), last);
       } else {
         if (local > 0) write_new(rebuilt(*old, 0, local, 0, {}, {}, false), index - 1);
         write_sample();
@@ -135,8 +145,11 @@ void Tensor::replace_locked(uint64_t index, std::string_view stored, const Shape
       }
     }
     std::set<uint64_t> retired;
-    for (size_t r = loc.first_row; r < loc.first_row + loc.num_rows; ++r)
-      if (retired.insert(chunk_ids_.rows()[r].first).second) retire_chunk_locked(chunk_ids_.rows()[r].first);
+    for (size_t r = loc.first_row; r < loc.first_row + loc.num_rows; ++r) {
+      uint64_t id = chunk_ids_.rows()[r].first;
+      if (!retired.insert(id).second) continue;
+      if (rewritten_.erase(id) == 0) retire_chunk_locked(id);  // an unwritten rebuild has no file to delete
+    }
     chunk_ids_.replace_rows(loc.first_row, loc.num_rows, rows);
   }
   meta_.on_update(shape);

@@ -1,5 +1,7 @@
 #include "chute/format/chunk.h"
 
+#include <cstring>
+
 #include <algorithm>
 
 #include "chute/codec/lz4.h"
@@ -233,6 +235,14 @@ std::string Chunk::serialize_header() const {
   detail::put<uint32_t>(out, static_cast<uint32_t>(byte_rows_.size() / 3));
   for (auto v : byte_rows_) detail::put<uint32_t>(out, v);
   return out;
+}
+
+bool Chunk::overwrite(size_t local, std::string_view sample, const Shape& shape) {
+  if (local >= num_samples_ || this->shape(local) != shape) return false;
+  std::string_view current = bytes(local);
+  if (current.size() != sample.size()) return false;
+  std::memcpy(&buf_[static_cast<size_t>(current.data() - buf_.data())], sample.data(), sample.size());
+  return true;
 }
 
 }  // namespace chute

@@ -38,6 +38,9 @@ class Chunk {
   size_t memory_bytes() const { return buf_.capacity() + 4 * (shape_rows_.size() + byte_rows_.size()) + 128; }
 
   void append(std::string_view sample, const Shape& shape);
+  /// Replaces sample `local` in place when `sample` has its size and shape (an update that keeps
+  /// the layout); false, and nothing changed, otherwise.
+  bool overwrite(size_t local, std::string_view sample, const Shape& shape);
   std::string serialize(Compression chunk_compression) const;
   /// The header alone (version and tables); with data_view() it is the file of an uncompressed chunk.
   std::string serialize_header() const;

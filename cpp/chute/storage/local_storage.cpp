@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "chute/core/error.h"
 
@@ -182,6 +183,28 @@ void LocalStorage::sync(std::string_view key) const {
     ::close(fd);
     errno = saved;
     throw_errno("cannot fsync", p);
+  }
+  ::close(fd);
+}
+
+void LocalStorage::sync_all(const std::vector<std::string>& keys) const {
+  if (keys.size() < 4) {
+    std::set<fs::path> folders;
+    for (const auto& k : keys) {
+      sync(k);
+      folders.insert(path_of(k).parent_path());
+    }
+    for (const auto& f : folders) fsync_dir(f);
+    return;
+  }
+  fs::path root = path_of("");
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open for syncfs", root);
+  if (::syncfs(fd) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    throw_errno("cannot syncfs", root);
   }
   ::close(fd);
 }

@@ -30,6 +30,8 @@ class LocalStorage final : public Storage {
   /// fsync of a file written earlier.
   void sync(std::string_view key) const override;
   void sync_folder(std::string_view folder_key) const override;
+  /// fsync of each file and its folder for a few files, else one syncfs of the file system.
+  void sync_all(const std::vector<std::string>& keys) const override;
   /// rename(from, to) then fsync of the target's folder.
   void rename(std::string_view from_key, std::string_view to_key) const override;
   bool remove(std::string_view key) const override;

@@ -24,6 +24,10 @@ void Storage::read_async(std::string_view key, ReadDone done) const {
   done(std::move(bytes), nullptr);
 }
 
+void Storage::sync_all(const std::vector<std::string>& keys) const {
+  for (const auto& k : keys) sync(k);
+}
+
 std::string Storage::write_temp(std::string_view key, std::string_view data) const {
   std::string tmp = std::string(key) + temp_suffix();
   write_durable(tmp, data);

@@ -62,6 +62,9 @@ class Storage {
   virtual void sync(std::string_view key) const = 0;
   /// Makes the creation of the files in a folder durable (fsync of the folder on local disk).
   virtual void sync_folder(std::string_view folder_key) const = 0;
+  /// Makes many files written earlier durable, with the folders that hold them (local disk: one
+  /// syncfs of the file system for more than a few files, instead of an fsync each).
+  virtual void sync_all(const std::vector<std::string>& keys) const;
   /// Durable write to "<key>.tmp<pid>_<n>_<n>" that a later rename makes visible.
   std::string write_temp(std::string_view key, std::string_view data) const;
   /// Moves `from` onto `to` (a rename on disk, atomic; a copy then a delete in an object store,

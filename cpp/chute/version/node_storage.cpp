@@ -163,6 +163,12 @@ void NodeStorage::sync_folder(std::string_view folder_key) const {
   root_->sync_folder(folder_ + std::string(folder_key));
 }
 
+void NodeStorage::sync_all(const std::vector<std::string>& keys) const {
+  std::vector<std::string> mapped;
+  for (const auto& k : keys) mapped.push_back(root_key(k));
+  root_->sync_all(mapped);
+}
+
 void NodeStorage::rename(std::string_view from_key, std::string_view to_key) const {
   root_->rename(root_key(from_key), root_key(to_key));
 }

@@ -55,6 +55,7 @@ class NodeStorage : public Storage {
   void write(std::string_view key, std::string_view head, std::string_view body) const override;
   void sync(std::string_view key) const override;
   void sync_folder(std::string_view folder_key) const override;
+  void sync_all(const std::vector<std::string>& keys) const override;
   void rename(std::string_view from_key, std::string_view to_key) const override;
   bool remove(std::string_view key) const override;
   void remove_all(std::string_view key) const override;
