@@ -621,7 +621,7 @@ void Dataset::flush_locked() {
   publish_locked(files, obsolete);
   node_storage_->chunk_sets_published(sets);
   for (auto& [name, t] : tensors_) t->on_committed();
-  for (const auto& k : batch.obsolete) cache_->erase(k);
+  for (const auto& k : obsolete) cache_->erase(k.get<std::string>());  // cached under their locations
   meta_dirty_ = false;
   info_dirty_ = false;
   ds_diff_dirty_ = false;

@@ -142,8 +142,11 @@ class Dataset {
   void publish_locked(const std::vector<std::pair<std::string, std::string>>& files, const nlohmann::json& obsolete);
   void flush_locked();
   bool has_head_changes_locked() const;
-  /// A new node folder `to` with the metas of node `from` (copies) and empty chunk_sets.
-  void copy_node_folder(const std::string& from, const std::string& to, const version::VersionInfo& vc);
+  /// Publishes the tree `vc` that adds node `to`: its folder gets copies of node `from`'s metas and
+  /// empty chunk_sets, `changed_nodes` their commit_info.json (dataset_version.cpp has the order).
+  void write_files(const std::vector<std::pair<std::string, std::string>>& files) const;
+  void grow_tree_locked(const std::string& from, const std::string& to, const version::VersionInfo& vc,
+                        const std::vector<std::string>& changed_nodes);
   std::string commit_locked(const std::optional<std::string>& message, bool checkpoint, uint64_t samples_processed);
   bool at_head_locked() const;
   std::string commit_id_locked() const;

@@ -1,11 +1,16 @@
-// Deep Lake 3's version control on a Dataset: loading a node (a branch head or a commit), commit, checkout (and branch
-// creation), reset, delete_branch and what the log and diff read. Every change to the commit tree is published the way
-// a flush is: the new node's folder is written first (nothing names it yet), then version_control_info.json and the
-// commit_info.json files go through the journal in one step, so a killed process leaves the dataset at its last commit
-// or flush; folders no node names are removed when the dataset is next opened for writing.
+// Deep Lake 3's version control on a Dataset: loading a node (a branch head or a commit), commit,
+// checkout (and branch creation), reset, delete_branch and what the log and diff read. A change to
+// the commit tree writes the new node's folder and the tree's files (under temp names) first, makes
+// them durable together (one syncfs), then renames the commit_info.json files and, last,
+// version_control_info.json onto theirs: a killed process leaves the dataset at its last commit or
+// flush. Folders no node names, and temp files in node folders, are removed when the dataset is
+// next opened for writing.
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "chute/core/error.h"
 #include "chute/dataset/dataset.h"
@@ -87,7 +92,6 @@ void Dataset::load_node(const std::string& id) {
   ds_diff_dirty_ = false;
   node_ = id;
   node_storage_ = node;
-  cache_ = std::make_shared<ChunkCache>(kDefaultCacheBytes);  // chunk names mean other files at another node
   meta_dirty_ = info_dirty_ = false;
   bool writable = !read_only_ && at_head_locked();
 
@@ -171,34 +175,69 @@ bool Dataset::has_head_changes_locked() const {
   return false;
 }
 
-void Dataset::copy_node_folder(const std::string& from, const std::string& to, const VersionInfo& vc) {
-  std::string src = VersionInfo::folder(from), dst = VersionInfo::folder(to);
-  nlohmann::json meta = parse_json(storage_->read(src + kDatasetMeta), path_ + "/" + src + kDatasetMeta);
-  std::vector<std::string> written;
-  auto put = [&](const std::string& key, const std::string& bytes) {
-    storage_->write(dst + key, bytes);
-    written.push_back(dst + key);
-  };
-  auto copy = [&](const std::string& key) {
-    std::string bytes;
-    try {
-      bytes = storage_->read(src + key);
-    } catch (const NotFoundError&) {
-      return;  // each file only where the source has it
+// Writes new files side by side (creating a file costs more than its bytes here; an object store
+// takes several PUTs at once), the first error rethrown once all are done.
+void Dataset::write_files(const std::vector<std::pair<std::string, std::string>>& files) const {
+  size_t workers = std::min<size_t>(files.size(), storage_->is_remote() ? 8 : 2);
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto run = [&] {
+    for (size_t i; (i = next++) < files.size();) {
+      try {
+        storage_->write(files[i].first, files[i].second);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(error_mu);
+        if (!error) error = std::current_exception();
+      }
     }
-    put(key, bytes);
   };
-  storage_->make_dirs(without_slash(dst));
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < workers; ++t) threads.emplace_back(run);
+  run();
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+void Dataset::grow_tree_locked(const std::string& from, const std::string& to, const VersionInfo& vc,
+                               const std::vector<std::string>& changed_nodes) {
+  std::string src = VersionInfo::folder(from), dst = VersionInfo::folder(to);
+  std::string meta_text = storage_->read(src + kDatasetMeta);
+  nlohmann::json meta = parse_json(meta_text, path_ + "/" + src + kDatasetMeta);
+  std::vector<std::pair<std::string, std::string>> files;  // root key, bytes
+  auto put = [&](const std::string& key, std::string bytes) { files.emplace_back(key, std::move(bytes)); };
+  auto copy = [&](const std::string& key) {
+    try {
+      put(dst + key, storage_->read(src + key));
+    } catch (const NotFoundError&) {
+      // each file only where the source has it
+    }
+  };
   for (const auto& k : meta.value("tensors", nlohmann::json::array())) {
     std::string key = k.get<std::string>();
-    for (const char* sub : {"/chunks", "/chunks_index", "/tiles_index"}) storage_->make_dirs(dst + key + sub);
     for (const char* f : kTensorFiles) copy(key + f);
-    put(key + "/chunk_set", "");  // no chunk of its own yet
+    put(dst + key + "/chunk_set", "");  // no chunk of its own yet
   }
-  put(kDatasetInfo, storage_->exists(src + kDatasetInfo) ? storage_->read(src + kDatasetInfo) : "{}");
-  put("commit_info.json", vc.commit_info(to));
-  put(kDatasetMeta, storage_->read(src + kDatasetMeta));
+  put(dst + kDatasetInfo, storage_->exists(src + kDatasetInfo) ? storage_->read(src + kDatasetInfo) : "{}");
+  put(dst + "commit_info.json", vc.commit_info(to));
+  put(dst + kDatasetMeta, meta_text);
+  // The tree's own files under temp names, durable with the folder in one step...
+  std::vector<std::pair<std::string, std::string>> renames;
+  for (const auto& id : changed_nodes) {
+    std::string key = VersionInfo::folder(id) + "commit_info.json";
+    renames.emplace_back(key + temp_suffix(), key);
+    put(renames.back().first, vc.commit_info(id));
+  }
+  renames.emplace_back(std::string(kVersionInfo) + temp_suffix(), kVersionInfo);
+  put(renames.back().first, vc.serialize());
+  write_files(files);
+  std::vector<std::string> written;
+  for (const auto& f : files) written.push_back(f.first);
   storage_->sync_all(written);
+  // ...then each replaced in one rename, version_control_info.json last: until it is, the tree does
+  // not name the new node (a commit_info.json ahead of it is only read when the tree file is lost).
+  if (remote_lock_) remote_lock_->check();
+  for (const auto& [tmp, key] : renames) storage_->rename(tmp, key);
 }
 
 std::string Dataset::commit(const std::optional<std::string>& message, bool allow_empty, bool checkpoint,
@@ -223,10 +262,7 @@ std::string Dataset::commit_locked(const std::optional<std::string>& message, bo
   s.is_checkpoint = checkpoint;
   s.total_samples_processed = samples_processed;
   vc.add_head(head, s.branch, frozen);
-  copy_node_folder(frozen, head, vc);
-  publish_locked(
-      {{kVersionInfo, vc.serialize()}, {VersionInfo::folder(frozen) + "commit_info.json", vc.commit_info(frozen)}},
-      nlohmann::json::array());
+  grow_tree_locked(frozen, head, vc, {frozen});
   vc_ = std::move(vc);
   load_node(head);
   return frozen;
@@ -269,10 +305,7 @@ std::string Dataset::checkout(const std::string& address, bool create) {
   std::string from = node_, head = VersionInfo::new_id();
   VersionInfo vc = vc_;
   vc.add_head(head, address, base);
-  copy_node_folder(from, head, vc);
-  publish_locked(
-      {{kVersionInfo, vc.serialize()}, {VersionInfo::folder(base) + "commit_info.json", vc.commit_info(base)}},
-      nlohmann::json::array());
+  grow_tree_locked(from, head, vc, {base});
   vc_ = std::move(vc);
   load_node(head);
   return commit_id_locked();
@@ -301,8 +334,7 @@ bool Dataset::reset(bool force) {
   VersionInfo vc = vc_;
   vc.remove(old.id);
   vc.add_head(head, old.branch, old.parent);
-  copy_node_folder(old.parent, head, vc);
-  publish_locked({{kVersionInfo, vc.serialize()}}, nlohmann::json::array());
+  grow_tree_locked(old.parent, head, vc, {});
   vc_ = std::move(vc);
   load_node(head);
   storage_->remove_all(without_slash(VersionInfo::folder(old.id)));
@@ -371,6 +403,9 @@ void Dataset::delete_tensor(const std::string& name) {
 
 void Dataset::collect_orphan_nodes() {
   if (!storage_->exists(kVersionInfo)) return;
+  for (const auto& id : vc_.ids())  // a commit_info.json temp of an interrupted commit
+    for (const auto& f : storage_->list(without_slash(VersionInfo::folder(id))))
+      if (id != kFirstCommit && is_temp_name(f) && storage_->remove(VersionInfo::folder(id) + f)) ++orphans_collected_;
   for (const auto& name : storage_->list("versions")) {
     if (vc_.listed(name) || name.size() != 40 || name.find_first_not_of("0123456789abcdef") != std::string::npos)
       continue;

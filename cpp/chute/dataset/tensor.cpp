@@ -183,7 +183,7 @@ std::vector<std::string> Tensor::link_names() const {
 }
 
 void Tensor::retire_chunk_locked(uint64_t id) {
-  cache_->erase(chunk_key(id));
+  cache_->erase(cache_key(id));
   if (!storage_->frozen(chunk_key(id))) obsolete_.push_back(chunk_key(id));
 }
 

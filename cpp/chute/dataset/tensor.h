@@ -194,6 +194,8 @@ class Tensor {
   Tensor(std::shared_ptr<const Storage> storage, std::shared_ptr<ChunkCache> cache, std::string name, std::string key,
          TensorMeta meta, nlohmann::json info, int64_t ndim);
   std::string chunk_key(uint64_t id) const;
+  /// The chunk cache's name of a chunk (its file's location: the same at every commit that reads it).
+  std::string cache_key(uint64_t id) const { return storage_->location(chunk_key(id)); }
   bool fetch_now(uint64_t index, std::string& bytes, Shape& shape) const;
   Shape shape_now(uint64_t index) const;
   std::string stored_bytes_now(uint64_t index) const;

@@ -24,7 +24,7 @@ std::shared_ptr<const Chunk> Tensor::in_memory(uint64_t id) const {
 std::shared_ptr<const Chunk> Tensor::load_chunk(uint64_t id) const {
   if (auto c = in_memory(id)) return c;
   std::string key = chunk_key(id);
-  return cache_->get_or_load(key, [&] {
+  return cache_->get_or_load(cache_key(id), [&] {
     std::string what = "tensor '" + name_ + "' chunk " + chunk_name(id);
     std::string bytes;
     try {
@@ -52,7 +52,7 @@ void Tensor::prefetch(uint64_t index) const {
   Compression compression = meta_.chunk_compression();
   auto storage = storage_;
   try {
-    cache_->load_async(key, [&](ChunkCache::Complete done) {
+    cache_->load_async(cache_key(id), [&](ChunkCache::Complete done) {
       storage->read_async(key, [done, what, compression](std::string bytes, std::exception_ptr error) {
         if (error) {
           try {
@@ -81,7 +81,7 @@ void Tensor::prefetch(uint64_t index) const {
 std::shared_ptr<const Chunk> Tensor::load_chunk_index(uint64_t id) const {
   if (auto c = in_memory(id)) return c;
   std::string key = chunk_key(id);
-  return cache_->get_or_load(key + "#index", [&] {
+  return cache_->get_or_load(cache_key(id) + "#index", [&] {
     std::string what = "tensor '" + name_ + "' chunk " + chunk_name(id);
     uint64_t file_size = 0;
     uint64_t want = 16384;
@@ -168,7 +168,7 @@ bool Tensor::fetch_now(uint64_t index, std::string& bytes, Shape& shape) const {
     bytes.assign(chunk->bytes(loc.local_index));
     return true;
   }
-  if (auto full = cache_->peek(chunk_key(id))) {
+  if (auto full = cache_->peek(cache_key(id))) {
     shape = full->shape(loc.local_index);
     bytes.assign(full->bytes(loc.local_index));
     return true;
@@ -195,7 +195,7 @@ Shape Tensor::shape_now(uint64_t index) const {
   // From the chunk's header alone when the chunk is on disk and not chunk-compressed (as fetch()
   // does): a shape never needs the samples' bytes.
   if (in_memory(id) || meta_.chunk_compression() != Compression::None) return load_chunk(id)->shape(loc.local_index);
-  if (auto full = cache_->peek(chunk_key(id), storage_->is_remote())) return full->shape(loc.local_index);
+  if (auto full = cache_->peek(cache_key(id), storage_->is_remote())) return full->shape(loc.local_index);
   return load_chunk_index(id)->shape(loc.local_index);
 }
 

@@ -27,6 +27,9 @@ class Storage {
   /// read-only open sees an unfinished flush's files without renaming anything.
   void redirect_reads(std::map<std::string, std::string> redirects) { redirects_ = std::move(redirects); }
 
+  /// Where the file of `key` is, as one name for every view of the dataset (the root key for a
+  /// node of a commit tree): what the chunk cache keeps a chunk under, so a checkout keeps it.
+  virtual std::string location(std::string_view key) const { return std::string(key); }
   /// True when the file belongs to an older commit of the dataset: it is never modified or
   /// deleted through this storage (chute/version/node_storage.h).
   virtual bool frozen(std::string_view /*key*/) const { return false; }
