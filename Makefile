@@ -19,6 +19,7 @@ bench:
 	.venv/bin/python bench/bench_transform.py
 	.venv/bin/python bench/bench_ray.py
 	.venv-bench/bin/python bench/bench_remote.py
+	.venv/bin/python bench/bench_version.py
 
 clean:
 	rm -rf build .venv
