@@ -419,6 +419,24 @@ def test_bad_input_has_clear_errors_and_loses_nothing(tmp_path):
     ds.x.append(5)
 
 
+def test_a_reader_of_a_head_follows_a_writer_that_moves_chunks(tmp_path):
+    """A reader opened at a branch head (not the first commit) keeps reading its rows while the writer appends
+    (which moves the partial last chunk to a new id in the head's folder and deletes the old file)."""
+    p = str(tmp_path / "ds")
+    ds = chute.empty(p)
+    ds.create_tensor("x", dtype="int64", max_chunk_size=1 << 20)
+    ds.x.extend(np.arange(10))
+    ds.commit("first")
+    ds.x.extend(np.arange(10, 20))  # a partial chunk in the head's folder
+    reader = chute.load(p, read_only=True)
+    assert reader.pending_commit_id == ds.pending_commit_id != FIRST_COMMIT
+    assert values(reader.x[0:1]) == [[0]]  # a chunk of the first commit: the reader now knows the head's chunks
+    for k in range(5):
+        ds.x.extend(np.arange(20 + 10 * k, 30 + 10 * k))  # moves the head's partial chunk, deletes the old one
+        assert values(reader.x[19:20]) == [[19]]
+    assert len(chute.load(p, read_only=True).x) == 70
+
+
 def test_orphan_version_folders_are_collected(tmp_path):
     p = tmp_path / "ds"
     ds = chute.empty(str(p))
@@ -557,6 +575,10 @@ def test_sigkill_during_commits_branches_and_updates_loses_nothing(tmp_path):
             proc.wait(timeout=30)
         kills += 1
         chute.load(p, read_only=False)  # the writable open finishes or discards what the kill interrupted
+        left = [str(f) for f in Path(p).rglob("*") if ".tmp" in f.name or f.name == ".chute_journal"]
+        assert not left, f"temp files left after the writable open: {left[:5]}"
+        nodes = set(vc_info(p)["commits"])
+        assert {d.name for d in (Path(p) / "versions").iterdir()} <= nodes, "a version folder no commit names"
         n = _check_history(p)
         assert n >= steps  # a step that returned is never lost
         steps = n

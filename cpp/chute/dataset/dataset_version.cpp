@@ -3,8 +3,8 @@
 // the commit tree writes the new node's folder and the tree's files (under temp names) first, makes
 // them durable together (one syncfs), then renames the commit_info.json files and, last,
 // version_control_info.json onto theirs: a killed process leaves the dataset at its last commit or
-// flush. Folders no node names, and temp files in node folders, are removed when the dataset is
-// next opened for writing.
+// flush. Folders no node names and the temps (all at the root) are removed when the dataset is next
+// opened for writing.
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -224,8 +224,8 @@ void Dataset::grow_tree_locked(const std::string& from, const std::string& to, c
   // The tree's own files under temp names, durable with the folder in one step...
   std::vector<std::pair<std::string, std::string>> renames;
   for (const auto& id : changed_nodes) {
-    std::string key = VersionInfo::folder(id) + "commit_info.json";
-    renames.emplace_back(key + temp_suffix(), key);
+    // at the root, where an interrupted commit's temps are collected by the next writable open
+    renames.emplace_back(std::string("commit_info.json") + temp_suffix(), VersionInfo::folder(id) + "commit_info.json");
     put(renames.back().first, vc.commit_info(id));
   }
   renames.emplace_back(std::string(kVersionInfo) + temp_suffix(), kVersionInfo);
@@ -403,9 +403,6 @@ void Dataset::delete_tensor(const std::string& name) {
 
 void Dataset::collect_orphan_nodes() {
   if (!storage_->exists(kVersionInfo)) return;
-  for (const auto& id : vc_.ids())  // a commit_info.json temp of an interrupted commit
-    for (const auto& f : storage_->list(without_slash(VersionInfo::folder(id))))
-      if (id != kFirstCommit && is_temp_name(f) && storage_->remove(VersionInfo::folder(id) + f)) ++orphans_collected_;
   for (const auto& name : storage_->list("versions")) {
     if (vc_.listed(name) || name.size() != 40 || name.find_first_not_of("0123456789abcdef") != std::string::npos)
       continue;

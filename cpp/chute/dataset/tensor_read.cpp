@@ -118,6 +118,7 @@ auto Tensor::reading(F&& f) const -> decltype(f()) {
 bool Tensor::refresh_index() const {
   std::unique_lock lock(mu_);
   std::string what = "tensor '" + name_ + "': " + key_ + kChunkIndex;
+  storage_->refresh();  // chunks a writer added since are listed in the chunk_set it published with them
   for (int attempt = 0; attempt < 5; ++attempt) {
     // The two index files are replaced one after the other: read chunks_index on both sides of
     // tiles_index, and take them when it did not change in between.

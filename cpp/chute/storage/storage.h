@@ -30,6 +30,9 @@ class Storage {
   /// Where the file of `key` is, as one name for every view of the dataset (the root key for a
   /// node of a commit tree): what the chunk cache keeps a chunk under, so a checkout keeps it.
   virtual std::string location(std::string_view key) const { return std::string(key); }
+  /// Forgets what it knows of where files are, because a writer published since (a reader that
+  /// found a chunk gone re-reads the indexes, and the chunk lists with them).
+  virtual void refresh() const {}
   /// True when the file belongs to an older commit of the dataset: it is never modified or
   /// deleted through this storage (chute/version/node_storage.h).
   virtual bool frozen(std::string_view /*key*/) const { return false; }

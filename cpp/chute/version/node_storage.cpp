@@ -75,6 +75,14 @@ std::string NodeStorage::root_key(std::string_view key) const {
   return w == tc.where.end() ? std::string(key) : w->second + name;
 }
 
+void NodeStorage::refresh() const {
+  std::unique_lock lock(mu_);
+  for (auto it = tensors_.begin(); it != tensors_.end();) {
+    // Unpublished names of this process (a writer's) must stay: only readers refresh.
+    it = it->second.own.size() == it->second.published && !it->second.is_new ? tensors_.erase(it) : std::next(it);
+  }
+}
+
 bool NodeStorage::frozen(std::string_view key) const {
   if (first_) return false;
   std::string tensor_key, name;

@@ -43,6 +43,7 @@ class NodeStorage : public Storage {
   std::string url() const override { return root_->url(); }
   bool is_remote() const override { return root_->is_remote(); }
   std::string location(std::string_view key) const override { return root_key(key); }
+  void refresh() const override;
   bool frozen(std::string_view key) const override;
   void adopt_chunk(std::string_view key) const override;
   bool exists(std::string_view key) const override;

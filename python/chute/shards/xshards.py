@@ -280,7 +280,7 @@ class XShards:
         transform executor: partitions written in parallel, merged at the end. Missing tensors are
         created (dtype from the arrays) once every partition has been checked. Atomic as eval: when
         it raises, every tensor has its rows as before; a dataset the call created is deleted, a
-        tensor it created in an existing dataset stays, empty (chute has no delete_tensor yet).
+        tensor it created in an existing dataset stays, empty.
         Returns the dataset."""
         schemas = self._gather(convert.schema, "to_dataset")
         return convert.write_dataset(self._partitions(), self._backend, path_or_ds, schemas, progressbar)
