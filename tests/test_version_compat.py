@@ -213,6 +213,11 @@ def test_chute_history_commits_and_diff_in_dl3(histories, chute_read_by_dl3):
     ds.checkout("main")
     assert r["diff_head"] == plain(ds.diff(as_dict=True))
     assert r["diff_first_head"] == plain(ds.diff(FIRST_COMMIT, ds.pending_commit_id, as_dict=True))
+    # deeplake's log() of chute's history: the same commits, newest first, with their messages and authors
+    logged = [ln.split()[2] for ln in r["log_text"].splitlines() if ln.startswith("Commit : ")]
+    assert logged == [c["commit"] for c in ds.commits]
+    assert "Message: third" in r["log_text"] and "Message: first" in r["log_text"]
+    assert "** There are uncommitted changes on this branch." in r["log_text"]  # main's head has an update
     head = r["diff_head"]["tensor"][0]
     assert head["x"]["data_updated"] == [3]  # chute's commit_diff of an update, as deeplake reads it
     assert "lbl" not in r["nodes"][histories.chute_ids["old1"]]["values"]  # deleted on branch old

@@ -19,7 +19,8 @@ A node that fails gets {"error": traceback} and the other nodes are still read. 
      "branches": ds.branches (list, at main),
      "commits": {branch: ds.commits after checkout(branch)} (or {"error": traceback}),
      "diff_head": ds.diff(as_dict=True) at main's head,
-     "diff_first_head": ds.diff(FIRST, <main's head id>, as_dict=True)}
+     "diff_first_head": ds.diff(FIRST, <main's head id>, as_dict=True),
+     "log_text": what ds.log() prints at main}
 
 ("diff_head" / "diff_first_head" / "commits" / "branches" hold {"error": traceback} when deeplake raised.)
 Values are read for every visible (non-hidden) tensor: numpy arrays for array htypes (image, generic,
@@ -29,6 +30,8 @@ plain python by plain(): sets -> sorted lists, tuples -> lists, OrderedDict -> d
 The helpers tensor_values(), node_values() and plain() are shared with dl3_vc_write.py and dl3_vc_cross.py.
 """
 
+import contextlib
+import io
 import json
 import os
 import pickle
@@ -133,7 +136,16 @@ def read(ds_dir) -> dict:
     out["commits"] = _guard(lambda: read_commits(ds_dir))
     out["diff_head"] = at_main(lambda ds: plain(ds.diff(as_dict=True)))
     out["diff_first_head"] = at_main(lambda ds: plain(ds.diff(FIRST, ds.pending_commit_id, as_dict=True)))
+    out["log_text"] = at_main(log_text)
     return out
+
+
+def log_text(ds) -> str:
+    """What ds.log() prints."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        ds.log()
+    return buf.getvalue()
 
 
 def main(argv):
