@@ -331,12 +331,7 @@ std::shared_ptr<Dataset> Dataset::open(const std::string& path, bool read_only, 
     ds->recover_journal();
   }
   ds->load(address);
-  ds->collect_orphan_nodes();
-  if (ds->at_head())
-    for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
-  for (const auto& f : ds->storage_->list("")) {
-    if (is_temp_name(f) && ds->storage_->remove(f)) ++ds->orphans_collected_;
-  }
+  ds->orphans_collected_ = ds->collect_leftovers();
   writers()[canonical(path)] = ds;
   return ds;
 }
@@ -580,9 +575,16 @@ void Dataset::set_info(nlohmann::json info) {
 size_t Dataset::collect_orphans() {
   std::unique_lock lock(mu_);
   check_writable();
-  collect_orphan_nodes();
-  size_t n = 0;
-  for (auto& [name, t] : tensors_) n += t->collect_orphans();
+  return collect_leftovers();
+}
+
+size_t Dataset::collect_leftovers() {
+  size_t n = collect_orphan_nodes();
+  if (at_head_locked())
+    for (auto& [name, t] : tensors_) n += t->collect_orphans();
+  for (const auto& f : storage_->list("")) {
+    if (is_temp_name(f) && storage_->remove(f)) ++n;
+  }
   return n;
 }
 

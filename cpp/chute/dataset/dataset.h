@@ -151,7 +151,10 @@ class Dataset {
   bool at_head_locked() const;
   std::string commit_id_locked() const;
   /// Removes versions/ folders that no node of the commit tree names (a killed commit's).
-  void collect_orphan_nodes();
+  size_t collect_orphan_nodes();
+  /// What a killed writer left (orphan version folders, chunks no index names, temps at the root),
+  /// removed by a writable open and collect_orphans(); returns how many.
+  size_t collect_leftovers();
   /// Writer: finishes an unfinished flush (validating its journal first). Reader: reads through it.
   void recover_journal();
   void replay_journal(const nlohmann::json& journal);

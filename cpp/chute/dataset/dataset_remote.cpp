@@ -41,12 +41,7 @@ std::shared_ptr<Dataset> Dataset::open_remote(const std::string& path, bool read
   ds->remote_lock_ = std::make_unique<remote::WriteLock>(storage);
   ds->recover_journal();
   ds->load(address);
-  ds->collect_orphan_nodes();
-  if (ds->at_head())
-    for (auto& [name, t] : ds->tensors_) ds->orphans_collected_ += t->collect_orphans();
-  for (const auto& f : ds->storage_->list("")) {
-    if (is_temp_name(f) && ds->storage_->remove(f)) ++ds->orphans_collected_;
-  }
+  ds->orphans_collected_ = ds->collect_leftovers();
   writers()[url] = ds;
   return ds;
 }

@@ -401,14 +401,16 @@ void Dataset::delete_tensor(const std::string& name) {
   for (const auto& k : keys) node_storage_->remove_all(k);
 }
 
-void Dataset::collect_orphan_nodes() {
-  if (!storage_->exists(kVersionInfo)) return;
+size_t Dataset::collect_orphan_nodes() {
+  size_t n = 0;
+  if (!storage_->exists(kVersionInfo)) return n;
   for (const auto& name : storage_->list("versions")) {
     if (vc_.listed(name) || name.size() != 40 || name.find_first_not_of("0123456789abcdef") != std::string::npos)
       continue;
     storage_->remove_all("versions/" + name);
-    ++orphans_collected_;
+    ++n;
   }
+  return n;
 }
 
 nlohmann::json Dataset::node_changes(const std::string& id) const {
