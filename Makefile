@@ -1,6 +1,6 @@
 # The two commands (README): `make demo` runs chute's main job, `make test` runs every test.
 # Each installs what it needs first (Debian packages, .venv, the build) and is idempotent.
-.PHONY: demo test build bench clean
+.PHONY: demo test build wheel bench clean
 
 build:
 	bash scripts/bootstrap.sh
@@ -10,6 +10,10 @@ demo: build
 
 test: build
 	bash scripts/run_tests.sh
+
+# The sdist and a self-contained manylinux wheel (vendored native libraries) in dist/.
+wheel:
+	bash scripts/build_wheel.sh
 
 bench:
 	bash scripts/bench_env.sh
@@ -22,4 +26,4 @@ bench:
 	.venv/bin/python bench/bench_version.py
 
 clean:
-	rm -rf build .venv
+	rm -rf build dist .venv .venv-wheel

@@ -5,16 +5,23 @@ generated conan_toolchain.cmake. Offline, a profile whose [platform_requires] na
 versions (see third_party/conan/system.profile) makes `conan install` resolve everything to
 the machine's own packages; CI does exactly that (tests/test_build_conan.py).
 """
+import os
+import re
+
 from conan import ConanFile
 from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
 
 
 class ChuteConan(ConanFile):
     name = "chute"
-    version = "0.1.0"
     settings = "os", "compiler", "build_type", "arch"
     options = {"with_tests": [True, False]}
     default_options = {"with_tests": True}
+
+    def set_version(self):
+        # python/chute/_version.py is the one place the version is written
+        with open(os.path.join(self.recipe_folder, "python", "chute", "_version.py")) as f:
+            self.version = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
 
     def requirements(self):
         self.requires("libjpeg-turbo/[>=2.1 <4]")

@@ -15,8 +15,9 @@ import chute
 
 PKG = Path(chute.__file__).parent
 
-# Private modules the rest of the package is meant to import: the extension and the shared helpers.
-SHARED_PRIVATE = {"chute._core", "chute._internal"}
+# Private modules the rest of the package is meant to import: the extension, the shared helpers and the
+# version (written in one place).
+SHARED_PRIVATE = {"chute._core", "chute._internal", "chute._version"}
 
 
 def _module_name(path: Path) -> str:

@@ -19,12 +19,16 @@
 #include "chute/ops/image_ops.h"
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::printf("chute-bench %s\n", CHUTE_VERSION);
+    return 0;
+  }
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || argc % 2 != 0) {
     std::fprintf(stderr,
                  "usage: %s DATASET[@BRANCH_OR_COMMIT] (a folder, or s3://bucket/prefix with the AWS_* variables) "
                  "[--tensor NAME] [-n N] "
-                 "[-t THREADS] [--repeat R] [--rrc SIZE]\n",
-                 argv[0]);
+                 "[-t THREADS] [--repeat R] [--rrc SIZE]\n       %s --version\n",
+                 argv[0], argv[0]);
     return 2;
   }
   std::string path = argv[1], tensor = "images";

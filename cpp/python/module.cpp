@@ -4,6 +4,7 @@
 PYBIND11_MODULE(_core, m) {
   using namespace chute::python;
   m.doc() = "chute's C++ engine (private; use the chute package)";
+  m.attr("__version__") = CHUTE_VERSION;  // from python/chute/_version.py, through CMake
   register_errors(m);
   register_remote(m);
   register_dataset(m);

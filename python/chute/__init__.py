@@ -33,17 +33,17 @@ rules"):
   a warning (`read_only=False` raises DatasetLockedError naming the writer's pid).
 - A read-only open never writes to the dataset's folder.
 """
+import importlib
+
 from chute import (  # noqa: F401  (chute._core is the engine, exposed for power users)
     _core,
     ops,
-    pipeline,  # noqa: F401  (chute.pipeline: olympipe's Pipeline)
     random,
     ray,  # noqa: F401,I001  (registers scheduler="ray"; imports Ray only when used)
-    seq,  # noqa: F401  (chute.seq: SeqTools' lazy sequence views)
-    shards,  # noqa: F401  (chute.shards: Orca's XShards)
     util,  # noqa: F401  (chute.util.exceptions: Deep Lake 3's import path)
     version,  # noqa: F401  (chute.version: log and diff of the commit tree)
 )
+from chute._version import __version__  # the one place the version is written
 from chute.dataset import Dataset, Sample, Tensor, delete, empty, exists, like, load, read
 from chute.errors import (
     AllSamplesSkippedError,
@@ -83,9 +83,23 @@ from chute.transform import compose, compute
 # `chute.dataset` (in __all__) is the subpackage, bound here by the imports above; called, it is
 # Deep Lake's `deeplake.dataset(path)`.
 
-__version__ = "0.1.0"
+# Subpackages imported on first use (`chute.seq.smap`, `import chute.shards`), so that `import chute`
+# stays fast (README: import time) for the many programs that use neither.
+_LAZY_SUBPACKAGES = ("pipeline", "seq", "shards")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBPACKAGES:
+        return importlib.import_module(f"chute.{name}")
+    raise AttributeError(f"module 'chute' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))
+
 
 __all__ = [
+    "__version__",
     "AllSamplesSkippedError", "CheckoutError", "ChuteError", "EmptyCommitError", "InvalidArgument", "SampleUpdateError",
     "VersionControlError", "InvalidInputDataError", "InvalidOutputDatasetError",
     "InvalidTransformDataset", "TensorMismatchError", "UnsupportedSchedulerError", "compose", "compute", "DataLoader", "Dataset", "DatasetAlreadyExistsError", "DatasetLockedError", "DatasetNotFoundError",

@@ -554,3 +554,4 @@ def weighted_draw(weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float6
     """
     Positions drawn with probability proportional to weights (finite, non-negative): n draws with replacement (never a zero weight), or min(n, len) distinct ones without.
     """
+__version__: str = '0.1.0'

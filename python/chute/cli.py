@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from chute._internal.handle import tensor_core
+from chute._version import __version__
 from chute.dataset import load
 from chute.ingest import ingest_classification
 
@@ -60,7 +61,10 @@ def _cmd_info(args) -> int:
 def contact_sheet(path: str, out: str, tensor: str = "images", indices=None, label_tensor: str | None = None,
                   cell: int = 160, columns: int = 8) -> str:
     """Writes a PNG grid of images with their labels, so a person can look at the data."""
-    from PIL import Image, ImageDraw
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:
+        raise SystemExit("chute show: draws with Pillow, which is not installed: pip install 'chute[image]'") from None
 
     ds = load(path, read_only=True)
     if tensor not in ds:
@@ -110,6 +114,7 @@ def _cmd_show(args) -> int:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="chute", description="chute: Deep Lake 3-compatible datasets and a C++ loader")
+    p.add_argument("--version", action="version", version=f"chute {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     pi = sub.add_parser("ingest", help="ingest a class-per-folder image tree")
     pi.add_argument("src")

@@ -12,6 +12,7 @@ import numpy as np
 
 from chute import _core
 from chute._internal.handle import tensor_core
+from chute._internal.progress import progress_bar
 from chute.dataset import Dataset, empty
 
 IMAGE_EXTENSIONS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png"}
@@ -128,9 +129,7 @@ def ingest_classification(
     total = sum(len(items) for _, items in plans.values())
     bar = None
     if progressbar:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="img", desc=f"ingest {os.path.basename(os.path.abspath(src))}")
+        bar = progress_bar(total, f"ingest {os.path.basename(os.path.abspath(src))}", unit="img")
     with ds:
         for split, (classes, items) in plans.items():
             prefix = f"{split}/" if split else ""

@@ -11,6 +11,7 @@ num_workers=0, else in worker processes fed through shared memory, in the same o
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -177,6 +178,9 @@ class DataLoader:
                 raise ValueError(f"decode_method['{k}'] must be 'numpy', 'tobytes' or 'pil', got {v!r}")
             if v == "pil" and self._dataset[k].sample_compression not in ("jpeg", "png"):
                 raise ValueError(f"decode_method 'pil' needs a jpeg or png tensor; '{k}' is {self._dataset[k].sample_compression}")
+            if v == "pil" and importlib.util.find_spec("PIL") is None:
+                raise ImportError(f"decode_method['{k}'] = 'pil' returns Pillow images, and Pillow is not installed: "
+                                  "pip install 'chute[image]'")
 
     def _world(self) -> tuple[int, int]:
         if not self._cfg["distributed"]:

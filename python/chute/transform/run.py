@@ -7,12 +7,10 @@ collects the chunks.
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
-from tqdm import tqdm
-
 from chute._internal.handle import dataset_handle, tensor_core
+from chute._internal.progress import progress_bar
 from chute.dataset import Dataset
 from chute.dataset.tensor import extend_rows
 from chute.errors import (
@@ -118,7 +116,7 @@ def evaluate(stages: list[Stage], name: str, data_in: Any, ds_out: Any = None, n
     states = {k: c.save_state() for k, c in cores.items()}
     done = 0  # inputs in published checkpoints
     skipped: list[int] = []
-    bar = tqdm(total=total, desc=f"Evaluating {name}", disable=not progressbar, file=sys.stderr)
+    bar = progress_bar(total, f"Evaluating {name}", disable=not progressbar)
     checkpoints = 0
     try:
         for start in range(0, total, window):
