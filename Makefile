@@ -24,6 +24,7 @@ bench:
 	.venv/bin/python bench/bench_ray.py
 	.venv-bench/bin/python bench/bench_remote.py
 	.venv/bin/python bench/bench_version.py
+	.venv/bin/python bench/bench_wheel.py
 
 clean:
 	rm -rf build dist .venv .venv-wheel
