@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "chute/core/error.h"
@@ -145,4 +146,42 @@ TEST(VersionDataset, ReadersOfAnOldCommitRunBesideUpdatesOnTheHead) {
     EXPECT_EQ(v, i % 3 == 0 ? -static_cast<int64_t>(i) : static_cast<int64_t>(i)) << i;
   }
   std::filesystem::remove_all(path);
+}
+
+// A writer killed after a checkpoint commit leaves chunks in the new head's folder that no chunk_set lists:
+// the next writable open removes them there, and never a file of a commit (the root's, an older node's).
+TEST(VersionDataset, AWritableOpenCollectsWhatAKilledWriterLeftInTheHeadsFolder) {
+  namespace fs = std::filesystem;
+  std::string path = test_util::temp_dir("version_orphans");
+  auto ds = Dataset::create(path, false);
+  auto x = ds->create_tensor(test_util::spec("x", "int64", "generic", 512));
+  for (int64_t i = 0; i < 400; ++i) x->append_array(reinterpret_cast<const uint8_t*>(&i), 8, Shape{1}, DType::Int64);
+  ds->commit(std::string("first"), false);
+  x = ds->tensor("x");  // the new head's tensor
+  for (int64_t i = 400; i < 800; ++i) x->append_array(reinterpret_cast<const uint8_t*>(&i), 8, Shape{1}, DType::Int64);
+  std::string second = ds->commit(std::string("second"), false);
+  std::string head = ds->pending_commit_id();
+  ds.reset();
+  x.reset();
+  auto stray = [&](const fs::path& folder, const std::string& name) {
+    fs::create_directories(folder);
+    std::ofstream(folder / name) << "left by a killed writer";
+    return folder / name;
+  };
+  auto in_head = stray(fs::path(path) / "versions" / head / "x" / "chunks", "00000000deadbeef");
+  auto in_root = stray(fs::path(path) / "x" / "chunks", "00000000feedface");
+  auto in_commit = stray(fs::path(path) / "versions" / second / "x" / "chunks", "00000000cafebabe");
+  auto again = Dataset::open(path, false);
+  EXPECT_FALSE(fs::exists(in_head));
+  EXPECT_TRUE(fs::exists(in_root));    // the first commit's folder: never deleted from a later node
+  EXPECT_TRUE(fs::exists(in_commit));  // an older commit's folder: frozen
+  auto ax = again->tensor("x");
+  ASSERT_EQ(ax->length(), 800u);
+  for (uint64_t i = 0; i < 800; i += 13) {
+    int64_t v;
+    std::memcpy(&v, ax->read(i).bytes.data(), 8);
+    EXPECT_EQ(v, static_cast<int64_t>(i));
+  }
+  again.reset();
+  fs::remove_all(path);
 }

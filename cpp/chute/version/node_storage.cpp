@@ -182,8 +182,26 @@ void NodeStorage::rename(std::string_view from_key, std::string_view to_key) con
 }
 
 bool NodeStorage::remove(std::string_view key) const {
-  if (frozen(key)) return false;  // an older node's chunk: never deleted from here
-  return root_->remove(root_key(key));
+  if (first_) return root_->remove(key);
+  std::string tensor_key, name;
+  if (!split_chunk_key(key, tensor_key, name)) return root_->remove(folder_ + std::string(key));
+  std::string own_folder = folder_ + tensor_key + "/chunks/";
+  std::string target;
+  {
+    std::unique_lock lock(mu_);
+    const auto& tc = chunks_locked(tensor_key);
+    auto w = tc.where.find(name);
+    if (w == tc.where.end()) {
+      // Listed by no node: a chunk a killed writer left in this node's folder (collected here), or a chunk
+      // of the first commit, whose file is in the root and is never deleted from here.
+      target = own_folder + name;
+    } else if (tc.own_names.count(name) && w->second == own_folder) {
+      target = own_folder + name;
+    } else {
+      return false;  // an older node's chunk: never deleted from here
+    }
+  }
+  return root_->remove(target);
 }
 
 void NodeStorage::remove_all(std::string_view key) const { root_->remove_all(folder_ + std::string(key)); }
