@@ -19,7 +19,9 @@ Layout of the package (Python mirrors the concepts; the engine is the private ex
 - `chute.seq`: SeqTools' lazy sequence views and prefetch (`import chute.seq as seqtools`).
 - `chute.ingest`: `ingest_classification`. `chute.cli`: the `chute` command. `chute.demo`.
 - `chute._internal`: helpers shared by the subpackages (the dataset handle, argument checks,
-  sample encoding, weighted draws); not public API.
+  sample encoding, weighted draws, progress bars); not public API. `chute._version`: the version,
+  the one place it is written.
+`chute.pipeline`, `chute.seq` and `chute.shards` are imported on first use (`import chute` stays fast).
 Imports point one way: `cli`, `demo` -> `ingest` -> `dataset` -> `loader` -> `ops`, and all of
 them -> `_internal` -> `errors` -> `_core`; no cycle, no module imports another's private names
 (tests/test_package_layout.py checks both).
