@@ -5,7 +5,7 @@
 
 1. Size: the wheel `make wheel` builds (scripts/build_wheel.sh: auditwheel-repaired, manylinux), split
    into the vendored libraries (chute.libs/, and what each weighs compressed) and chute's own files
-   (the extension, chute-bench, the Python package), and its installed size.
+   (the extension, the chute-bench harness, the Python package), and its installed size.
 2. `import chute` time: the wheel installed into a fresh venv (numpy is then the only other package).
    `--runs` rounds, each starting fresh interpreters that time one import with perf_counter around
    it (interpreter start-up excluded), alternated in every round: `import numpy` in the same venv (the
@@ -58,8 +58,8 @@ def sizes(wheel: str) -> dict:
                 libs[os.path.basename(name)] = info.compress_size
             elif name.startswith("chute/_core"):
                 key = "extension (chute/_core*.so)"
-            elif name.startswith("chute.scripts/"):
-                key = "chute-bench"
+            elif name.startswith("chute/_bin/"):
+                key = "chute-bench (chute/_bin/)"
             else:
                 key = "Python package, metadata"
             parts[key] = parts.get(key, 0) + info.compress_size
@@ -95,7 +95,7 @@ def main() -> None:
     subprocess.run([py, "-m", "pip", "install", "-q", wheel], check=True, capture_output=True)
     site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['platlib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    installed = sum(C.tree_bytes(os.path.join(site, d)) for d in ("chute", "chute.libs", "chute.scripts"))
+    installed = sum(C.tree_bytes(os.path.join(site, d)) for d in ("chute", "chute.libs"))
     result["size"]["installed_bytes"] = installed
 
     baselines = [("numpy", py, "numpy", None), ("chute", py, "chute", None)]

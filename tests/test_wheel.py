@@ -135,7 +135,7 @@ def test_one_version_everywhere(installed):
 def test_ldd_of_the_installed_extension_resolves_inside_the_wheel(installed):
     libdir = os.path.join(installed.site, "chute.libs")
     (core,) = glob.glob(os.path.join(installed.site, "chute", "_core*.so"))
-    for binary in (core, os.path.join(installed.site, "chute.scripts", "chute-bench")):
+    for binary in (core, os.path.join(installed.site, "chute", "_bin", "chute-bench")):
         libs = ldd(binary)
         assert "not found" not in libs.values(), libs
         outside = {n: p for n, p in libs.items() if not p.startswith(libdir + "/") and n not in SYSTEM}
@@ -146,6 +146,17 @@ def test_ldd_of_the_installed_extension_resolves_inside_the_wheel(installed):
     libs = ldd(core)
     for lib in NAMED[5:]:  # libcurl and OpenSSL: the object-storage backend (chute-bench links them too)
         assert any(original_name(n).startswith(lib + ".so") and p.startswith(libdir) for n, p in libs.items()), lib
+
+
+def test_the_commands_work_where_pip_installs_outside_the_environment(dist, tmp_path):
+    """`pip install --target` (and `--user`): the package is not in the interpreter's platlib, and both
+    commands still start (the harness is found beside the package, not through sysconfig)."""
+    v = fresh_venv(tmp_path / "v", "numpy")
+    target = tmp_path / "target"
+    run([v.py, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), dist.wheel])
+    env = dict(os.environ, PYTHONPATH=str(target))
+    assert run([str(target / "bin" / "chute-bench"), "--version"], env=env).stdout.strip() == f"chute-bench {VERSION}"
+    assert run([str(target / "bin" / "chute"), "--version"], env=env).stdout.strip() == f"chute {VERSION}"
 
 
 def system_copies(installed) -> list[str]:
