@@ -27,6 +27,17 @@ def test_ingest_classification_keeps_jpeg_bytes_and_labels(image_folder, tmp_pat
     assert "Ingested 18 images, skipped 0" in capsys.readouterr().out
 
 
+def test_without_tqdm_ingest_draws_a_plain_progress_bar(image_folder, tmp_path, capsys, monkeypatch):
+    """tqdm is optional (chute[progress]): a core install still shows progress, on stderr."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` now raises ImportError
+    ds = chute.ingest_classification(image_folder, tmp_path / "ds", progressbar=True, summary=False)
+    err = capsys.readouterr().err
+    assert len(ds) == 18
+    assert err.strip().splitlines()[-1].startswith("ingest src: 100% 18/18 img [")
+    chute.ingest_classification(image_folder, tmp_path / "quiet", progressbar=False, summary=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_ingest_skips_and_lists_bad_files(image_folder, tmp_path, capsys, photos):
     good = (image_folder / "cat" / "0.jpg").read_bytes()
     (image_folder / "cat" / "truncated.jpg").write_bytes(good[: len(good) // 2])

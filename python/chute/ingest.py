@@ -127,9 +127,7 @@ def ingest_classification(
     result = IngestSummary()
     rng = random.Random(seed)
     total = sum(len(items) for _, items in plans.values())
-    bar = None
-    if progressbar:
-        bar = progress_bar(total, f"ingest {os.path.basename(os.path.abspath(src))}", unit="img")
+    bar = progress_bar(total, f"ingest {os.path.basename(os.path.abspath(src))}", unit="img", disable=not progressbar)
     with ds:
         for split, (classes, items) in plans.items():
             prefix = f"{split}/" if split else ""
@@ -145,8 +143,7 @@ def ingest_classification(
                 for start in range(0, len(items), 256):
                     batch = items[start:start + 256]
                     for (path, ci), data in zip(batch, pool.map(_read, [p for p, _ in batch])):
-                        if bar is not None:
-                            bar.update(1)
+                        bar.update(1)
                         if isinstance(data, OSError):
                             result.skipped.append((path, f"unreadable ({data.strerror})"))
                             continue
@@ -165,8 +162,7 @@ def ingest_classification(
                             continue
                         lab_core.append_array(label_arrays[ci])
                         result.ingested += 1
-    if bar is not None:
-        bar.close()
+    bar.close()
     if summary:
         print(result.text())
     object.__setattr__(ds, "ingest_summary", result)

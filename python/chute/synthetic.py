@@ -213,16 +213,13 @@ def make_imagenet_like(folder, num_images: int = 5000, num_classes: int = 20, se
         jobs = [(tmp, s, min(s + step, num_images), int(seed), wnids, primary) for s in range(0, num_images, step)]
         if num_workers is None:
             num_workers = min(os.cpu_count() or 1, max(1, num_images // 250))
-        bar = None
-        if progressbar:
-            bar = progress_bar(num_images, f"make {base}", unit="img")
+        bar = progress_bar(num_images, f"make {base}", unit="img", disable=not progressbar)
         files = total = 0
         if num_workers <= 1:
             for job in jobs:
                 n, b = _write_range(job)
                 files, total = files + n, total + b
-                if bar is not None:
-                    bar.update(n)
+                bar.update(n)
         else:
             import multiprocessing as mp
 
@@ -231,10 +228,8 @@ def make_imagenet_like(folder, num_images: int = 5000, num_classes: int = 20, se
             with ctx.Pool(num_workers) as pool:
                 for n, b in pool.imap_unordered(_write_range, jobs):
                     files, total = files + n, total + b
-                    if bar is not None:
-                        bar.update(n)
-        if bar is not None:
-            bar.close()
+                    bar.update(n)
+        bar.close()
         stats = {**params, "files": files, "bytes": total, "mean_kb": round(total / files / 1024, 2),
                  "classes": wnids, "seconds": round(time.perf_counter() - t0, 2)}
         with open(os.path.join(tmp, MARKER), "w") as f:
