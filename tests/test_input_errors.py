@@ -174,6 +174,18 @@ def test_class_label_out_of_range_names_tensor_and_index(ds):
     assert len(ds.labels) == 8 and len(ds.x) == 8
 
 
+def test_class_label_takes_wide_int_arrays_whose_values_fit_as_deep_lake_3_does(ds):
+    """`ds.labels.extend(np.arange(n) // k)` (int64): deeplake 3.9.52 stores it; only a value out of range is refused."""
+    ds.labels.extend(np.arange(9) // 3)
+    ds.labels.extend(np.array([[1], [2]], dtype=np.int16))
+    assert ds.labels.numpy()[8:].ravel().tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 1, 2]
+    with pytest.raises(chute.TensorDtypeMismatchError, match=r"got np.int64\(4294967296\) \(sample 1 of the call\)"):
+        ds.labels.extend(np.array([0, 2**32]))
+    with pytest.raises(chute.TensorDtypeMismatchError, match=r"got np.True_ \(sample 0 of the call\)"):
+        ds.labels.extend(np.array([True, False]))
+    assert len(ds.labels) == 19
+
+
 def test_lone_surrogate_in_text_names_tensor_and_index(ds):
     with pytest.raises(chute.SampleAppendError, match=r"tensor 'caption', sample 1 of the call: the text has no UTF-8 "
                        r"encoding \(surrogates not allowed: '\\ud800' at position 2\)"):

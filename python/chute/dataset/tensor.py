@@ -336,8 +336,10 @@ class Tensor:
         if self.htype == "class_label":
             if samples.ndim == 1:
                 samples = samples[:, None]
-            if samples.dtype.kind == "f" or (samples.dtype.kind == "i" and samples.size and samples.min() < 0):
+            if samples.dtype.kind not in "iu" or (samples.size and not 0 <= samples.min() <= samples.max() <= self._label_max()):
                 return False  # the per-sample path gives the precise error
+            # ints within the label range, whatever their width (np.arange's int64): Deep Lake 3 takes them too
+            samples = samples.astype(self.dtype or np.uint32)
         kind, first = self._convert(samples[0], 0)
         if kind != "array":
             return False
@@ -449,14 +451,17 @@ class Tensor:
             arr = arr.astype(want)
         return np.ascontiguousarray(arr)
 
+    def _label_max(self) -> int:
+        if self.dtype is not None and self.dtype.kind in "iu":
+            return min(_MAX_LABEL, int(np.iinfo(self.dtype).max))
+        return _MAX_LABEL
+
     def _convert_labels(self, sample) -> np.ndarray:
         names = getattr(self, "_pending_names", None)
         if names is None:
             names = list(self._class_names())
         new: list = []
-        hi = _MAX_LABEL
-        if self.dtype is not None and self.dtype.kind in "iu":
-            hi = min(hi, int(np.iinfo(self.dtype).max))
+        hi = self._label_max()
         items = sample.tolist() if isinstance(sample, np.ndarray) else sample
         if not isinstance(items, (list, tuple)):
             items = [items]
