@@ -179,9 +179,9 @@ def test_class_label_takes_wide_int_arrays_whose_values_fit_as_deep_lake_3_does(
     ds.labels.extend(np.arange(9) // 3)
     ds.labels.extend(np.array([[1], [2]], dtype=np.int16))
     assert ds.labels.numpy()[8:].ravel().tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 1, 2]
-    with pytest.raises(chute.TensorDtypeMismatchError, match=r"got np.int64\(4294967296\) \(sample 1 of the call\)"):
+    with pytest.raises(chute.TensorDtypeMismatchError, match=r"got (np.int64\()?4294967296\)? \(sample 1 of the call\)"):
         ds.labels.extend(np.array([0, 2**32]))
-    with pytest.raises(chute.TensorDtypeMismatchError, match=r"got np.True_ \(sample 0 of the call\)"):
+    with pytest.raises(chute.TensorDtypeMismatchError, match=r"got (np.True_|True) \(sample 0 of the call\)"):
         ds.labels.extend(np.array([True, False]))
     assert len(ds.labels) == 19
 
