@@ -276,6 +276,41 @@ def test_the_wheel_works_where_the_system_copies_of_its_libraries_are_hidden(ins
     assert "not found" not in out["ldd"]
 
 
+@pytest.mark.skipif(unshare is None or os.geteuid() != 0, reason="hiding system libraries needs root and unshare -m")
+def test_a_ddp_job_runs_on_the_wheel_with_torch_and_the_system_copies_hidden(installed, dist, tmp_path, photos):
+    """chute[torch] as a training job has it: the wheel beside torch (pinned: the CPU build on this machine's
+    disk), two torchrun ranks loading with distributed=True through DDP, the system's libraries hidden."""
+    v = fresh_venv(tmp_path / "v", dist.wheel, "torch==2.13.0")
+    path = str(tmp_path / "ds")
+    ds = chute.empty(path)
+    ds.create_tensor("images", htype="image", sample_compression="jpeg")
+    ds.create_tensor("labels", htype="class_label")
+    with ds:
+        for i in range(37):
+            ds.images.append(np.ascontiguousarray(photos[i % 4][: 48 + i, : 40 + i]))
+            ds.labels.append(i % 3)
+    worker = tmp_path / "ddp_worker.py"  # outside tests/, so nothing of the repository is on its path
+    shutil.copy(os.path.join(ROOT, "tests", "ddp_worker.py"), worker)
+    hidden = system_copies(installed)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    env = dict(os.environ, HIDDEN=" ".join(hidden), EMPTY=str(empty), OMP_NUM_THREADS="1")
+    env.pop("PYTHONPATH", None)
+    hide = 'for f in $HIDDEN; do mount --bind "$EMPTY" "$f" || exit 3; done; exec "$@"'
+    out = tmp_path / "result.json"
+    r = subprocess.run([unshare, "-m", "--propagation", "private", "sh", "-c", hide, "sh", os.path.join(v.bin, "torchrun"),
+                        "--standalone", "--nproc_per_node=2", str(worker), path, str(out)],
+                       capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = json.loads(out.read_text())
+    assert ranks[0]["seed"] == ranks[1]["seed"]
+    for epoch in range(2):
+        got = [g["epochs"][epoch] for g in ranks]
+        assert [g["steps"] for g in got] == [5, 5]
+        both = got[0]["seen"] + got[1]["seen"]
+        assert set(both) == set(range(37)) and len(both) == 38  # every row, plus one padding row
+
+
 def test_the_wheel_runs_with_numpy_1_26(dist, tmp_path):
     v = fresh_venv(tmp_path / "v", dist.wheel, "numpy==1.26.*")
     code = (
