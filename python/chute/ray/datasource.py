@@ -27,8 +27,10 @@ _source_class = None
 def read(path, tensors: Sequence[str] | None = None, decode: bool = True,
          override_num_blocks: int | None = None, ray_remote_args: dict | None = None, creds: dict | None = None):
     """The dataset at `path` (its `tensors`, default all) as a `ray.data.Dataset` of rows
-    {tensor: value}, in row order (`ray.data.DataContext.get_current().execution_options.preserve_order`
-    keeps that order through later operations). `ray_remote_args` go to the read tasks
+    {tensor: value}. Each read task yields its chunks' rows in row order; the blocks of different tasks
+    come in row order when Ray keeps block order (`rd.context.execution_options.preserve_order = True`,
+    or on `ray.data.DataContext.get_current()` before the read), and otherwise as the tasks finish,
+    as with every Ray reader. `ray_remote_args` go to the read tasks
     (`{"scheduling_strategy": "SPREAD"}`, `num_cpus`, ...). `path` may be s3://bucket/prefix, with `creds`
     as chute.load takes them (they travel to the read tasks)."""
     ray = ray_module()
